@@ -1,0 +1,52 @@
+r"""Train and evaluate one experiment.
+
+  python -m launch.train --config=configs/NAME.py[:ARG] --workdir=DIR \
+      [--config.KEY=VALUE ...]
+
+Running again on the same workdir resumes from its latest checkpoint.
+"""
+
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config: configs/NAME.py[:ARG].', lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'Directory for config, checkpoints, metrics and results.')
+_DISTRIBUTED = flags.DEFINE_bool(
+    'jax_distributed', False,
+    'Call jax.distributed.initialize() first (multi-host: TPU pods, Slurm, ...).')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if not flags.FLAGS['verbosity'].present:
+    # Orbax and TFDS log every file they touch at INFO; keep the console to
+    # our progress lines unless --verbosity is given.
+    logging.set_verbosity(logging.WARNING)
+  import jax
+  if _DISTRIBUTED.value:
+    jax.distributed.initialize()
+  from research import errors, train
+  try:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except errors.UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+def run():
+  from research import errors
+  try:
+    app.run(main)
+  except errors.UserError as e:  # Raised while the config file is parsed.
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,1 @@
+"""classicnets: the classic neural networks as a JAX/Flax research codebase."""

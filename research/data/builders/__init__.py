@@ -1,0 +1,5 @@
+"""The project's own TFDS builders. Importing this package registers them."""
+
+from research.data.builders.sklearn_digits import SklearnDigits
+
+__all__ = ['SklearnDigits']

@@ -1,0 +1,314 @@
+"""Training and evaluation for every experiment: `train_and_evaluate(config, workdir)`.
+
+The pieces are importable on their own (`check_config`, `create_train_state`,
+`make_train_fn`, `evaluate`, `train_loop`) so tests and notebooks reuse them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import time
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from research import checkpoint, config_lib, errors, optim, parallel, plots, writers
+from research.data import DATASETS, pipeline
+from research.models import MODELS
+from research.tasks import TASKS, classification
+from research.train_state import TrainState
+
+# Keys that may differ when a workdir is resumed (they do not change the math
+# of the steps already taken): extending a run or logging differently is fine.
+RESUMABLE_CHANGES = frozenset({
+    'num_train_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps',
+    'checkpoint_every_steps', 'keep_checkpoints', 'tensorboard', 'plot',
+    'dataset.data_dir', 'dataset.download',
+})
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Resolves every name in the config; raises ConfigError before any work."""
+  config_lib.check_choice('task', config.task, TASKS)
+  config_lib.check_choice('dataset', config.dataset.name, DATASETS)
+  config_lib.check_choice('model', config.model.name, MODELS)
+  config_lib.check_choice('loss', config.loss, classification.LOSSES)
+  config_lib.check_choice('optimizer', config.optimizer.name, dict.fromkeys(optim.OPTIMIZERS))
+  config_lib.check_choice('schedule', config.schedule.name, dict.fromkeys(optim.SCHEDULES))
+  model_cls = MODELS[config.model.name]
+  fields = {f.name for f in dataclasses.fields(model_cls)} - {'parent', 'name', 'num_classes'}
+  unknown = set(config.model) - fields - {'name'}
+  if unknown:
+    raise errors.ConfigError(
+        f'model {config.model.name!r} has no option(s) {sorted(unknown)}; '
+        f'it accepts {sorted(fields)}.')
+  n_dev = jax.device_count()
+  for key in ('batch_size', 'eval_batch_size'):
+    if config[key] <= 0 or config[key] % n_dev:
+      raise errors.ConfigError(
+          f'{key}={config[key]} must be a positive multiple of the {n_dev} devices.')
+  if config.num_train_steps is None and config.num_epochs is None:
+    raise errors.ConfigError('Set num_train_steps or num_epochs.')
+
+
+def build_model(config, num_classes: int) -> nn.Module:
+  kwargs = {k: v for k, v in config.model.items() if k != 'name'}
+  return MODELS[config.model.name](num_classes=num_classes, **kwargs)
+
+
+def num_train_steps(config, steps_per_epoch: int) -> int:
+  """`num_train_steps` if set, else `num_epochs` worth of steps."""
+  if config.num_train_steps is not None:
+    return int(config.num_train_steps)
+  return int(round(config.num_epochs * steps_per_epoch))
+
+
+def create_train_state(model, tx, input_shape, rng, mesh) -> TrainState:
+  """Initialises params and optimizer state directly with their shardings."""
+
+  def init_fn(rng):
+    variables = model.init(
+        {'params': rng, 'dropout': rng}, jnp.zeros((1, *input_shape)), train=False)
+    variables = dict(variables)
+    params = variables.pop('params')
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state=tx.init(params), model_state=variables)
+
+  # Shapes first (nothing allocated), then one compiled init that writes every
+  # leaf straight into its (replicated) sharding.
+  abstract = jax.eval_shape(init_fn, rng)
+  shardings = jax.tree.map(lambda _: parallel.replicated(mesh), abstract)
+  return jax.jit(init_fn, out_shardings=shardings)(rng)
+
+
+def _gather(data: dict[str, jax.Array], idx_B: jax.Array, sharding) -> dict[str, jax.Array]:
+  batch = {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
+  return jax.lax.with_sharding_constraint(batch, sharding)
+
+
+def _train_on_indices(state, data, idx_B, *, step_fn, batch_sharding):
+  return step_fn(state, _gather(data, idx_B, batch_sharding))
+
+
+def _eval_on_indices(state, data, idx_B, mask_B, *, step_fn, batch_sharding):
+  return step_fn(state, _gather(data, idx_B, batch_sharding), mask_B)
+
+
+def make_train_fn(config, model, tx, schedule, rng, mesh):
+  """jit(state, device data, global indices) -> (state, metrics); donates state."""
+  task = TASKS[config.task]
+  step_fn = functools.partial(
+      task.train_step, apply_fn=model.apply, tx=tx, loss_name=config.loss,
+      schedule=schedule, rng=rng)
+  repl, batch = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+  return jax.jit(
+      functools.partial(_train_on_indices, step_fn=step_fn, batch_sharding=batch),
+      in_shardings=(repl, repl, batch), out_shardings=(repl, repl),
+      donate_argnums=(0,))
+
+
+def make_eval_fn(config, model, mesh):
+  task = TASKS[config.task]
+  step_fn = functools.partial(task.eval_step, apply_fn=model.apply, loss_name=config.loss)
+  repl, batch = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+  return jax.jit(
+      functools.partial(_eval_on_indices, step_fn=step_fn, batch_sharding=batch),
+      in_shardings=(repl, repl, batch, batch), out_shardings=repl)
+
+
+def evaluate(eval_fn, state, data, num_examples: int, batch_size: int, mesh,
+             prefix: str = 'test') -> dict[str, float]:
+  """Exact metrics over all `num_examples` (padded last batch, masked)."""
+  totals = None
+  for idx, mask in pipeline.eval_batches(num_examples, batch_size):
+    sums = eval_fn(state, data,
+                   parallel.global_batch(pipeline.process_rows(idx), mesh),
+                   parallel.global_batch(pipeline.process_rows(mask), mesh))
+    totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+  totals = {k: float(v) for k, v in jax.device_get(totals).items()}
+  return TASKS['classification'].summarize_eval(totals, prefix)
+
+
+def prepare_workdir(workdir: str, config) -> None:
+  """Writes config.json, or checks that a resumed run has a compatible config."""
+  path = os.path.join(workdir, 'config.json')
+  new = config.to_dict()
+  if os.path.exists(path):
+    with open(path, encoding='utf-8') as f:
+      old = json.load(f)
+    changed = sorted(k for k in _flat_keys(old) | _flat_keys(new)
+                     if _get(old, k) != _get(new, k) and k not in RESUMABLE_CHANGES)
+    if changed:
+      raise errors.ConfigError(
+          f'Workdir {workdir!r} holds a run with a different config '
+          f'(changed: {", ".join(changed)}). Use a new --workdir, or the same config.')
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+      json.dump(new, f, indent=2, sort_keys=True)
+
+
+def _flat_keys(d: dict, prefix: str = '') -> set[str]:
+  keys = set()
+  for k, v in d.items():
+    keys |= _flat_keys(v, f'{prefix}{k}.') if isinstance(v, dict) else {f'{prefix}{k}'}
+  return keys
+
+
+def _get(d: dict, dotted: str) -> Any:
+  for part in dotted.split('.'):
+    if not isinstance(d, dict) or part not in d:
+      return '<absent>'
+    d = d[part]
+  return d
+
+
+@dataclasses.dataclass
+class LoopContext:
+  """What the loop needs besides the state: compiled steps, data, outputs."""
+  config: ml_collections.ConfigDict
+  mesh: Any
+  train_fn: Any
+  eval_fn: Any
+  train_data: dict[str, jax.Array]
+  eval_data: dict[str, jax.Array]
+  num_eval: int
+  order: pipeline.TrainOrder
+  total_steps: int
+  ckpt: checkpoint.Checkpointer
+  writer: writers.MetricWriter
+
+
+def _check_finite(step: int, metrics: dict[str, float], ckpt: checkpoint.Checkpointer):
+  if not (np.isfinite(metrics['loss']) and np.isfinite(metrics['grad_norm'])):
+    ckpt.wait()
+    raise errors.NonFiniteLossError(
+        f'Non-finite training loss at step {step} (loss={metrics["loss"]}, '
+        f'grad_norm={metrics["grad_norm"]}); training stopped. The last good '
+        f'checkpoint is step {ckpt.latest_step()}; lower the learning rate or '
+        'enable optimizer.grad_clip_norm.')
+
+
+def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tuple[TrainState, float]:
+  """Runs from state.step to ctx.total_steps; returns (state, train seconds)."""
+  config, start = ctx.config, int(state.step)
+  progress = writers.Progress(ctx.total_steps, start)
+  interval: list[dict[str, float]] = []
+  pending = None  # (step, metrics) of the last dispatched step, fetched late
+  t0 = time.perf_counter()
+
+  def drain():
+    # Fetch the previous step's metrics after dispatching the next one, so the
+    # host never stalls the device (at most two steps in flight).
+    nonlocal pending
+    if pending is not None:
+      step, m = pending
+      m = {k: float(v) for k, v in jax.device_get(m).items()}
+      _check_finite(step, m, ctx.ckpt)
+      interval.append(m)
+      pending = None
+
+  for step in range(start, ctx.total_steps):
+    idx = pipeline.process_rows(ctx.order.global_indices(step))
+    state, metrics = ctx.train_fn(state, ctx.train_data, parallel.global_batch(idx, ctx.mesh))
+    drain()
+    pending = (step, metrics)
+    done = step + 1
+    is_last = done == ctx.total_steps
+    if done % config.log_every_steps == 0 or is_last:
+      drain()
+      scalars = {k: float(np.mean([m[k] for m in interval])) for k in interval[0]}
+      scalars.update(progress.update(done))
+      interval.clear()
+      ctx.writer.write(done, scalars)
+      writers.log(writers.format_progress(done, ctx.total_steps, scalars))
+    if ctx.ckpt.should_save(done) or is_last:
+      drain()
+      elapsed = train_seconds + time.perf_counter() - t0
+      ctx.ckpt.save(done, state, {'train_seconds': elapsed}, force=is_last)
+    if (config.eval_every_steps and done % config.eval_every_steps == 0 and not is_last):
+      drain()
+      eval_t0 = time.perf_counter()
+      results = evaluate(ctx.eval_fn, state, ctx.eval_data, ctx.num_eval,
+                         config.eval_batch_size, ctx.mesh)
+      ctx.writer.write(done, results)
+      writers.log(f'step {done}: ' + ', '.join(f'{k} {v:.4f}' for k, v in results.items()))
+      t0 += time.perf_counter() - eval_t0  # Eval time is not train time.
+  drain()
+  return state, train_seconds + time.perf_counter() - t0
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Trains (resuming from `workdir` if it holds checkpoints), evaluates on the
+  eval split, and writes config.json, metrics, checkpoints and results.json."""
+  check_config(config)
+  mesh = parallel.make_mesh()
+  data = pipeline.load(config)
+  prepare_workdir(workdir, config)
+  model = build_model(config, data.num_classes)
+  order = pipeline.TrainOrder(len(data.train_labels), config.batch_size, config.seed)
+  total_steps = num_train_steps(config, order.steps_per_epoch)
+  tx, schedule = optim.make_optimizer(config, total_steps)
+  init_rng, dropout_rng = jax.random.split(jax.random.key(config.seed))
+  state = create_train_state(model, tx, data.input_shape, init_rng, mesh)
+
+  ckpt = checkpoint.Checkpointer(
+      os.path.join(workdir, 'checkpoints'), every_steps=config.checkpoint_every_steps,
+      max_to_keep=config.keep_checkpoints)
+  train_seconds = 0.0
+  if (latest := ckpt.latest_step()) is not None:
+    state, meta = ckpt.restore(
+        latest, checkpoint.abstract_like(state, parallel.replicated(mesh)))
+    train_seconds = meta['train_seconds']
+    writers.log(f'Resumed from step {latest} in {workdir}.')
+
+  writer = writers.MetricWriter(workdir, tensorboard=config.tensorboard)
+  ctx = LoopContext(
+      config=config, mesh=mesh,
+      train_fn=make_train_fn(config, model, tx, schedule, dropout_rng, mesh),
+      eval_fn=make_eval_fn(config, model, mesh),
+      train_data={'image': parallel.replicate(data.train_images, mesh),
+                  'label': parallel.replicate(data.train_labels, mesh)},
+      eval_data={'image': parallel.replicate(data.eval_images, mesh),
+                 'label': parallel.replicate(data.eval_labels, mesh)},
+      num_eval=len(data.eval_labels), order=order, total_steps=total_steps,
+      ckpt=ckpt, writer=writer)
+  writers.log(f'{config.model.name} on {config.dataset.name}: '
+              f'{num_params(state.params):,} params, {total_steps} steps, '
+              f'{jax.device_count()} device(s).')
+  try:
+    state, train_seconds = train_loop(ctx, state, train_seconds)
+    results = evaluate(ctx.eval_fn, state, ctx.eval_data, ctx.num_eval,
+                       config.eval_batch_size, mesh)
+    writer.write(total_steps, results)
+  finally:
+    writer.close()
+    ckpt.close()
+  results.update(
+      steps=total_steps, train_seconds=train_seconds,
+      examples_per_second=total_steps * config.batch_size / max(train_seconds, 1e-9),
+      num_params=num_params(state.params), num_devices=jax.device_count(),
+      dataset=config.dataset.name, model=config.model.name)
+  write_results(workdir, results, config)
+  writers.log('Final: ' + json.dumps(results))
+  return results
+
+
+def num_params(params) -> int:
+  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params))
+
+
+def write_results(workdir: str, results: dict[str, Any], config) -> None:
+  if jax.process_index() != 0:
+    return
+  with open(os.path.join(workdir, 'results.json'), 'w', encoding='utf-8') as f:
+    json.dump(results, f, indent=2, sort_keys=True)
+  if config.plot:
+    plots.plot_training_curves(workdir)
