@@ -6,6 +6,7 @@ r"""Train and evaluate one experiment.
 Running again on the same workdir resumes from its latest checkpoint.
 """
 
+import os
 import sys
 
 from absl import app, flags, logging
@@ -32,20 +33,38 @@ def main(argv):
   if _DISTRIBUTED.value:
     jax.distributed.initialize()
   from research import errors, train
+  config_file = flags.FLAGS['config'].config_filename.split(':', 1)[0]
+  if not os.path.isfile(config_file):
+    print(f'error: config file {config_file!r} not found (run from the '
+          'repository root; configs live in configs/).', file=sys.stderr)
+    sys.exit(2)
+  config = _CONFIG.value
   try:
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    train.train_and_evaluate(config, _WORKDIR.value)
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
 
 
-def run():
+def parse_flags(argv):
+  """absl flag parsing with one-line errors for bad configs and overrides."""
   from research import errors
   try:
-    app.run(main)
-  except errors.UserError as e:  # Raised while the config file is parsed.
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+    return flags.FLAGS(argv)
+  except errors.UserError as e:  # From get_config(arg), e.g. an unknown ARG.
+    message = str(e)
+  except flags.Error as e:  # Wrong type or unparsable --config.KEY=VALUE.
+    message = str(e)
+  except (AttributeError, KeyError) as e:  # --config.KEY that the config lacks.
+    key = str(e).strip('"\'')
+    message = (f'--config override names {key!r}, which the config does not '
+               'declare (configs are locked; check the spelling against the file).')
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def run():
+  app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == '__main__':

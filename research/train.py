@@ -123,23 +123,26 @@ def make_eval_fn(config, model, mesh):
       in_shardings=(repl, repl, batch, batch), out_shardings=repl)
 
 
-def evaluate(eval_fn, state, data, num_examples: int, batch_size: int, mesh,
+def evaluate(task, eval_fn, state, data, num_examples: int, batch_size: int, mesh,
              prefix: str = 'test') -> dict[str, float]:
   """Exact metrics over all `num_examples` (padded last batch, masked)."""
-  totals = None
+  totals: dict[str, float] = {}
   for idx, mask in pipeline.eval_batches(num_examples, batch_size):
     sums = eval_fn(state, data,
                    parallel.global_batch(pipeline.process_rows(idx), mesh),
                    parallel.global_batch(pipeline.process_rows(mask), mesh))
-    totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
-  totals = {k: float(v) for k, v in jax.device_get(totals).items()}
-  return TASKS['classification'].summarize_eval(totals, prefix)
+    # Fetching each batch's sums keeps at most one sharded computation in
+    # flight (back-to-back dispatch can deadlock CPU collectives), and float64
+    # host sums keep large test sets exact.
+    for k, v in jax.device_get(sums).items():
+      totals[k] = totals.get(k, 0.0) + float(v)
+  return task.summarize_eval(totals, prefix)
 
 
 def prepare_workdir(workdir: str, config) -> None:
   """Writes config.json, or checks that a resumed run has a compatible config."""
   path = os.path.join(workdir, 'config.json')
-  new = config.to_dict()
+  new = json.loads(config.to_json_best_effort())  # tuples -> lists, as on disk
   if os.path.exists(path):
     with open(path, encoding='utf-8') as f:
       old = json.load(f)
@@ -236,7 +239,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
     if (config.eval_every_steps and done % config.eval_every_steps == 0 and not is_last):
       drain()
       eval_t0 = time.perf_counter()
-      results = evaluate(ctx.eval_fn, state, ctx.eval_data, ctx.num_eval,
+      results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.eval_data, ctx.num_eval,
                          config.eval_batch_size, ctx.mesh)
       ctx.writer.write(done, results)
       writers.log(f'step {done}: ' + ', '.join(f'{k} {v:.4f}' for k, v in results.items()))
@@ -285,7 +288,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
               f'{jax.device_count()} device(s).')
   try:
     state, train_seconds = train_loop(ctx, state, train_seconds)
-    results = evaluate(ctx.eval_fn, state, ctx.eval_data, ctx.num_eval,
+    results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.eval_data, ctx.num_eval,
                        config.eval_batch_size, mesh)
     writer.write(total_steps, results)
   finally:

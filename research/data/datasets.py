@@ -48,6 +48,9 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+_READ_CHUNK = 8192
+
+
 @dataclasses.dataclass(frozen=True)
 class Split:
   images: np.ndarray  # N x H x W x C, uint8
@@ -90,10 +93,14 @@ def load_split(dataset_config, split: str) -> Split:
   """Reads a whole split (images as uint8, labels as int32) into memory."""
   spec = DATASETS[dataset_config.name]
   builder = prepare(dataset_config)
-  ds = builder.as_dataset(split=split, batch_size=-1, shuffle_files=False)
-  arrays = tfds.as_numpy(ds)
-  images = np.asarray(arrays[spec.image_key])
-  labels = np.asarray(arrays[spec.label_key]).astype(np.int32)
+  # Read in fixed-size chunks: `batch_size=-1` aborts TF 2.21 inside
+  # tfds.testing.mock_data (std::length_error from a huge batch reservation).
+  ds = builder.as_dataset(split=split, batch_size=_READ_CHUNK, shuffle_files=False)
+  chunks = list(tfds.as_numpy(ds))
+  if not chunks:
+    raise errors.DataNotFoundError(f'{dataset_config.name}[{split}] is empty.')
+  images = np.concatenate([c[spec.image_key] for c in chunks])
+  labels = np.concatenate([c[spec.label_key] for c in chunks]).astype(np.int32)
   num_classes = builder.info.features[spec.label_key].num_classes
   if images.ndim != 4 or images.shape[0] != labels.shape[0]:
     raise errors.DataNotFoundError(

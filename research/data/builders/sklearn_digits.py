@@ -52,6 +52,9 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
             'label': tfds.features.ClassLabel(num_classes=10),
         }),
         supervised_keys=('image', 'label'),
+        # Keep examples in scikit-learn's order on disk (TFDS otherwise orders
+        # them by a hash of their keys).
+        disable_shuffling=True,
         homepage='https://archive.ics.uci.edu/dataset/80',
         citation='Alpaydin & Kaynak (1998), Optical Recognition of '
         'Handwritten Digits, UCI Machine Learning Repository.',

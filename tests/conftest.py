@@ -1,0 +1,34 @@
+"""Test-wide setup: no network, a private TFDS data dir, shared fixtures.
+
+Process-wide switches live here (and in launch/), never in `research/`.
+"""
+
+import os
+import sys
+import tempfile
+
+# A private TFDS data dir for the whole session, set before TFDS is imported,
+# so tests never read or write the user's ~/tensorflow_datasets.
+_TFDS_DIR = tempfile.mkdtemp(prefix='classicnets_tfds_')
+os.environ['TFDS_DATA_DIR'] = _TFDS_DIR
+
+import pytest  # noqa: E402
+
+from testlib import REPO_ROOT, refuse_download  # noqa: E402
+
+if REPO_ROOT not in sys.path:
+  sys.path.insert(0, REPO_ROOT)
+
+
+@pytest.fixture(autouse=True)
+def no_downloads(monkeypatch):
+  from tensorflow_datasets.core.download import download_manager
+  for name in ('download', 'download_and_extract', 'download_kaggle_data'):
+    if hasattr(download_manager.DownloadManager, name):
+      monkeypatch.setattr(download_manager.DownloadManager, name, refuse_download)
+  yield
+
+
+@pytest.fixture(scope='session')
+def tfds_data_dir():
+  return _TFDS_DIR

@@ -1,0 +1,122 @@
+"""The digits builder's contents, preprocessing, batching and data errors."""
+
+import os
+import time
+
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from sklearn import datasets as sk_datasets
+
+from research import errors
+from research.data import load_split, pipeline
+from research.data.builders import sklearn_digits
+from testlib import NetworkAccessInTest, load_config
+
+
+def dataset_config(name='sklearn_digits', data_dir=None, download=True):
+  return ml_collections.ConfigDict(dict(
+      name=name, data_dir=data_dir, download=download,
+      train_split='train', eval_split='test'))
+
+
+def test_split_indices_are_a_fixed_partition():
+  idx = sklearn_digits.split_indices()
+  assert len(idx['train']) == 1437 and len(idx['test']) == 360
+  assert np.array_equal(np.sort(np.concatenate([idx['train'], idx['test']])), np.arange(1797))
+  perm = np.random.default_rng(0).permutation(1797)
+  assert np.array_equal(idx['test'], np.sort(perm[:360]))
+
+
+def test_builder_contents_equal_sklearn_digits():
+  digits = sk_datasets.load_digits()
+  idx = sklearn_digits.split_indices()
+  for split in ('train', 'test'):
+    data = load_split(dataset_config(), split)
+    assert data.images.shape == (len(idx[split]), 8, 8, 1)
+    assert data.images.dtype == np.uint8 and data.num_classes == 10
+    np.testing.assert_array_equal(data.labels, digits.target[idx[split]])
+    expected = np.round(digits.images[idx[split]] * 255 / 16).astype(np.uint8)
+    np.testing.assert_array_equal(data.images[..., 0], expected)
+  # All ten classes are present in the test split.
+  assert set(np.unique(load_split(dataset_config(), 'test').labels)) == set(range(10))
+
+
+def test_preprocess_resizes_and_standardizes():
+  config = load_config('digits_lenet5')
+  data = pipeline.load(config)
+  assert data.input_shape == (32, 32, 1)
+  assert data.train_images.dtype == np.float32
+  # Standardized with train statistics: bilinear resize keeps the mean.
+  assert abs(float(data.train_images.mean())) < 0.05
+  assert len(data.eval_labels) == 360
+
+
+def test_pad_adds_a_background_border():
+  config = load_config('digits_lenet5')
+  config.preprocess.image_size = None
+  config.preprocess.pad = 2
+  data = pipeline.load(config)
+  assert data.input_shape == (12, 12, 1)
+  border = data.train_images[:, 0, :, 0]
+  # The border equals a raw 0 pixel after standardization.
+  np.testing.assert_allclose(border, border.flat[0])
+
+
+def test_train_order_is_a_permutation_per_epoch_and_deterministic():
+  order = pipeline.TrainOrder(num_examples=10, batch_size=3, seed=5)
+  assert order.steps_per_epoch == 3
+  epoch0 = np.concatenate([order.global_indices(s) for s in range(3)])
+  assert len(set(epoch0.tolist())) == 9  # drop-remainder: 9 of 10, no repeats
+  epoch1 = np.concatenate([order.global_indices(s) for s in range(3, 6)])
+  assert not np.array_equal(epoch0, epoch1)
+  # Random access (as after a resume) gives the same batches.
+  fresh = pipeline.TrainOrder(num_examples=10, batch_size=3, seed=5)
+  np.testing.assert_array_equal(fresh.global_indices(4), order.global_indices(4))
+  other_seed = pipeline.TrainOrder(num_examples=10, batch_size=3, seed=6)
+  assert not np.array_equal(other_seed.global_indices(0), fresh.global_indices(0))
+
+
+def test_eval_batches_cover_every_example_once():
+  seen = []
+  for idx, mask in pipeline.eval_batches(num_examples=10, batch_size=4):
+    assert idx.shape == mask.shape == (4,)
+    seen.extend(idx[mask].tolist())
+  assert seen == list(range(10))
+
+
+def test_batch_larger_than_dataset_is_an_error():
+  with pytest.raises(errors.ConfigError, match='exceeds'):
+    pipeline.TrainOrder(num_examples=10, batch_size=11, seed=0)
+
+
+def test_missing_data_dir_says_how_to_get_the_data(tmp_path):
+  missing = str(tmp_path / 'nowhere')
+  with pytest.raises(errors.DataNotFoundError, match='does not exist.*tfds build mnist'):
+    load_split(dataset_config('mnist', data_dir=missing), 'train')
+
+
+def test_unprepared_public_dataset_without_download_is_an_error(tmp_path):
+  with pytest.raises(errors.DataNotFoundError, match='not prepared.*tfds build mnist'):
+    load_split(dataset_config('mnist', data_dir=str(tmp_path), download=False), 'train')
+
+
+def test_download_attempts_fail_at_once(tmp_path):
+  # The guard in conftest: a real download would hang ~200 s here.
+  start = time.perf_counter()
+  with pytest.raises(errors.DataNotFoundError, match='NetworkAccessInTest'):
+    load_split(dataset_config('mnist', data_dir=str(tmp_path), download=True), 'train')
+  assert time.perf_counter() - start < 30
+  with pytest.raises(NetworkAccessInTest):
+    tfds.builder('mnist', data_dir=str(tmp_path)).download_and_prepare()
+
+
+def test_public_dataset_under_mock_data():
+  with tfds.testing.mock_data(num_examples=16):
+    data = load_split(dataset_config('mnist'), 'train')
+  assert data.images.shape == (16, 28, 28, 1) and data.num_classes == 10
+
+
+def test_tfds_data_dir_is_private(tfds_data_dir):
+  assert os.environ['TFDS_DATA_DIR'] == tfds_data_dir

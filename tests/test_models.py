@@ -1,0 +1,69 @@
+"""Model shapes and parameter counts (known answers from the papers)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from research.models import MODELS, LeNet5, Linear, MLP
+
+
+def param_counts(model, input_shape):
+  variables = jax.eval_shape(
+      lambda: model.init(jax.random.key(0), jnp.zeros(input_shape), train=False))
+  return {name: sum(int(np.prod(x.shape)) for x in jax.tree.leaves(layer))
+          for name, layer in variables['params'].items()}
+
+
+def test_lenet5_layer_parameter_counts():
+  counts = param_counts(LeNet5(num_classes=10), (1, 32, 32, 1))
+  # C1: 6*(5*5*1+1); C3: 16*(5*5*6+1) (full connectivity); C5: 120*(5*5*16+1);
+  # F6: 84*(120+1); output: 10*(84+1).
+  assert counts == {'C1': 156, 'C3': 2416, 'C5': 48120, 'F6': 10164, 'out': 850}
+  assert sum(counts.values()) == 61706
+
+
+@pytest.mark.parametrize('pooling', ['avg', 'max'])
+@pytest.mark.parametrize('activation', ['tanh', 'relu', 'lecun_tanh'])
+def test_lenet5_logits_shape(pooling, activation):
+  model = LeNet5(num_classes=7, pooling=pooling, activation=activation)
+  x = jnp.ones((3, 32, 32, 1))
+  variables = model.init(jax.random.key(0), x)
+  logits = model.apply(variables, x)
+  assert logits.shape == (3, 7)
+  assert np.all(np.isfinite(logits))
+
+
+def test_lenet5_rejects_wrong_input_size():
+  with pytest.raises(ValueError, match='32x32'):
+    LeNet5().init(jax.random.key(0), jnp.ones((1, 28, 28, 1)))
+
+
+def test_linear_is_one_affine_map():
+  model = Linear(num_classes=10)
+  x = jax.random.normal(jax.random.key(1), (4, 8, 8, 1))
+  variables = model.init(jax.random.key(0), x)
+  w, b = variables['params']['out']['kernel'], variables['params']['out']['bias']
+  assert w.shape == (64, 10)
+  np.testing.assert_allclose(model.apply(variables, x), x.reshape(4, 64) @ w + b,
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_mlp_depth_and_width():
+  counts = param_counts(MLP(num_classes=10, hidden_sizes=(100, 50)), (1, 8, 8, 1))
+  assert counts == {'hidden_0': 64 * 100 + 100, 'hidden_1': 100 * 50 + 50, 'out': 50 * 10 + 10}
+
+
+def test_mlp_dropout_only_in_training():
+  model = MLP(num_classes=3, hidden_sizes=(64,), dropout_rate=0.5)
+  x = jnp.ones((2, 16))
+  variables = model.init(jax.random.key(0), x)
+  a = model.apply(variables, x, train=False)
+  b = model.apply(variables, x, train=False)
+  c = model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(1)})
+  np.testing.assert_array_equal(a, b)
+  assert not np.allclose(a, c)
+
+
+def test_registry_names():
+  assert set(MODELS) == {'linear', 'mlp', 'lenet5'}
