@@ -1,0 +1,52 @@
+"""The command line: one readable line and a non-zero exit for bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from testlib import REPO_ROOT, subprocess_env
+
+
+def launch(*args, workdir):
+  cmd = [sys.executable, '-m', 'launch.train', f'--workdir={workdir}', *args]
+  return subprocess.run(cmd, cwd=REPO_ROOT, env=subprocess_env(),
+                        capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--config=configs/digits_lenet5.py', '--config.typo=1'], "names 'typo'"),
+    (['--config=configs/digits_lenet5.py', '--config.model.widht=3'], "names 'widht'"),
+    (['--config=configs/digits_lenet5.py', '--config.batch_size=abc'], 'invalid literal'),
+    (['--config=configs/digits_lenet5.py', '--config.dataset.name=mnistt'], "Unknown dataset 'mnistt'"),
+    (['--config=configs/digits_lenet5.py', '--config.model.name=lenet6'], "Unknown model 'lenet6'"),
+    (['--config=configs/digits_lenet5.py:runlocl'], "Unknown config argument 'runlocl'"),
+    (['--config=configs/no_such.py'], 'not found'),
+])
+def test_bad_input_is_one_error_line(tmp_path, args, message):
+  workdir = tmp_path / 'w'
+  proc = launch(*args, workdir=workdir)
+  assert proc.returncode == 2, proc.stderr[-1000:]
+  error_lines = [l for l in proc.stderr.splitlines() if l.startswith('error: ')]
+  assert len(error_lines) == 1 and message in error_lines[0], proc.stderr[-1000:]
+  assert 'Traceback' not in proc.stderr
+  assert not workdir.exists()  # nothing was written
+
+
+def test_missing_data_dir_names_the_fix(tmp_path):
+  proc = launch('--config=configs/mnist_lenet5.py',
+                f'--config.dataset.data_dir={tmp_path / "nope"}', workdir=tmp_path / 'w')
+  assert proc.returncode == 2
+  assert 'does not exist' in proc.stderr and 'tfds build mnist' in proc.stderr
+
+
+def test_nan_loss_exits_with_one_line_and_keeps_the_workdir(tmp_path):
+  workdir = tmp_path / 'w'
+  proc = launch('--config=configs/digits_mlp.py', '--config.optimizer.name=sgd',
+                '--config.optimizer.learning_rate=1e30', '--config.num_train_steps=50',
+                '--config.checkpoint_every_steps=1', '--config.plot=False',
+                workdir=workdir)
+  assert proc.returncode == 2
+  assert 'error: Non-finite training loss at step' in proc.stderr
+  assert (workdir / 'config.json').exists() and (workdir / 'metrics.jsonl').exists()
+  assert any(p.name.isdigit() for p in (workdir / 'checkpoints').iterdir())
