@@ -26,17 +26,9 @@ def get_config(arg=None):
   c.task = 'classification'
   c.seed = 0
 
-  c.dataset = config_dict.ConfigDict()
-  c.dataset.name = 'mnist'
-  c.dataset.data_dir = config_dict.placeholder(str)  # None: $TFDS_DATA_DIR or ~/tensorflow_datasets
-  c.dataset.download = True      # TFDS downloads MNIST where a network exists
-  c.dataset.train_split = 'train'
-  c.dataset.eval_split = 'test'
-
-  c.preprocess = config_dict.ConfigDict()
-  c.preprocess.image_size = config_dict.placeholder(int)
-  c.preprocess.pad = 2           # 28x28 -> 32x32 with a blank border, as in the paper
-  c.preprocess.standardize = True  # per-channel mean/std of the train split
+  c.dataset = config_lib.dataset('mnist')
+  c.preprocess = config_lib.preprocess(pad=2)  # 28x28 -> 32x32 with a blank border, as in the paper
+  c.augment = config_lib.augment()  # none
 
   c.model = config_dict.ConfigDict()
   c.model.name = 'lenet5'
@@ -45,19 +37,8 @@ def get_config(arg=None):
   c.model.dropout_rate = 0.0
 
   c.loss = 'softmax_cross_entropy'
-  c.optimizer = config_dict.ConfigDict()
-  c.optimizer.name = 'adam'
-  c.optimizer.learning_rate = 1e-3
-  c.optimizer.momentum = 0.9     # used by 'momentum'
-  c.optimizer.nesterov = False   # used by 'momentum'
-  c.optimizer.b1 = 0.9           # used by 'adam', 'adamw'
-  c.optimizer.b2 = 0.999
-  c.optimizer.weight_decay = 0.0
-  c.optimizer.grad_clip_norm = config_dict.placeholder(float)
-  c.schedule = config_dict.ConfigDict()
-  c.schedule.name = 'cosine'
-  c.schedule.warmup_steps = 0
-  c.schedule.end_factor = 0.0    # final lr = end_factor * learning_rate
+  c.optimizer = config_lib.optimizer('adam', learning_rate=1e-3)
+  c.schedule = config_lib.schedule('cosine')
 
   c.batch_size = 64
   c.eval_batch_size = 256

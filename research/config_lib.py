@@ -51,3 +51,87 @@ def check_choice(kind: str, name: str, choices: dict[str, Any]) -> None:
   if name not in choices:
     raise errors.ConfigError(
         f'Unknown {kind} {name!r}; known {kind}s: {", ".join(sorted(choices))}.')
+
+
+# Building blocks for configs/*.py. Each returns a ConfigDict that declares
+# *every* knob of its part (None where unset), so a config's `config.json` and
+# `--config.KEY=...` overrides always show the complete set; configs pass only
+# the values that matter to them.
+
+
+def dataset(name: str, *, train_split: str = 'train', eval_split: str = 'test',
+            data_dir: str | None = None, manual_dir: str | None = None,
+            download: bool = True) -> ml_collections.ConfigDict:
+  """`name` is a key of research.data.DATASETS.
+
+  data_dir: TFDS data dir (None: $TFDS_DATA_DIR or ~/tensorflow_datasets).
+  manual_dir: where a builder that reads local files finds them.
+  download: let TFDS download public datasets that are not prepared yet.
+  """
+  c = ml_collections.ConfigDict()
+  c.name = name
+  c.train_split = train_split
+  c.eval_split = eval_split
+  c.data_dir = _maybe(data_dir, str)
+  c.manual_dir = _maybe(manual_dir, str)
+  c.download = download
+  return c
+
+
+def preprocess(*, image_size: int | None = None, pad: int = 0,
+               standardize: bool = True) -> ml_collections.ConfigDict:
+  """Applied once to whole splits: resize (bilinear), zero-pad, standardize
+  with the train split's per-channel mean/std."""
+  c = ml_collections.ConfigDict()
+  c.image_size = _maybe(image_size, int)
+  c.pad = pad
+  c.standardize = standardize
+  return c
+
+
+def augment(*, crop_padding: int = 0, flip: bool = False,
+            erasing_prob: float = 0.0) -> ml_collections.ConfigDict:
+  """Per-step training augmentation, inside the compiled step: random crop
+  after `crop_padding` zero padding, horizontal flip, random erasing."""
+  c = ml_collections.ConfigDict()
+  c.crop_padding = crop_padding
+  c.flip = flip
+  c.erasing_prob = erasing_prob
+  return c
+
+
+def optimizer(name: str, learning_rate: float, *, momentum: float = 0.9,
+              nesterov: bool = False, b1: float = 0.9, b2: float = 0.999,
+              weight_decay: float = 0.0,
+              grad_clip_norm: float | None = None) -> ml_collections.ConfigDict:
+  """`name` in research.optim.OPTIMIZERS. momentum/nesterov: 'momentum';
+  b1/b2: 'adam'/'adamw'; weight_decay: decoupled for 'adamw', L2 otherwise."""
+  c = ml_collections.ConfigDict()
+  c.name = name
+  c.learning_rate = learning_rate
+  c.momentum = momentum
+  c.nesterov = nesterov
+  c.b1 = b1
+  c.b2 = b2
+  c.weight_decay = weight_decay
+  c.grad_clip_norm = _maybe(grad_clip_norm, float)
+  return c
+
+
+def schedule(name: str = 'cosine', *, warmup_steps: int = 0,
+             end_factor: float = 0.0, boundaries: tuple = (),
+             decay_factor: float = 0.1) -> ml_collections.ConfigDict:
+  """`name` in research.optim.SCHEDULES; the final lr is end_factor * lr for
+  'cosine'/'linear'; 'step' multiplies by decay_factor at each fraction of
+  training in `boundaries` (He et al. 2016: /10 at 50% and 75%)."""
+  c = ml_collections.ConfigDict()
+  c.name = name
+  c.warmup_steps = warmup_steps
+  c.end_factor = end_factor
+  c.boundaries = tuple(boundaries)
+  c.decay_factor = decay_factor
+  return c
+
+
+def _maybe(value, kind):
+  return ml_collections.config_dict.placeholder(kind) if value is None else value

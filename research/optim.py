@@ -7,12 +7,13 @@ import optax
 from research import config_lib
 
 OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
-SCHEDULES = ('constant', 'cosine', 'linear')
+SCHEDULES = ('constant', 'cosine', 'linear', 'step')
 
 
 def make_schedule(config, total_steps: int) -> optax.Schedule:
   """`schedule.name` decays `optimizer.learning_rate` over the steps that
-  follow `schedule.warmup_steps` of linear warmup from 0."""
+  follow `schedule.warmup_steps` of linear warmup from 0. 'step' multiplies
+  the rate by `decay_factor` at each fraction `boundaries` of those steps."""
   sc, lr = config.schedule, config.optimizer.learning_rate
   config_lib.check_choice('schedule', sc.name, dict.fromkeys(SCHEDULES))
   warmup = sc.warmup_steps
@@ -21,6 +22,9 @@ def make_schedule(config, total_steps: int) -> optax.Schedule:
     main = optax.constant_schedule(lr)
   elif sc.name == 'cosine':
     main = optax.cosine_decay_schedule(lr, decay_steps, alpha=sc.end_factor)
+  elif sc.name == 'step':
+    main = optax.piecewise_constant_schedule(
+        lr, {int(f * decay_steps): sc.decay_factor for f in sc.boundaries})
   else:
     main = optax.linear_schedule(lr, lr * sc.end_factor, decay_steps)
   if warmup == 0:

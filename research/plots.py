@@ -9,10 +9,7 @@ from research import writers
 
 def plot_training_curves(workdir: str, filename: str = 'curves.png') -> str:
   """Training loss/accuracy per logged step and every eval point."""
-  import matplotlib
-  matplotlib.use('Agg')  # Headless; set here, not at import of the package.
-  import matplotlib.pyplot as plt
-
+  plt = _pyplot()
   records = writers.read_metrics(workdir)
   train = [r for r in records if 'loss' in r]
   evals = [r for r in records if 'test_accuracy' in r]
@@ -32,3 +29,151 @@ def plot_training_curves(workdir: str, filename: str = 'curves.png') -> str:
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return path
+
+
+def _pyplot():
+  import matplotlib
+  matplotlib.use('Agg')  # Headless; chosen here, not when the package is imported.
+  import matplotlib.pyplot as plt
+  return plt
+
+
+def predict(model, state, images, batch_size: int = 1000):
+  """Eval-mode class predictions for host images (batched, jitted once)."""
+  import jax
+  import numpy as np
+
+  variables = {'params': state.params, **state.model_state}
+  apply = jax.jit(lambda x: model.apply(variables, x, train=False).argmax(-1))
+  n = len(images)
+  preds = []
+  for start in range(0, n, batch_size):
+    chunk = images[start:start + batch_size]
+    pad = batch_size - len(chunk)  # one compiled shape for every chunk
+    chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+    preds.append(np.asarray(apply(chunk))[:batch_size - pad])
+  return np.concatenate(preds)
+
+
+def plot_confusion_matrix(labels, preds, class_names, path: str) -> str:
+  import numpy as np
+
+  plt = _pyplot()
+  k = len(class_names)
+  matrix = np.zeros((k, k), np.int64)
+  np.add.at(matrix, (labels, preds), 1)
+  fig, ax = plt.subplots(figsize=(0.55 * k + 3, 0.55 * k + 2.5))
+  ax.imshow(matrix, cmap='Blues')
+  for i in range(k):
+    for j in range(k):
+      ax.text(j, i, matrix[i, j], ha='center', va='center', fontsize=7,
+              color='white' if matrix[i, j] > matrix.max() / 2 else 'black')
+  ax.set_xticks(range(k), class_names, rotation=60, ha='right', fontsize=8)
+  ax.set_yticks(range(k), class_names, fontsize=8)
+  ax.set(xlabel='predicted', ylabel='true',
+         title=f'test accuracy {np.trace(matrix) / matrix.sum():.2%} (n={matrix.sum()})')
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def first_conv_kernel(params):
+  """The kernel (kh, kw, cin, cout) of the first convolution in `params`."""
+  for name, layer in params.items():
+    if isinstance(layer, dict):
+      if 'kernel' in layer and getattr(layer['kernel'], 'ndim', 0) == 4:
+        return name, layer['kernel']
+      found = first_conv_kernel(layer)
+      if found is not None:
+        return found
+  return None
+
+
+def plot_filters(params, path: str, max_filters: int = 64) -> str | None:
+  """First-layer filters (input channel 0, or RGB when there are 3)."""
+  import numpy as np
+
+  found = first_conv_kernel(params)
+  if found is None:
+    return None
+  name, kernel = found
+  kernel = np.asarray(kernel, np.float32)
+  n = min(kernel.shape[-1], max_filters)
+  cols = min(n, 16)
+  rows = -(-n // cols)
+  plt = _pyplot()
+  fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8 + 0.5), squeeze=False)
+  for i, ax in enumerate(axes.flat):
+    ax.axis('off')
+    if i < n:
+      f = kernel[..., i]
+      f = f if f.shape[-1] == 3 else f[..., 0]
+      f = (f - f.min()) / (f.max() - f.min() + 1e-8)
+      ax.imshow(f, cmap=None if f.ndim == 3 else 'gray')
+  fig.suptitle(f'first-layer filters ({name})', fontsize=9)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def plot_feature_maps(model, state, image, path: str, max_maps: int = 8) -> str | None:
+  """One test image and, layer by layer, the outputs of each convolution
+  (the "edges, then contours" picture)."""
+  import flax.linen as nn
+  import numpy as np
+
+  variables = {'params': state.params, **state.model_state}
+  _, captured = model.apply(
+      variables, image[None], train=False, capture_intermediates=lambda mdl, _: isinstance(mdl, nn.Conv),
+      mutable=['intermediates'])
+  maps = [(name, np.asarray(out[0])) for name, out in _flatten_intermediates(captured['intermediates'])]
+  maps = [(n, m) for n, m in maps if m.ndim == 3 and m.shape[0] > 1]  # skip 1x1 maps
+  if not maps:
+    return None
+  plt = _pyplot()
+  cols = max_maps + 1
+  fig, axes = plt.subplots(len(maps), cols, figsize=(cols * 1.1, len(maps) * 1.2 + 0.3), squeeze=False)
+  for row, (name, fmap) in enumerate(maps):
+    axes[row, 0].imshow(np.asarray(image)[..., 0], cmap='gray')
+    axes[row, 0].set_ylabel(name, fontsize=7)
+    for j in range(1, cols):
+      ax = axes[row, j]
+      if j - 1 < fmap.shape[-1]:
+        ax.imshow(fmap[..., j - 1], cmap='viridis')
+    for ax in axes[row]:
+      ax.set_xticks([])
+      ax.set_yticks([])
+  fig.suptitle('input | conv feature maps, layer by layer', fontsize=9)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def _flatten_intermediates(tree, prefix=''):
+  for name, value in tree.items():
+    if name == '__call__':
+      for out in value:
+        yield prefix.rstrip('/'), out
+    elif isinstance(value, dict):
+      yield from _flatten_intermediates(value, f'{prefix}{name}/')
+
+
+def plot_run(workdir: str, config, model, state, feeder) -> list[str]:
+  """Every picture worth looking at for a finished classification run."""
+  paths = [plot_training_curves(workdir)]
+  if not hasattr(feeder, 'eval_images_host'):
+    return paths  # Streaming datasets: curves only.
+  from research.data import datasets
+  images, labels = feeder.eval_images_host, feeder.eval_labels_host
+  try:
+    names = datasets.class_names(config.dataset)
+  except Exception:  # Mocked or unnamed labels: fall back to indices.
+    names = [str(i) for i in range(feeder.num_classes)]
+  preds = predict(model, state, images)
+  paths.append(plot_confusion_matrix(labels, preds, names, os.path.join(workdir, 'confusion_matrix.png')))
+  for p in (plot_filters(state.params, os.path.join(workdir, 'filters.png')),
+            plot_feature_maps(model, state, images[0], os.path.join(workdir, 'feature_maps.png'))):
+    if p:
+      paths.append(p)
+  return paths

@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 
 from research import checkpoint, config_lib, errors, optim, parallel, plots, writers
-from research.data import DATASETS, pipeline
+from research.data import DATASETS, augment, pipeline
 from research.models import MODELS
 from research.tasks import TASKS, classification
 from research.train_state import TrainState
@@ -88,49 +88,29 @@ def create_train_state(model, tx, input_shape, rng, mesh) -> TrainState:
   return jax.jit(init_fn, out_shardings=shardings)(rng)
 
 
-def _gather(data: dict[str, jax.Array], idx_B: jax.Array, sharding) -> dict[str, jax.Array]:
-  batch = {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
-  return jax.lax.with_sharding_constraint(batch, sharding)
-
-
-def _train_on_indices(state, data, idx_B, *, step_fn, batch_sharding):
-  return step_fn(state, _gather(data, idx_B, batch_sharding))
-
-
-def _eval_on_indices(state, data, idx_B, mask_B, *, step_fn, batch_sharding):
-  return step_fn(state, _gather(data, idx_B, batch_sharding), mask_B)
-
-
-def make_train_fn(config, model, tx, schedule, rng, mesh):
-  """jit(state, device data, global indices) -> (state, metrics); donates state."""
+def make_train_fn(config, model, tx, schedule, rng, feeder):
+  """The task's pure train step, bound and jitted by the feeder (which owns
+  how a batch reaches the devices); the state is donated."""
   task = TASKS[config.task]
+  dropout_rng, augment_rng = jax.random.split(rng)
   step_fn = functools.partial(
       task.train_step, apply_fn=model.apply, tx=tx, loss_name=config.loss,
-      schedule=schedule, rng=rng)
-  repl, batch = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-  return jax.jit(
-      functools.partial(_train_on_indices, step_fn=step_fn, batch_sharding=batch),
-      in_shardings=(repl, repl, batch), out_shardings=(repl, repl),
-      donate_argnums=(0,))
+      schedule=schedule, rng=dropout_rng)
+  augment_fn = functools.partial(augment.apply, config=config.augment, rng=augment_rng)
+  return feeder.make_train_fn(step_fn, augment_fn)
 
 
-def make_eval_fn(config, model, mesh):
+def make_eval_fn(config, model, feeder):
   task = TASKS[config.task]
-  step_fn = functools.partial(task.eval_step, apply_fn=model.apply, loss_name=config.loss)
-  repl, batch = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-  return jax.jit(
-      functools.partial(_eval_on_indices, step_fn=step_fn, batch_sharding=batch),
-      in_shardings=(repl, repl, batch, batch), out_shardings=repl)
+  return feeder.make_eval_fn(
+      functools.partial(task.eval_step, apply_fn=model.apply, loss_name=config.loss))
 
 
-def evaluate(task, eval_fn, state, data, num_examples: int, batch_size: int, mesh,
-             prefix: str = 'test') -> dict[str, float]:
-  """Exact metrics over all `num_examples` (padded last batch, masked)."""
+def evaluate(task, eval_fn, state, feeder, prefix: str = 'test') -> dict[str, float]:
+  """Exact metrics over every eval example (padded last batch, masked)."""
   totals: dict[str, float] = {}
-  for idx, mask in pipeline.eval_batches(num_examples, batch_size):
-    sums = eval_fn(state, data,
-                   parallel.global_batch(pipeline.process_rows(idx), mesh),
-                   parallel.global_batch(pipeline.process_rows(mask), mesh))
+  for args in feeder.eval_args():
+    sums = eval_fn(state, *args)
     # Fetching each batch's sums keeps at most one sharded computation in
     # flight (back-to-back dispatch can deadlock CPU collectives), and float64
     # host sums keep large test sets exact.
@@ -177,13 +157,9 @@ def _get(d: dict, dotted: str) -> Any:
 class LoopContext:
   """What the loop needs besides the state: compiled steps, data, outputs."""
   config: ml_collections.ConfigDict
-  mesh: Any
+  feeder: Any  # pipeline.InMemoryFeeder or pipeline.StreamingFeeder
   train_fn: Any
   eval_fn: Any
-  train_data: dict[str, jax.Array]
-  eval_data: dict[str, jax.Array]
-  num_eval: int
-  order: pipeline.TrainOrder
   total_steps: int
   ckpt: checkpoint.Checkpointer
   writer: writers.MetricWriter
@@ -219,8 +195,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
       pending = None
 
   for step in range(start, ctx.total_steps):
-    idx = pipeline.process_rows(ctx.order.global_indices(step))
-    state, metrics = ctx.train_fn(state, ctx.train_data, parallel.global_batch(idx, ctx.mesh))
+    state, metrics = ctx.train_fn(state, *ctx.feeder.train_args(step))
     drain()
     pending = (step, metrics)
     done = step + 1
@@ -239,8 +214,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
     if (config.eval_every_steps and done % config.eval_every_steps == 0 and not is_last):
       drain()
       eval_t0 = time.perf_counter()
-      results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.eval_data, ctx.num_eval,
-                         config.eval_batch_size, ctx.mesh)
+      results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.feeder)
       ctx.writer.write(done, results)
       writers.log(f'step {done}: ' + ', '.join(f'{k} {v:.4f}' for k, v in results.items()))
       t0 += time.perf_counter() - eval_t0  # Eval time is not train time.
@@ -253,14 +227,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   eval split, and writes config.json, metrics, checkpoints and results.json."""
   check_config(config)
   mesh = parallel.make_mesh()
-  data = pipeline.load(config)
+  feeder = pipeline.make_feeder(config, mesh)
   prepare_workdir(workdir, config)
-  model = build_model(config, data.num_classes)
-  order = pipeline.TrainOrder(len(data.train_labels), config.batch_size, config.seed)
-  total_steps = num_train_steps(config, order.steps_per_epoch)
+  model = build_model(config, feeder.num_classes)
+  total_steps = num_train_steps(config, feeder.steps_per_epoch)
   tx, schedule = optim.make_optimizer(config, total_steps)
-  init_rng, dropout_rng = jax.random.split(jax.random.key(config.seed))
-  state = create_train_state(model, tx, data.input_shape, init_rng, mesh)
+  init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
+  state = create_train_state(model, tx, feeder.input_shape, init_rng, mesh)
 
   ckpt = checkpoint.Checkpointer(
       os.path.join(workdir, 'checkpoints'), every_steps=config.checkpoint_every_steps,
@@ -274,22 +247,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   writer = writers.MetricWriter(workdir, tensorboard=config.tensorboard)
   ctx = LoopContext(
-      config=config, mesh=mesh,
-      train_fn=make_train_fn(config, model, tx, schedule, dropout_rng, mesh),
-      eval_fn=make_eval_fn(config, model, mesh),
-      train_data={'image': parallel.replicate(data.train_images, mesh),
-                  'label': parallel.replicate(data.train_labels, mesh)},
-      eval_data={'image': parallel.replicate(data.eval_images, mesh),
-                 'label': parallel.replicate(data.eval_labels, mesh)},
-      num_eval=len(data.eval_labels), order=order, total_steps=total_steps,
-      ckpt=ckpt, writer=writer)
+      config=config, feeder=feeder,
+      train_fn=make_train_fn(config, model, tx, schedule, step_rng, feeder),
+      eval_fn=make_eval_fn(config, model, feeder),
+      total_steps=total_steps, ckpt=ckpt, writer=writer)
   writers.log(f'{config.model.name} on {config.dataset.name}: '
-              f'{num_params(state.params):,} params, {total_steps} steps, '
+              f'{num_params(state.params):,} params, {total_steps} steps '
+              f'({total_steps / feeder.steps_per_epoch:.1f} epochs), '
               f'{jax.device_count()} device(s).')
   try:
     state, train_seconds = train_loop(ctx, state, train_seconds)
-    results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.eval_data, ctx.num_eval,
-                       config.eval_batch_size, mesh)
+    results = evaluate(TASKS[config.task], ctx.eval_fn, state, feeder)
     writer.write(total_steps, results)
   finally:
     writer.close()
@@ -300,6 +268,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       num_params=num_params(state.params), num_devices=jax.device_count(),
       dataset=config.dataset.name, model=config.model.name)
   write_results(workdir, results, config)
+  if config.plot and jax.process_index() == 0:
+    plots.plot_run(workdir, config, model, state, feeder)
   writers.log('Final: ' + json.dumps(results))
   return results
 
@@ -313,5 +283,3 @@ def write_results(workdir: str, results: dict[str, Any], config) -> None:
     return
   with open(os.path.join(workdir, 'results.json'), 'w', encoding='utf-8') as f:
     json.dump(results, f, indent=2, sort_keys=True)
-  if config.plot:
-    plots.plot_training_curves(workdir)

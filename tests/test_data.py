@@ -10,7 +10,8 @@ import tensorflow_datasets as tfds
 from sklearn import datasets as sk_datasets
 
 from research import errors
-from research.data import load_split, pipeline
+from research.data import pipeline
+from research.data.datasets import load_split
 from research.data.builders import sklearn_digits
 from testlib import NetworkAccessInTest, load_config
 

@@ -66,4 +66,5 @@ def test_mlp_dropout_only_in_training():
 
 
 def test_registry_names():
-  assert set(MODELS) == {'linear', 'mlp', 'lenet5'}
+  assert set(MODELS) == {'linear', 'mlp', 'lenet5', 'small_cnn', 'cifar_resnet',
+                         'resnet', 'vgg', 'alexnet'}

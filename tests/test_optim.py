@@ -5,16 +5,15 @@ import ml_collections
 import numpy as np
 import pytest
 
-from research import optim
+from research import config_lib, optim
 
 
-def make_config(name='sgd', schedule='constant', lr=0.1, warmup=0, end_factor=0.0, **opt):
-  optimizer = dict(name=name, learning_rate=lr, momentum=0.9, nesterov=False,
-                   b1=0.9, b2=0.999, weight_decay=0.0, grad_clip_norm=None)
-  optimizer.update(opt)
+def make_config(name='sgd', schedule='constant', lr=0.1, warmup=0, end_factor=0.0,
+                boundaries=(), **opt):
   return ml_collections.ConfigDict(dict(
-      optimizer=optimizer,
-      schedule=dict(name=schedule, warmup_steps=warmup, end_factor=end_factor)))
+      optimizer=config_lib.optimizer(name, lr, **opt),
+      schedule=config_lib.schedule(schedule, warmup_steps=warmup, end_factor=end_factor,
+                                   boundaries=boundaries)))
 
 
 def test_sgd_update_is_minus_lr_times_grad():
@@ -67,3 +66,12 @@ def test_grad_clipping():
   params = jnp.zeros(2)
   updates, _ = tx.update(jnp.array([3.0, 4.0]), tx.init(params), params)
   np.testing.assert_allclose(updates, [-0.6, -0.8], rtol=1e-6)
+
+
+def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
+  # He et al. 2016 (CIFAR): lr 0.1, /10 at 32k and 48k of 64k iterations.
+  _, schedule = optim.make_optimizer(
+      make_config('momentum', 'step', lr=0.1, boundaries=(0.5, 0.75)), total_steps=64000)
+  assert float(schedule(31999)) == pytest.approx(0.1)
+  assert float(schedule(32000)) == pytest.approx(0.01)
+  assert float(schedule(48000)) == pytest.approx(0.001)

@@ -1,5 +1,5 @@
-"""Data: TFDS datasets by name, the project's own builders, in-memory batching."""
+"""Data: TFDS datasets by name, the project's own builders, device feeding."""
 
-from research.data.datasets import DATASETS, DatasetSpec, load_split
+from research.data.registry import DATASETS, DatasetSpec
 
-__all__ = ['DATASETS', 'DatasetSpec', 'load_split']
+__all__ = ['DATASETS', 'DatasetSpec']

@@ -1,8 +1,9 @@
-"""Dataset registry and loading of whole (small) splits into host memory.
+"""Loading whole (small) TFDS splits into host memory.
 
 Every dataset is a TFDS builder: public ones (`mnist`, `fashion_mnist`,
 `cifar10`, ...) are downloaded by TFDS where a network exists; the project's
 own builders (`research.data.builders`) are built offline on first use.
+TensorFlow/TFDS are imported only when data is actually read.
 """
 
 from __future__ import annotations
@@ -11,42 +12,9 @@ import dataclasses
 import os
 
 import numpy as np
-import tensorflow_datasets as tfds
 
 from research import errors
-from research.data import builders  # noqa: F401  (registers the project builders)
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-  tfds_name: str
-  image_key: str = 'image'
-  label_key: str = 'label'
-  # True for project builders that need no network (they build from a package).
-  builds_offline: bool = False
-  how_to_get: str = ''
-
-
-def _public(name: str) -> DatasetSpec:
-  return DatasetSpec(
-      tfds_name=name,
-      how_to_get=(
-          f'On a machine with network access run `tfds build {name} '
-          '--data_dir=DIR` (or train once with --config.dataset.download=True), '
-          'then copy DIR here and pass --config.dataset.data_dir=DIR '
-          '(or set TFDS_DATA_DIR).'))
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    'sklearn_digits': DatasetSpec(
-        tfds_name='sklearn_digits', builds_offline=True,
-        how_to_get='It is built from scikit-learn (`pip install scikit-learn`).'),
-    'mnist': _public('mnist'),
-    'fashion_mnist': _public('fashion_mnist'),
-    'kmnist': _public('kmnist'),
-    'cifar10': _public('cifar10'),
-}
-
+from research.data.registry import DATASETS
 
 _READ_CHUNK = 8192
 
@@ -58,7 +26,10 @@ class Split:
   num_classes: int
 
 
-def get_builder(dataset_config) -> tfds.core.DatasetBuilder:
+def get_builder(dataset_config):
+  import tensorflow_datasets as tfds
+  from research.data import builders  # noqa: F401  (registers the project builders)
+
   spec = DATASETS[dataset_config.name]
   data_dir = dataset_config.data_dir
   if data_dir is not None and not os.path.isdir(data_dir):
@@ -68,29 +39,46 @@ def get_builder(dataset_config) -> tfds.core.DatasetBuilder:
   return tfds.builder(spec.tfds_name, data_dir=data_dir)
 
 
-def prepare(dataset_config) -> tfds.core.DatasetBuilder:
+def prepare(dataset_config):
   """Returns a builder whose data is ready to read, building it if allowed."""
+  import tensorflow_datasets as tfds
+
   spec = DATASETS[dataset_config.name]
   builder = get_builder(dataset_config)
-  if not builder.is_prepared():
-    if not (spec.builds_offline or dataset_config.download):
+  if builder.is_prepared():
+    return builder
+  download_config = None
+  if spec.needs_manual_dir:
+    manual_dir = dataset_config.manual_dir
+    if manual_dir is None or not os.path.isdir(manual_dir):
       raise errors.DataNotFoundError(
-          f'Dataset {dataset_config.name!r} is not prepared under '
-          f'{os.path.dirname(builder.data_dir)!r} and downloading is off '
-          f'(--config.dataset.download=False). {spec.how_to_get}')
-    try:
-      builder.download_and_prepare()
-    except Exception as e:  # Network and checksum failures come in many types.
-      if spec.builds_offline:
-        raise
-      raise errors.DataNotFoundError(
-          f'Could not download/prepare {dataset_config.name!r}: '
-          f'{type(e).__name__}: {e}. {spec.how_to_get}') from e
+          f'Dataset {dataset_config.name!r} reads local files, but its directory '
+          f'{manual_dir!r} does not exist. {spec.how_to_get}')
+    download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+  elif not (spec.builds_offline or dataset_config.download):
+    raise errors.DataNotFoundError(
+        f'Dataset {dataset_config.name!r} is not prepared under '
+        f'{os.path.dirname(builder.data_dir)!r} and downloading is off '
+        f'(--config.dataset.download=False). {spec.how_to_get}')
+  try:
+    builder.download_and_prepare(download_config=download_config)
+  except (FileNotFoundError, ValueError) as e:
+    if spec.needs_manual_dir:  # Missing or malformed local files.
+      raise errors.DataNotFoundError(f'{dataset_config.name}: {e}. {spec.how_to_get}') from e
+    raise
+  except Exception as e:  # Network and checksum failures come in many types.
+    if spec.builds_offline:
+      raise
+    raise errors.DataNotFoundError(
+        f'Could not download/prepare {dataset_config.name!r}: '
+        f'{type(e).__name__}: {e}. {spec.how_to_get}') from e
   return builder
 
 
 def load_split(dataset_config, split: str) -> Split:
   """Reads a whole split (images as uint8, labels as int32) into memory."""
+  import tensorflow_datasets as tfds
+
   spec = DATASETS[dataset_config.name]
   builder = prepare(dataset_config)
   # Read in fixed-size chunks: `batch_size=-1` aborts TF 2.21 inside
@@ -107,3 +95,8 @@ def load_split(dataset_config, split: str) -> Split:
         f'{dataset_config.name}[{split}] gave images {images.shape} and labels '
         f'{labels.shape}; expected N x H x W x C images and N labels.')
   return Split(images=images, labels=labels, num_classes=num_classes)
+
+
+def class_names(dataset_config) -> list[str]:
+  builder = get_builder(dataset_config)
+  return list(builder.info.features[DATASETS[dataset_config.name].label_key].names)

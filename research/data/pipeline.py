@@ -1,4 +1,5 @@
-"""From TFDS splits to device-resident arrays and per-step index batches.
+"""Feeding the compiled steps: device-resident arrays batched by index, or a
+tf.data stream for datasets too large for memory.
 
 Small datasets (the digits, MNIST-sized sets) are preprocessed once, placed on
 every device, and batched by *index*: each training step receives only the
@@ -13,13 +14,17 @@ state to checkpoint) and the loss curve independent of the device count.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research import errors
+from research import errors, parallel
 from research.data import datasets
+from research.data.registry import DATASETS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,3 +118,193 @@ def eval_batches(num_examples: int, batch_size: int):
     idx = np.arange(start, start + batch_size, dtype=np.int32)
     mask = idx < num_examples
     yield np.where(mask, idx, 0).astype(np.int32), mask
+
+
+def _gather(data: dict[str, jax.Array], idx_B: jax.Array, sharding) -> dict[str, jax.Array]:
+  batch = {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
+  return jax.lax.with_sharding_constraint(batch, sharding)
+
+
+def _train_on_indices(state, data, idx_B, *, step_fn, augment_fn, batch_sharding):
+  batch = augment_fn(_gather(data, idx_B, batch_sharding), state.step)
+  return step_fn(state, batch)
+
+
+def _eval_on_indices(state, data, idx_B, mask_B, *, eval_fn, batch_sharding):
+  return eval_fn(state, _gather(data, idx_B, batch_sharding), mask_B)
+
+
+class InMemoryFeeder:
+  """Whole preprocessed splits live on every device; steps get indices only."""
+
+  def __init__(self, config, mesh):
+    data = load(config)
+    self.mesh = mesh
+    self.num_classes = data.num_classes
+    self.input_shape = data.input_shape
+    self.train_size = len(data.train_labels)
+    self.eval_size = len(data.eval_labels)
+    self.eval_batch_size = config.eval_batch_size
+    self.order = TrainOrder(self.train_size, config.batch_size, config.seed)
+    self.steps_per_epoch = self.order.steps_per_epoch
+    self.train_data = {'image': parallel.replicate(data.train_images, mesh),
+                       'label': parallel.replicate(data.train_labels, mesh)}
+    self.eval_data = {'image': parallel.replicate(data.eval_images, mesh),
+                      'label': parallel.replicate(data.eval_labels, mesh)}
+    self.eval_images_host = data.eval_images  # for pictures of predictions
+    self.eval_labels_host = data.eval_labels
+
+  def make_train_fn(self, step_fn: Callable, augment_fn: Callable):
+    """jit(state, data, global indices) -> (state, metrics), donating state."""
+    repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
+    return jax.jit(
+        functools.partial(_train_on_indices, step_fn=step_fn, augment_fn=augment_fn,
+                          batch_sharding=batch),
+        in_shardings=(repl, repl, batch), out_shardings=(repl, repl), donate_argnums=(0,))
+
+  def train_args(self, step: int) -> tuple:
+    idx = process_rows(self.order.global_indices(step))
+    return self.train_data, parallel.global_batch(idx, self.mesh)
+
+  def make_eval_fn(self, eval_fn: Callable):
+    repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
+    return jax.jit(
+        functools.partial(_eval_on_indices, eval_fn=eval_fn, batch_sharding=batch),
+        in_shardings=(repl, repl, batch, batch), out_shardings=repl)
+
+  def eval_args(self) -> Iterator[tuple]:
+    for idx, mask in eval_batches(self.eval_size, self.eval_batch_size):
+      yield (self.eval_data,
+             parallel.global_batch(process_rows(idx), self.mesh),
+             parallel.global_batch(process_rows(mask), self.mesh))
+
+
+def _train_on_batch(state, batch, *, step_fn, augment_fn):
+  return step_fn(state, augment_fn(batch, state.step))
+
+
+# ImageNet channel statistics (of [0, 1] pixels), the usual constants.
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class StreamingFeeder:
+  """tf.data input for datasets too large for device memory (ImageNet).
+
+  Each process reads its own shard (`tfds.split_for_jax_process`) and feeds
+  its rows of every global batch. Train images get an Inception-style random
+  resized crop + flip; eval images are resized (short side = size / 0.875) and
+  centre-cropped. Epoch e is shuffled with seed (seed, e); resuming mid-epoch
+  skips the batches already seen in that epoch.
+  """
+
+  def __init__(self, config, mesh):
+    import tensorflow_datasets as tfds
+
+    self.mesh = mesh
+    self.config = config
+    self.spec = DATASETS[config.dataset.name]
+    self.builder = datasets.prepare(config.dataset)
+    self.num_classes = self.builder.info.features[self.spec.label_key].num_classes
+    size = config.preprocess.image_size
+    if size is None:
+      raise errors.ConfigError('Streaming datasets need preprocess.image_size.')
+    self.input_shape = (size, size, 3)
+    self.local_batch = config.batch_size // jax.process_count()
+    self.local_eval_batch = config.eval_batch_size // jax.process_count()
+    self.train_split = tfds.split_for_jax_process(config.dataset.train_split)
+    self.eval_split = tfds.split_for_jax_process(config.dataset.eval_split, drop_remainder=False)
+    self.train_size = self._num_examples(config.dataset.train_split)
+    self.eval_size = self._num_examples(config.dataset.eval_split)
+    self.eval_batch_size = config.eval_batch_size
+    self.steps_per_epoch = max(self.train_size // config.batch_size, 1)
+    self._iterator, self._next_step = None, None
+
+  def _num_examples(self, split: str) -> int:
+    try:
+      return self.builder.info.splits[split].num_examples
+    except KeyError:  # Under tfds.testing.mock_data the splits are unknown.
+      return int(self.builder.as_dataset(split=split).cardinality())
+
+  def _preprocess(self, example, train: bool):
+    import tensorflow as tf
+
+    size = self.input_shape[0]
+    image = example[self.spec.image_key]
+    if train:
+      begin, crop_size, _ = tf.image.sample_distorted_bounding_box(
+          tf.shape(image), tf.zeros([0, 0, 4], tf.float32), area_range=(0.08, 1.0),
+          aspect_ratio_range=(3 / 4, 4 / 3), min_object_covered=0.1,
+          use_image_if_no_bounding_boxes=True)
+      image = tf.slice(image, begin, crop_size)
+      image = tf.image.resize(image, (size, size))
+      image = tf.image.random_flip_left_right(image)
+    else:
+      shape = tf.cast(tf.shape(image)[:2], tf.float32)
+      scale = (size / 0.875) / tf.reduce_min(shape)
+      image = tf.image.resize(image, tf.cast(tf.round(shape * scale), tf.int32))
+      image = tf.image.resize_with_crop_or_pad(image, size, size)
+    image = (tf.cast(image, tf.float32) / 255.0 - _IMAGENET_MEAN) / _IMAGENET_STD
+    return {'image': image, 'label': tf.cast(example[self.spec.label_key], tf.int32)}
+
+  def _epoch_batches(self, epoch: int, skip: int):
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    seed = int(np.random.default_rng([self.config.seed, epoch]).integers(2**31))
+    ds = self.builder.as_dataset(
+        split=self.train_split, shuffle_files=True,
+        read_config=tfds.ReadConfig(shuffle_seed=seed))
+    ds = ds.shuffle(16 * self.local_batch, seed=seed)
+    ds = ds.map(lambda ex: self._preprocess(ex, True), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(self.local_batch, drop_remainder=True).skip(skip)
+    return iter(tfds.as_numpy(ds.prefetch(tf.data.AUTOTUNE)))
+
+  def make_train_fn(self, step_fn: Callable, augment_fn: Callable):
+    repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
+    return jax.jit(
+        functools.partial(_train_on_batch, step_fn=step_fn, augment_fn=augment_fn),
+        in_shardings=(repl, batch), out_shardings=(repl, repl), donate_argnums=(0,))
+
+  def train_args(self, step: int) -> tuple:
+    epoch, offset = divmod(step, self.steps_per_epoch)
+    if self._next_step != step or offset == 0:
+      self._iterator = self._epoch_batches(epoch, skip=offset)
+    try:
+      local = next(self._iterator)
+    except StopIteration:  # A process's shard ran short: start the next epoch.
+      self._iterator = self._epoch_batches(epoch + 1, skip=0)
+      local = next(self._iterator)
+    self._next_step = step + 1
+    return ({k: parallel.global_batch(v, self.mesh) for k, v in local.items()},)
+
+  def make_eval_fn(self, eval_fn: Callable):
+    repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
+    return jax.jit(eval_fn, in_shardings=(repl, batch, batch), out_shardings=repl)
+
+  def eval_args(self) -> Iterator[tuple]:
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    ds = self.builder.as_dataset(split=self.eval_split, shuffle_files=False)
+    ds = ds.map(lambda ex: self._preprocess(ex, False), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = iter(tfds.as_numpy(ds.batch(self.local_eval_batch).prefetch(tf.data.AUTOTUNE)))
+    # Every process must run the same number of eval steps: pad with masked rows.
+    num_batches = math.ceil(self.eval_size / self.eval_batch_size) + 1
+    for _ in range(num_batches):
+      local = next(ds, None)
+      n = 0 if local is None else len(local['label'])
+      images = np.zeros((self.local_eval_batch, *self.input_shape), np.float32)
+      labels = np.zeros((self.local_eval_batch,), np.int32)
+      if n:
+        images[:n], labels[:n] = local['image'], local['label']
+      mask = np.arange(self.local_eval_batch) < n
+      yield ({'image': parallel.global_batch(images, self.mesh),
+              'label': parallel.global_batch(labels, self.mesh)},
+             parallel.global_batch(mask, self.mesh))
+
+
+def make_feeder(config, mesh) -> Any:
+  if DATASETS[config.dataset.name].in_memory:
+    return InMemoryFeeder(config, mesh)
+  return StreamingFeeder(config, mesh)

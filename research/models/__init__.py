@@ -4,12 +4,21 @@ Every model is `Module(num_classes=..., **config.model minus name)` and is
 called as `model.apply(variables, x_BxHxWxC, train=bool)` -> `logits_BxK`.
 """
 
+from research.models.alexnet import AlexNet
+from research.models.cnn import SmallCNN
 from research.models.lenet import LeNet5
 from research.models.linear import Linear
 from research.models.mlp import MLP
+from research.models.resnet import CifarResNet, ResNet
+from research.models.vgg import VGG
 
 MODELS = {
     'linear': Linear,
     'mlp': MLP,
     'lenet5': LeNet5,
+    'small_cnn': SmallCNN,
+    'cifar_resnet': CifarResNet,
+    'resnet': ResNet,
+    'vgg': VGG,
+    'alexnet': AlexNet,
 }

@@ -1,0 +1,55 @@
+"""A modern small CNN for 28-32 px images.
+
+Not one paper's network but the common recipe that grew out of them: stacks
+of 3x3 convolutions (Simonyan & Zisserman 2015) with batch normalization
+(Ioffe & Szegedy 2015) and ReLU, 2x2 max pooling, dropout (Srivastava et al.
+2014) after each block and in the dense head. With the defaults on 28x28x1:
+
+  [conv 32 -> conv 32 -> pool] -> [conv 64 -> conv 64 -> pool] (7x7x64)
+  -> dense 256 -> out.
+"""
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from research.models.common import flatten
+
+_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+# He et al. 2015 init for ReLU networks (the variant torchvision uses).
+_CONV_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+
+
+class SmallCNN(nn.Module):
+  num_classes: int
+  block_channels: tuple = (32, 64)
+  convs_per_block: int = 2
+  conv_dropout_rate: float = 0.25
+  dense_sizes: tuple = (256,)
+  dense_dropout_rate: float = 0.5
+  dtype: str = 'float32'  # Computation dtype; params stay float32.
+
+  def __post_init__(self):
+    if self.dtype not in _DTYPES:
+      raise ValueError(f'dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}.')
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC, *, train: bool = False):
+    dt = _DTYPES[self.dtype]
+    x = x_BxHxWxC.astype(dt)
+    for b, channels in enumerate(self.block_channels):
+      for c in range(self.convs_per_block):
+        # No conv bias: the BatchNorm shift that follows makes it redundant.
+        x = nn.Conv(channels, (3, 3), padding='SAME', use_bias=False,
+                    kernel_init=_CONV_INIT, dtype=dt, name=f'block{b}_conv{c}')(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                         dtype=dt, name=f'block{b}_bn{c}')(x)
+        x = nn.relu(x)
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = nn.Dropout(self.conv_dropout_rate, deterministic=not train)(x)
+    h = flatten(x)
+    for i, width in enumerate(self.dense_sizes):
+      h = nn.relu(nn.Dense(width, dtype=dt, name=f'dense{i}')(h))
+      h = nn.Dropout(self.dense_dropout_rate, deterministic=not train)(h)
+    logits_BxK = nn.Dense(self.num_classes, dtype=dt, name='out')(h)
+    return logits_BxK.astype(jnp.float32)
