@@ -12,6 +12,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from launch import cli
+
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config: configs/NAME.py[:ARG].', lock_config=True)
 _WORKDIR = flags.DEFINE_string(
@@ -46,25 +48,8 @@ def main(argv):
     sys.exit(2)
 
 
-def parse_flags(argv):
-  """absl flag parsing with one-line errors for bad configs and overrides."""
-  from research import errors
-  try:
-    return flags.FLAGS(argv)
-  except errors.UserError as e:  # From get_config(arg), e.g. an unknown ARG.
-    message = str(e)
-  except flags.Error as e:  # Wrong type or unparsable --config.KEY=VALUE.
-    message = str(e)
-  except (AttributeError, KeyError) as e:  # --config.KEY that the config lacks.
-    key = str(e).strip('"\'')
-    message = (f'--config override names {key!r}, which the config does not '
-               'declare (configs are locked; check the spelling against the file).')
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(2)
-
-
 def run():
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)
 
 
 if __name__ == '__main__':

@@ -47,6 +47,36 @@ def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
   return parsed
 
 
+def load(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
+  """`configs/NAME.py[:ARG]` as `--config=` loads it: get_config(arg), locked."""
+  import importlib.util
+  import os
+
+  if not os.path.isfile(path):
+    raise errors.ConfigError(f'Config file {path!r} not found.')
+  module_name = 'config_' + os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(module_name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(arg)
+  config.lock()
+  return config
+
+
+def override(config: ml_collections.ConfigDict, overrides: dict[str, Any]) -> ml_collections.ConfigDict:
+  """Sets dotted keys ('optimizer.learning_rate') like --config.KEY=VALUE does."""
+  for key, value in overrides.items():
+    node = config
+    *parents, leaf = key.split('.')
+    try:
+      for part in parents:
+        node = node[part]
+      node[leaf] = value
+    except (AttributeError, KeyError) as e:
+      raise errors.ConfigError(f'Override {key!r}: the config has no such key.') from e
+  return config
+
+
 def check_choice(kind: str, name: str, choices: dict[str, Any]) -> None:
   if name not in choices:
     raise errors.ConfigError(
@@ -76,6 +106,19 @@ def dataset(name: str, *, train_split: str = 'train', eval_split: str = 'test',
   c.manual_dir = _maybe(manual_dir, str)
   c.download = download
   return c
+
+
+FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
+
+
+def fashion_mnist(source: str) -> ml_collections.ConfigDict:
+  """Fashion-MNIST from local IDX files ('idx': Debian's dataset-fashion-mnist
+  directory by default) or from the public TFDS builder ('tfds')."""
+  if source == 'idx':
+    return dataset('fashion_mnist_idx', manual_dir=FASHION_MNIST_DEBIAN_DIR)
+  if source == 'tfds':
+    return dataset('fashion_mnist')
+  raise errors.ConfigError(f"source={source!r}; use 'idx' (local IDX files) or 'tfds'.")
 
 
 def preprocess(*, image_size: int | None = None, pad: int = 0,

@@ -123,11 +123,14 @@ def plot_feature_maps(model, state, image, path: str, max_maps: int = 8) -> str 
   import flax.linen as nn
   import numpy as np
 
+  from research.models.common import PatchConv
+
   variables = {'params': state.params, **state.model_state}
   _, captured = model.apply(
-      variables, image[None], train=False, capture_intermediates=lambda mdl, _: isinstance(mdl, nn.Conv),
+      variables, image[None], train=False,
+      capture_intermediates=lambda mdl, _: isinstance(mdl, (nn.Conv, PatchConv)),
       mutable=['intermediates'])
-  maps = [(name, np.asarray(out[0])) for name, out in _flatten_intermediates(captured['intermediates'])]
+  maps = [(name, np.asarray(out[0])) for name, out in _flatten_intermediates(captured.get('intermediates', {}))]
   maps = [(n, m) for n, m in maps if m.ndim == 3 and m.shape[0] > 1]  # skip 1x1 maps
   if not maps:
     return None

@@ -18,7 +18,7 @@ from testlib import NetworkAccessInTest, load_config
 
 def dataset_config(name='sklearn_digits', data_dir=None, download=True):
   return ml_collections.ConfigDict(dict(
-      name=name, data_dir=data_dir, download=download,
+      name=name, data_dir=data_dir, download=download, manual_dir=None,
       train_split='train', eval_split='test'))
 
 
@@ -121,3 +121,51 @@ def test_public_dataset_under_mock_data():
 
 def test_tfds_data_dir_is_private(tfds_data_dir):
   assert os.environ['TFDS_DATA_DIR'] == tfds_data_dir
+
+
+def test_idx_builder_reads_local_files(tmp_path):
+  from testlib import write_idx_dir
+  arrays = write_idx_dir(str(tmp_path / 'idx'))
+  config = dataset_config('fashion_mnist_idx', data_dir=str(tmp_path / 'tfds'))
+  config.manual_dir = str(tmp_path / 'idx')
+  for split in ('train', 'test'):
+    data = load_split(config, split)
+    images, labels = arrays[split]
+    np.testing.assert_array_equal(data.images[..., 0], images)  # same order, same pixels
+    np.testing.assert_array_equal(data.labels, labels)
+  from research.data.datasets import class_names
+  assert class_names(config)[9] == 'Ankle boot'
+
+
+def test_read_idx_known_bytes_and_errors(tmp_path):
+  from research.data.builders.mnist_idx import IdxFormatError, read_idx
+  from testlib import write_idx
+  path = write_idx(str(tmp_path / 'a'), np.arange(6).reshape(2, 3), compress=False)
+  with open(path, 'rb') as f:
+    assert f.read(16) == bytes([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 1, 2, 3])
+  np.testing.assert_array_equal(read_idx(path), np.arange(6).reshape(2, 3))
+  with open(tmp_path / 'bad', 'wb') as f:
+    f.write(b'\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02')  # says 5 bytes, has 2
+  with pytest.raises(IdxFormatError, match='header says'):
+    read_idx(str(tmp_path / 'bad'))
+  with open(tmp_path / 'notidx', 'wb') as f:
+    f.write(b'PK\x03\x04')
+  with pytest.raises(IdxFormatError, match='magic'):
+    read_idx(str(tmp_path / 'notidx'))
+
+
+def test_idx_dataset_with_missing_directory_says_how_to_get_it(tmp_path):
+  config = dataset_config('fashion_mnist_idx', data_dir=str(tmp_path))
+  config.manual_dir = str(tmp_path / 'missing')
+  with pytest.raises(errors.DataNotFoundError, match='apt-get install dataset-fashion-mnist'):
+    load_split(config, 'train')
+
+
+def test_idx_dataset_with_missing_file_is_an_error(tmp_path):
+  from testlib import write_idx_dir
+  write_idx_dir(str(tmp_path / 'idx'))
+  os.remove(tmp_path / 'idx' / 't10k-labels-idx1-ubyte')
+  config = dataset_config('fashion_mnist_idx', data_dir=str(tmp_path / 'tfds'))
+  config.manual_dir = str(tmp_path / 'idx')
+  with pytest.raises(errors.DataNotFoundError, match='t10k-labels-idx1-ubyte'):
+    load_split(config, 'train')

@@ -68,3 +68,33 @@ def test_mlp_dropout_only_in_training():
 def test_registry_names():
   assert set(MODELS) == {'linear', 'mlp', 'lenet5', 'small_cnn', 'cifar_resnet',
                          'resnet', 'vgg', 'alexnet'}
+
+
+@pytest.mark.parametrize('padding', ['VALID', 'SAME'])
+def test_patch_conv_equals_xla_conv(padding):
+  from research.models.common import PatchConv
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.key(0), (2, 9, 9, 3))
+  ref = nn.Conv(5, (3, 3), padding=padding)
+  params = ref.init(jax.random.key(1), x)
+  ours = PatchConv(5, (3, 3), padding=padding)
+  # Same parameter tree and same initial values, so either can load the other.
+  assert jax.tree.structure(ours.init(jax.random.key(1), x)) == jax.tree.structure(params)
+  np.testing.assert_allclose(ours.apply(params, x), ref.apply(params, x), rtol=1e-5, atol=1e-5)
+
+
+def test_lenet5_conv_impls_agree():
+  x = jax.random.normal(jax.random.key(0), (4, 32, 32, 1))
+  xla, patches = LeNet5(conv_impl='xla'), LeNet5(conv_impl='patches')
+  params = xla.init(jax.random.key(1), x)
+  jax.tree.map(np.testing.assert_array_equal, patches.init(jax.random.key(1), x), params)
+  np.testing.assert_allclose(patches.apply(params, x), xla.apply(params, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('kind', ['avg', 'max'])
+def test_pool_2x2_matches_flax_pooling(kind):
+  from research.models.common import pool_2x2
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.key(0), (2, 10, 10, 3))
+  ref = {'avg': nn.avg_pool, 'max': nn.max_pool}[kind](x, (2, 2), strides=(2, 2))
+  np.testing.assert_allclose(pool_2x2(x, kind), ref, rtol=1e-6)

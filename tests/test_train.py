@@ -14,7 +14,8 @@ import tensorflow_datasets as tfds
 
 from research import errors, train, writers
 from research.data import DATASETS
-from testlib import REPO_ROOT, config_names, load_config, quiet, restore_state_tree, subprocess_env
+from testlib import (REPO_ROOT, config_names, load_config, quiet, restore_state_tree,
+                     subprocess_env, write_idx_dir)
 
 
 def losses(workdir):
@@ -24,17 +25,28 @@ def losses(workdir):
 @pytest.mark.parametrize('name', config_names())
 def test_every_config_trains_runlocal(name, tmp_path):
   config = quiet(load_config(name, 'runlocal'))
-  config.tensorboard = True
-  if DATASETS[config.dataset.name].builds_offline:
-    results = train.train_and_evaluate(config, str(tmp_path))
+  config.tensorboard = config.plot = True
+  spec = DATASETS[config.dataset.name]
+  if spec.needs_manual_dir:  # A tiny local IDX directory, built by the real builder.
+    write_idx_dir(str(tmp_path / 'idx'))
+    os.makedirs(tmp_path / 'tfds')
+    config.dataset.manual_dir = str(tmp_path / 'idx')
+    config.dataset.data_dir = str(tmp_path / 'tfds')
+    results = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  elif spec.builds_offline:
+    results = train.train_and_evaluate(config, str(tmp_path / 'run'))
   else:  # Public datasets cannot be downloaded here: TFDS's mock examples.
     with tfds.testing.mock_data(num_examples=config.batch_size * 2):
-      results = train.train_and_evaluate(config, str(tmp_path))
+      results = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  tmp_path = tmp_path / 'run'
   assert results['steps'] == config.num_train_steps == 20
   assert 0.0 <= results['test_accuracy'] <= 1.0 and np.isfinite(results['test_loss'])
   for path in ('config.json', 'results.json', 'metrics.jsonl', 'checkpoints/20'):
     assert os.path.exists(tmp_path / path), path
   assert any(f.startswith('events.out.tfevents') for f in os.listdir(tmp_path / 'tensorboard'))
+  assert (tmp_path / 'curves.png').exists()
+  if DATASETS[config.dataset.name].in_memory:
+    assert (tmp_path / 'confusion_matrix.png').exists()
   with open(tmp_path / 'results.json') as f:
     on_disk = json.load(f)
   for key in ('test_accuracy', 'test_loss', 'steps', 'train_seconds', 'examples_per_second'):

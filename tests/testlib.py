@@ -56,3 +56,35 @@ def restore_state_tree(workdir: str, step: int):
   import orbax.checkpoint as ocp
   path = os.path.join(os.path.abspath(workdir), 'checkpoints', str(step), 'state')
   return ocp.StandardCheckpointer().restore(path)
+
+
+def write_idx(path: str, array, compress: bool = True) -> str:
+  """Writes a uint8 array as an IDX file (LeCun's format), gzipped if asked."""
+  import gzip
+  import numpy as np
+
+  array = np.asarray(array, np.uint8)
+  header = bytes([0, 0, 0x08, array.ndim]) + b''.join(
+      int(d).to_bytes(4, 'big') for d in array.shape)
+  opener = gzip.open if compress else open
+  path = path + '.gz' if compress else path
+  with opener(path, 'wb') as f:
+    f.write(header + array.tobytes())
+  return path
+
+
+def write_idx_dir(directory: str, num_train: int = 64, num_test: int = 32, size: int = 28,
+                  num_classes: int = 10, seed: int = 0) -> dict:
+  """A tiny MNIST-format directory; returns the arrays written."""
+  import numpy as np
+
+  os.makedirs(directory, exist_ok=True)
+  rng = np.random.default_rng(seed)
+  arrays = {}
+  for split, n, prefix in (('train', num_train, 'train'), ('test', num_test, 't10k')):
+    images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+    labels = np.arange(n, dtype=np.uint8) % num_classes
+    write_idx(os.path.join(directory, f'{prefix}-images-idx3-ubyte'), images)
+    write_idx(os.path.join(directory, f'{prefix}-labels-idx1-ubyte'), labels, compress=False)
+    arrays[split] = (images, labels)
+  return arrays

@@ -134,11 +134,24 @@ def _eval_on_indices(state, data, idx_B, mask_B, *, eval_fn, batch_sharding):
   return eval_fn(state, _gather(data, idx_B, batch_sharding), mask_B)
 
 
+def synthetic(config, input_shape, num_classes: int, num_train: int = 4096,
+              num_eval: int = 1024) -> ArrayData:
+  """Random standardized images and labels of a given shape (for benchmarks
+  and machines without TensorFlow/TFDS)."""
+  rng = np.random.default_rng(config.seed)
+  return ArrayData(
+      train_images=rng.standard_normal((num_train, *input_shape), np.float32),
+      train_labels=rng.integers(0, num_classes, num_train).astype(np.int32),
+      eval_images=rng.standard_normal((num_eval, *input_shape), np.float32),
+      eval_labels=rng.integers(0, num_classes, num_eval).astype(np.int32),
+      num_classes=num_classes)
+
+
 class InMemoryFeeder:
   """Whole preprocessed splits live on every device; steps get indices only."""
 
-  def __init__(self, config, mesh):
-    data = load(config)
+  def __init__(self, config, mesh, data: ArrayData | None = None):
+    data = load(config) if data is None else data
     self.mesh = mesh
     self.num_classes = data.num_classes
     self.input_shape = data.input_shape

@@ -21,10 +21,8 @@ hand-tuned learning rates to get started.
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import flatten
+from research.models.common import DTYPES, HE_INIT, check_dtype, flatten
 
-_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
-_CONV_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 
 # (features, kernel, stride, padding) per conv layer.
 _CONVS = {
@@ -59,18 +57,17 @@ class AlexNet(nn.Module):
   def __post_init__(self):
     if self.variant not in _CONVS:
       raise ValueError(f"variant must be 'imagenet' or 'small', got {self.variant!r}.")
-    if self.dtype not in _DTYPES:
-      raise ValueError(f'dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}.')
+    check_dtype(self.dtype)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool = False):
-    dt = _DTYPES[self.dtype]
+    dt = DTYPES[self.dtype]
     window, stride = _POOL[self.variant]
     x = x_BxHxWxC.astype(dt)
     for i, (features, kernel, strides, pad) in enumerate(_CONVS[self.variant]):
       x = nn.Conv(features, (kernel, kernel), strides=(strides, strides),
-                  padding=((pad, pad), (pad, pad)), kernel_init=_CONV_INIT,
+                  padding=((pad, pad), (pad, pad)), kernel_init=HE_INIT,
                   dtype=dt, name=f'conv{i + 1}')(x)
       x = nn.relu(x)
       # §3.3: "Response-normalization layers follow the first and second

@@ -12,11 +12,8 @@ of 3x3 convolutions (Simonyan & Zisserman 2015) with batch normalization
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import flatten
+from research.models.common import DTYPES, HE_INIT, check_dtype, flatten
 
-_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
-# He et al. 2015 init for ReLU networks (the variant torchvision uses).
-_CONV_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 
 
 class SmallCNN(nn.Module):
@@ -29,19 +26,18 @@ class SmallCNN(nn.Module):
   dtype: str = 'float32'  # Computation dtype; params stay float32.
 
   def __post_init__(self):
-    if self.dtype not in _DTYPES:
-      raise ValueError(f'dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}.')
+    check_dtype(self.dtype)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool = False):
-    dt = _DTYPES[self.dtype]
+    dt = DTYPES[self.dtype]
     x = x_BxHxWxC.astype(dt)
     for b, channels in enumerate(self.block_channels):
       for c in range(self.convs_per_block):
         # No conv bias: the BatchNorm shift that follows makes it redundant.
         x = nn.Conv(channels, (3, 3), padding='SAME', use_bias=False,
-                    kernel_init=_CONV_INIT, dtype=dt, name=f'block{b}_conv{c}')(x)
+                    kernel_init=HE_INIT, dtype=dt, name=f'block{b}_conv{c}')(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                          dtype=dt, name=f'block{b}_bn{c}')(x)
         x = nn.relu(x)

@@ -1,6 +1,7 @@
 """Small pieces shared by the model files."""
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 ACTIVATIONS = {
     'relu': nn.relu,
@@ -12,5 +13,70 @@ ACTIVATIONS = {
 }
 
 
+# Computation dtypes a model's `dtype` field may name; params stay float32.
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+# He et al. 2015 ("Delving deep into rectifiers") init for ReLU networks, in
+# the fan-out form torchvision uses.
+HE_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+
+
+def check_dtype(dtype: str) -> None:
+  if dtype not in DTYPES:
+    raise ValueError(f'dtype must be one of {sorted(DTYPES)}, got {dtype!r}.')
+
+
 def flatten(x):
   return x.reshape((x.shape[0], -1))
+
+
+class PatchConv(nn.Module):
+  """A stride-1 convolution as im2col (k*k shifted slices) and one matmul.
+
+  Same parameters (names, shapes, initialisation) as `nn.Conv`, so the two are
+  interchangeable in a checkpoint. XLA:CPU runs LeNet's small convolutions
+  faster this way (one large matmul; see launch/benchmark.py); a convolution
+  whose output is 1x1 (LeNet's C5) becomes exactly a dense layer.
+  """
+
+  features: int
+  kernel_size: tuple
+  padding: str = 'VALID'
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    kh, kw = self.kernel_size
+    cin = x_BxHxWxC.shape[-1]
+    kernel = self.param('kernel', nn.initializers.lecun_normal(), (kh, kw, cin, self.features))
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    x = x_BxHxWxC
+    if self.padding == 'SAME':
+      x = jnp.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
+    elif self.padding != 'VALID':
+      raise ValueError(f"padding={self.padding!r}; use 'VALID' or 'SAME'.")
+    b, h, w, _ = x.shape
+    ho, wo = h - kh + 1, w - kw + 1
+    # Columns ordered (i, j, c), matching kernel.reshape(kh * kw * cin, features).
+    cols = jnp.stack([x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], axis=3)
+    cols = cols.reshape(b, ho, wo, kh * kw * cin)
+    return cols @ kernel.reshape(kh * kw * cin, self.features) + bias
+
+
+def conv(impl: str, features: int, kernel_size: tuple, name: str, padding: str = 'VALID'):
+  """`impl` 'xla' (nn.Conv) or 'patches' (PatchConv); identical parameters."""
+  if impl == 'xla':
+    return nn.Conv(features, kernel_size, padding=padding, name=name)
+  if impl == 'patches':
+    return PatchConv(features, kernel_size, padding=padding, name=name)
+  raise ValueError(f"conv_impl={impl!r}; use 'xla' or 'patches'.")
+
+
+def pool_2x2(x_BxHxWxC, kind: str):
+  """Non-overlapping 2x2 average or max pooling as a reshape + reduction
+  (cheaper on CPU than a general reduce_window and its gradient)."""
+  b, h, w, c = x_BxHxWxC.shape
+  x = x_BxHxWxC[:, :h - h % 2, :w - w % 2].reshape(b, h // 2, 2, w // 2, 2, c)
+  if kind == 'avg':
+    return x.mean(axis=(2, 4))
+  if kind == 'max':
+    return x.max(axis=(2, 4))
+  raise ValueError(f"pooling={kind!r}; use 'avg' or 'max'.")

@@ -15,7 +15,7 @@ Departures from the paper, each a config switch where it matters:
 
 import flax.linen as nn
 
-from research.models.common import ACTIVATIONS
+from research.models.common import ACTIVATIONS, conv, flatten, pool_2x2
 
 
 class LeNet5(nn.Module):
@@ -23,6 +23,9 @@ class LeNet5(nn.Module):
   activation: str = 'tanh'
   pooling: str = 'avg'  # 'avg' (the paper's subsampling) or 'max'.
   dropout_rate: float = 0.0
+  # 'patches' computes each convolution as one matmul over image patches:
+  # same parameters and results, faster on CPU (launch/benchmark.py).
+  conv_impl: str = 'xla'
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool = False):
@@ -31,13 +34,12 @@ class LeNet5(nn.Module):
           f'LeNet-5 expects 32x32 inputs (got {x_BxHxWxC.shape[1:3]}); set '
           'preprocess.image_size=32 or preprocess.pad to reach 32x32.')
     act = ACTIVATIONS[self.activation]
-    pool = {'avg': nn.avg_pool, 'max': nn.max_pool}[self.pooling]
-    x = act(nn.Conv(6, (5, 5), padding='VALID', name='C1')(x_BxHxWxC))  # 28x28
-    x = pool(x, (2, 2), strides=(2, 2))  # S2: 14x14
-    x = act(nn.Conv(16, (5, 5), padding='VALID', name='C3')(x))  # 10x10
-    x = pool(x, (2, 2), strides=(2, 2))  # S4: 5x5
-    x = act(nn.Conv(120, (5, 5), padding='VALID', name='C5')(x))  # 1x1
-    x = x.reshape((x.shape[0], -1))
+    x = act(conv(self.conv_impl, 6, (5, 5), 'C1')(x_BxHxWxC))  # 28x28
+    x = pool_2x2(x, self.pooling)  # S2: 14x14
+    x = act(conv(self.conv_impl, 16, (5, 5), 'C3')(x))  # 10x10
+    x = pool_2x2(x, self.pooling)  # S4: 5x5
+    x = act(conv(self.conv_impl, 120, (5, 5), 'C5')(x))  # 1x1
+    x = flatten(x)
     x = act(nn.Dense(84, name='F6')(x))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return nn.Dense(self.num_classes, name='out')(x)

@@ -16,30 +16,25 @@ activation" (§3.4), so convs carry no bias. Weights use the He init of [13]
 import flax.linen as nn
 import jax.numpy as jnp
 
-_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
-_CONV_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+from research.models.common import DTYPES, HE_INIT, check_dtype
+
 # Torch-style symmetric padding: for stride 2 it samples the same positions as
 # the parameter-free option-A shortcut x[:, ::2, ::2] (the 'SAME' rule would
 # pad (0, 1) on even inputs and shift the grid by one pixel).
 _PAD1 = ((1, 1), (1, 1))
 
 
-def _check_dtype(dtype: str):
-  if dtype not in _DTYPES:
-    raise ValueError(f'dtype must be one of {sorted(_DTYPES)}, got {dtype!r}.')
-
-
 def _conv(features, kernel, strides, padding, dtype, name):
   return nn.Conv(features, (kernel, kernel), strides=(strides, strides),
-                 padding=padding, use_bias=False, kernel_init=_CONV_INIT,
-                 dtype=_DTYPES[dtype], name=name)
+                 padding=padding, use_bias=False, kernel_init=HE_INIT,
+                 dtype=DTYPES[dtype], name=name)
 
 
 def _bn(train, dtype, name, zero_scale=False):
   # Flax's momentum is the running average's decay: 0.9 is torch's 0.1.
   return nn.BatchNorm(
       use_running_average=not train, momentum=0.9, epsilon=1e-5,
-      dtype=_DTYPES[dtype], name=name,
+      dtype=DTYPES[dtype], name=name,
       scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones)
 
 
@@ -118,13 +113,13 @@ class CifarResNet(nn.Module):
           f'got {self.depth}.')
     if self.shortcut not in ('A', 'B'):
       raise ValueError(f"shortcut must be 'A' or 'B', got {self.shortcut!r}.")
-    _check_dtype(self.dtype)
+    check_dtype(self.dtype)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool = False):
     n = (self.depth - 2) // 6
-    x = x_BxHxWxC.astype(_DTYPES[self.dtype])
+    x = x_BxHxWxC.astype(DTYPES[self.dtype])
     x = _conv(16, 3, 1, _PAD1, self.dtype, 'stem_conv')(x)
     x = nn.relu(_bn(train, self.dtype, 'stem_bn')(x))
     for s, features in enumerate((16, 32, 64)):
@@ -134,7 +129,7 @@ class CifarResNet(nn.Module):
         x = BasicBlock(features, strides, self.shortcut, self.zero_init_residual,
                        self.dtype, name=f'stage{s + 1}_block{b + 1}')(x, train=train)
     x = jnp.mean(x, axis=(1, 2))
-    logits_BxK = nn.Dense(self.num_classes, dtype=_DTYPES[self.dtype], name='out')(x)
+    logits_BxK = nn.Dense(self.num_classes, dtype=DTYPES[self.dtype], name='out')(x)
     return logits_BxK.astype(jnp.float32)
 
 
@@ -169,13 +164,13 @@ class ResNet(nn.Module):
           f'ResNet depth must be one of {sorted(_IMAGENET_CONFIGS)}; got {self.depth}.')
     if self.stem not in ('imagenet', 'cifar'):
       raise ValueError(f"stem must be 'imagenet' or 'cifar', got {self.stem!r}.")
-    _check_dtype(self.dtype)
+    check_dtype(self.dtype)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool = False):
     block, stage_sizes = _IMAGENET_CONFIGS[self.depth]
-    x = x_BxHxWxC.astype(_DTYPES[self.dtype])
+    x = x_BxHxWxC.astype(DTYPES[self.dtype])
     if self.stem == 'imagenet':
       x = _conv(64, 7, 2, ((3, 3), (3, 3)), self.dtype, 'stem_conv')(x)
       x = nn.relu(_bn(train, self.dtype, 'stem_bn')(x))
@@ -189,5 +184,5 @@ class ResNet(nn.Module):
         x = block(64 * 2**s, strides, 'B', self.zero_init_residual, self.dtype,
                   name=f'stage{s + 1}_block{b + 1}')(x, train=train)
     x = jnp.mean(x, axis=(1, 2))
-    logits_BxK = nn.Dense(self.num_classes, dtype=_DTYPES[self.dtype], name='out')(x)
+    logits_BxK = nn.Dense(self.num_classes, dtype=DTYPES[self.dtype], name='out')(x)
     return logits_BxK.astype(jnp.float32)

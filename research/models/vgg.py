@@ -19,12 +19,10 @@ conv channels (not the 4096-wide FC layers) for small CPU runs.
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import flatten
+from research.models.common import DTYPES, HE_INIT, check_dtype, flatten
 
-_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 # He et al. 2015 init; the paper pre-trained A to initialise deeper nets and
 # later noted Glorot init works without pre-training (§3.1).
-_CONV_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 
 # Table 1: convs per stage for configurations A, B, D, E.
 _CONVS_PER_STAGE = {
@@ -54,19 +52,18 @@ class VGG(nn.Module):
           f"classifier must be 'imagenet' or 'small', got {self.classifier!r}.")
     if self.width_multiplier <= 0:
       raise ValueError(f'width_multiplier must be > 0, got {self.width_multiplier}.')
-    if self.dtype not in _DTYPES:
-      raise ValueError(f'dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}.')
+    check_dtype(self.dtype)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool = False):
-    dt = _DTYPES[self.dtype]
+    dt = DTYPES[self.dtype]
     x = x_BxHxWxC.astype(dt)
     for s, num_convs in enumerate(_CONVS_PER_STAGE[self.depth]):
       channels = max(1, int(round(_STAGE_CHANNELS[s] * self.width_multiplier)))
       for c in range(num_convs):
         x = nn.Conv(channels, (3, 3), padding=((1, 1), (1, 1)),
-                    use_bias=not self.batch_norm, kernel_init=_CONV_INIT,
+                    use_bias=not self.batch_norm, kernel_init=HE_INIT,
                     dtype=dt, name=f'stage{s + 1}_conv{c + 1}')(x)
         if self.batch_norm:
           x = nn.BatchNorm(use_running_average=not train, momentum=0.9,

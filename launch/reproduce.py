@@ -1,0 +1,34 @@
+r"""Reproduce a paper-style table: every row for N seeds, beside the paper's figure.
+
+  python -m launch.reproduce TABLE [--seeds=3] [--root=runs/tables] [--format=markdown|latex]
+
+Finished runs (a workdir with results.json) are reused and interrupted ones
+resume, so killing this and running it again only does the missing work. The
+table is printed and saved to ROOT/TABLE/table.{md,tex} with table.json.
+Tables: see research/reproduce.py (TABLES).
+"""
+
+import sys
+
+from absl import app, flags, logging
+
+_SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds per row (rows may fix their own).')
+_ROOT = flags.DEFINE_string('root', 'runs/tables', 'Where the workdirs and tables go.')
+_FORMAT = flags.DEFINE_enum('format', 'markdown', ['markdown', 'latex'], 'Table format.')
+
+
+def main(argv):
+  if len(argv) != 2:
+    raise app.UsageError('Give exactly one table name, e.g. `fashion_mnist`.')
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)
+  from research import errors, reproduce
+  try:
+    print(reproduce.run_table(argv[1], seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value))
+  except errors.UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main)

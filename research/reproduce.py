@@ -1,0 +1,197 @@
+"""Paper-style result tables: every row run for N seeds, beside the paper's figure.
+
+A table is data (`TABLES`): rows name a config, its variant and overrides, the
+paper's figure and where it comes from. `run_table` trains what is missing
+(reusing finished workdirs, resuming interrupted ones), then renders
+`row | paper (source) | ours mean ± std (n) | difference | wall time`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from research import config_lib, errors, writers
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  name: str
+  config: str                     # path relative to the repository root
+  arg: str | None = None
+  overrides: tuple = ()           # ((dotted key, value), ...)
+  paper: float | None = None      # in the table's unit
+  source: str = ''
+  seeds: int | None = None        # fixed number of seeds (e.g. 1 for slow rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+  name: str
+  title: str
+  metric: str                     # 'accuracy' -> 100 * test_accuracy; 'error' -> 100 * (1 - acc)
+  rows: tuple
+  note: str = ''
+
+  @property
+  def unit(self) -> str:
+    return 'test accuracy %' if self.metric == 'accuracy' else 'test error %'
+
+
+def _fmnist(name, config, paper, source, **kw):
+  return Row(name=name, config=f'configs/{config}.py', paper=paper, source=source, **kw)
+
+
+XIAO = 'Xiao et al. 2017, Table 3'
+BENCH = 'Fashion-MNIST benchmark list (zalandoresearch README)'
+
+TABLES: dict[str, Table] = {
+    'fashion_mnist': Table(
+        name='fashion_mnist', title='Fashion-MNIST (60k train / 10k test)', metric='accuracy',
+        rows=(
+            _fmnist('Logistic regression', 'fashion_mnist_logreg', 84.2,
+                    f'{XIAO}: LogisticRegression C=1 l1'),
+            _fmnist('MLP 256-256', 'fashion_mnist_mlp', 87.1,
+                    f'{XIAO}: MLPClassifier relu [100]'),
+            _fmnist('LeNet-5', 'fashion_mnist_lenet5', 91.6,
+                    f'{BENCH}: 2 Conv + pooling (TF docs)'),
+            _fmnist('Small CNN (BN, dropout)', 'fashion_mnist_cnn', 92.6,
+                    f'{BENCH}: 3 Conv + pooling + 2 FC + dropout'),
+            _fmnist('ResNet-20', 'fashion_mnist_resnet', 94.9,
+                    f'{BENCH}: ResNet18 + flips/translation', seeds=1),
+        ),
+        note='Paper figures are the closest published rows, not identical models.'),
+    'mnist_lecun98': Table(
+        name='mnist_lecun98', title='MNIST, LeCun et al. 1998 (test error)', metric='error',
+        rows=(
+            Row('Linear classifier', 'configs/mnist_mlp.py', 'hidden=0', paper=12.0,
+                source="LeCun's MNIST table: linear classifier (1-layer NN)"),
+            Row('2-layer NN, 300 hidden', 'configs/mnist_mlp.py', 'hidden=300', paper=4.7,
+                source="LeCun's MNIST table: 2-layer NN, 300 HU, MSE"),
+            Row('3-layer NN, 500+150 hidden', 'configs/mnist_mlp.py', 'hidden=500-150', paper=2.95,
+                source="LeCun's MNIST table: 3-layer NN, 500+150 HU"),
+            Row('LeNet-5', 'configs/mnist_lenet5.py', paper=0.95,
+                source="LeCun's MNIST table: LeNet-5, no distortions"),
+        ),
+        note='Needs the TFDS mnist files (download where a network exists).'),
+    'cifar10_resnet': Table(
+        name='cifar10_resnet', title='CIFAR-10 ResNets, He et al. 2016 Table 6 (test error)',
+        metric='error',
+        rows=tuple(
+            Row(f'ResNet-{d}', 'configs/cifar10_resnet.py', str(d), paper=p,
+                source='He et al. 2016, Table 6')
+            for d, p in ((20, 8.75), (32, 7.51), (44, 7.17), (56, 6.97), (110, 6.43))),
+        note='Needs the TFDS cifar10 files; 164 epochs per run (accelerator recommended).'),
+}
+
+
+def run_dir(root: str, table: Table, row: Row, seed: int) -> str:
+  slug = ''.join(ch if ch.isalnum() else '_' for ch in row.name.lower()).strip('_')
+  return os.path.join(root, table.name, slug, f'seed_{seed}')
+
+
+def load_row_config(row: Row, seed: int, repo_root: str = '.'):
+  config = config_lib.load(os.path.join(repo_root, row.config), row.arg)
+  config_lib.override(config, dict(row.overrides))
+  config.seed = seed
+  return config
+
+
+def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.') -> list[dict[str, Any]]:
+  """Results of each seed: read from finished workdirs, trained otherwise."""
+  from research import train  # Heavy imports only when something runs.
+
+  results = []
+  for seed in range(row.seeds or seeds):
+    workdir = run_dir(root, table, row, seed)
+    path = os.path.join(workdir, 'results.json')
+    if os.path.exists(path):
+      with open(path, encoding='utf-8') as f:
+        results.append(json.load(f))
+      writers.log(f'[{table.name}] {row.name} seed {seed}: done earlier ({workdir}).')
+      continue
+    writers.log(f'[{table.name}] {row.name} seed {seed}: training in {workdir}.')
+    t0 = time.perf_counter()
+    result = train.train_and_evaluate(load_row_config(row, seed, repo_root), workdir)
+    result['wall_seconds'] = time.perf_counter() - t0
+    with open(path, 'w', encoding='utf-8') as f:
+      json.dump(result, f, indent=2, sort_keys=True)
+    results.append(result)
+  return results
+
+
+def metric_value(table: Table, result: dict[str, Any]) -> float:
+  acc = float(result['test_accuracy'])
+  return 100.0 * (acc if table.metric == 'accuracy' else 1.0 - acc)
+
+
+def summarize(table: Table, per_row: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+  summary = []
+  for row in table.rows:
+    values = [metric_value(table, r) for r in per_row[row.name]]
+    mean = float(np.mean(values))
+    summary.append(dict(
+        row=row.name, config=row.config + (f':{row.arg}' if row.arg else ''),
+        paper=row.paper, source=row.source, n=len(values), mean=mean,
+        std=float(np.std(values)) if len(values) > 1 else None, values=values,
+        diff=None if row.paper is None else mean - row.paper,
+        train_seconds=float(np.mean([r['train_seconds'] for r in per_row[row.name]]))))
+  return summary
+
+
+def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -> str:
+  def ours(s):
+    std = '' if s['std'] is None else f' ± {s["std"]:.2f}'
+    return f'{s["mean"]:.2f}{std} (n={s["n"]})'
+
+  def diff(s):
+    return '' if s['diff'] is None else f'{s["diff"]:+.2f}'
+
+  if fmt == 'markdown':
+    lines = [f'**{table.title}** — {table.unit}', '',
+             '| row | config | paper | source | ours (mean ± std) | ours − paper | train s / run |',
+             '|---|---|---:|---|---:|---:|---:|']
+    for s in summary:
+      paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
+      lines.append(f'| {s["row"]} | `{s["config"]}` | {paper} | {s["source"]} | {ours(s)} '
+                   f'| {diff(s)} | {s["train_seconds"]:.0f} |')
+    if table.note:
+      lines += ['', table.note]
+    return '\n'.join(lines)
+  if fmt == 'latex':
+    esc = lambda t: t.replace('%', r'\%').replace('_', r'\_').replace('&', r'\&')
+    lines = [r'\begin{tabular}{lrlrr}', r'\toprule',
+             rf'{esc(table.title)} & paper & source & ours & $\Delta$ \\', r'\midrule']
+    for s in summary:
+      paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
+      std = '' if s['std'] is None else rf' $\pm$ {s["std"]:.2f}'
+      lines.append(rf'{esc(s["row"])} & {paper} & {esc(s["source"])} & '
+                   rf'{s["mean"]:.2f}{std} ($n={s["n"]}$) & {diff(s)} \\')
+    lines += [r'\bottomrule', r'\end{tabular}']
+    return '\n'.join(lines)
+  raise errors.ConfigError(f'Unknown format {fmt!r}; use markdown or latex.')
+
+
+def run_table(name: str, *, seeds: int, root: str, fmt: str = 'markdown',
+              repo_root: str = '.') -> str:
+  config_lib.check_choice('table', name, TABLES)
+  table = TABLES[name]
+  for row in table.rows:  # Every config resolves before anything trains.
+    load_row_config(row, 0, repo_root)
+  per_row = {row.name: run_row(table, row, seeds, root, repo_root) for row in table.rows}
+  summary = summarize(table, per_row)
+  text = render(table, summary, fmt)
+  out_dir = os.path.join(root, table.name)
+  os.makedirs(out_dir, exist_ok=True)
+  ext = 'md' if fmt == 'markdown' else 'tex'
+  with open(os.path.join(out_dir, f'table.{ext}'), 'w', encoding='utf-8') as f:
+    f.write(text + '\n')
+  with open(os.path.join(out_dir, 'table.json'), 'w', encoding='utf-8') as f:
+    json.dump(summary, f, indent=2, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)
+  return text
