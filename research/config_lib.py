@@ -10,12 +10,14 @@ import ml_collections
 from research import errors
 
 
-def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
+def parse_arg(arg: str | None, *, positional: str | None = None,
+              **defaults: Any) -> ml_collections.ConfigDict:
   """Parses `--config=file.py:key=value,flag` into a ConfigDict.
 
   Every accepted key must appear in `defaults` (its type is taken from the
-  default); a bare `flag` means `flag=True`. Unknown keys are an error, so a
-  typo in the variant string fails before anything runs.
+  default); a bare `flag` means `flag=True`. With `positional='depth'`, one
+  bare value that is not a key sets `depth` (`cifar10_resnet.py:56`). Unknown
+  keys are an error, so a typo in the variant string fails before anything runs.
   """
   parsed = ml_collections.ConfigDict(defaults)
   if not arg:
@@ -23,6 +25,9 @@ def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
   for item in arg.split(','):
     key, sep, raw = item.partition('=')
     key = key.strip()
+    if not sep and key not in defaults and positional is not None:
+      key, sep, raw = positional, '=', key
+      positional = None  # At most one positional value.
     if key not in defaults:
       raise errors.ConfigError(
           f'Unknown config argument {key!r} in {arg!r}; '

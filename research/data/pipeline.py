@@ -302,8 +302,10 @@ class StreamingFeeder:
     ds = self.builder.as_dataset(split=self.eval_split, shuffle_files=False)
     ds = ds.map(lambda ex: self._preprocess(ex, False), num_parallel_calls=tf.data.AUTOTUNE)
     ds = iter(tfds.as_numpy(ds.batch(self.local_eval_batch).prefetch(tf.data.AUTOTUNE)))
-    # Every process must run the same number of eval steps: pad with masked rows.
-    num_batches = math.ceil(self.eval_size / self.eval_batch_size) + 1
+    # Every process must run the same number of eval steps (its shard may be one
+    # example shorter than another's): pad with masked rows.
+    largest_shard = math.ceil(self.eval_size / jax.process_count())
+    num_batches = math.ceil(largest_shard / self.local_eval_batch)
     for _ in range(num_batches):
       local = next(ds, None)
       n = 0 if local is None else len(local['label'])

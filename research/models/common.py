@@ -1,5 +1,7 @@
 """Small pieces shared by the model files."""
 
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -41,14 +43,18 @@ class PatchConv(nn.Module):
   features: int
   kernel_size: tuple
   padding: str = 'VALID'
+  use_bias: bool = True
+  kernel_init: Any = nn.initializers.lecun_normal()
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x_BxHxWxC):
     kh, kw = self.kernel_size
     cin = x_BxHxWxC.shape[-1]
-    kernel = self.param('kernel', nn.initializers.lecun_normal(), (kh, kw, cin, self.features))
-    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    kernel = self.param('kernel', self.kernel_init, (kh, kw, cin, self.features))
     x = x_BxHxWxC
+    if self.dtype is not None:
+      x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
     if self.padding == 'SAME':
       x = jnp.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
     elif self.padding != 'VALID':
@@ -58,15 +64,20 @@ class PatchConv(nn.Module):
     # Columns ordered (i, j, c), matching kernel.reshape(kh * kw * cin, features).
     cols = jnp.stack([x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], axis=3)
     cols = cols.reshape(b, ho, wo, kh * kw * cin)
-    return cols @ kernel.reshape(kh * kw * cin, self.features) + bias
+    y = cols @ kernel.reshape(kh * kw * cin, self.features)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,)).astype(y.dtype)
+    return y
 
 
-def conv(impl: str, features: int, kernel_size: tuple, name: str, padding: str = 'VALID'):
-  """`impl` 'xla' (nn.Conv) or 'patches' (PatchConv); identical parameters."""
+def conv(impl: str, features: int, kernel_size: tuple, name: str, padding: str = 'VALID',
+         **kwargs):
+  """`impl` 'xla' (nn.Conv) or 'patches' (PatchConv); identical parameters.
+  kwargs: use_bias, kernel_init, dtype."""
   if impl == 'xla':
-    return nn.Conv(features, kernel_size, padding=padding, name=name)
+    return nn.Conv(features, kernel_size, padding=padding, name=name, **kwargs)
   if impl == 'patches':
-    return PatchConv(features, kernel_size, padding=padding, name=name)
+    return PatchConv(features, tuple(kernel_size), padding=padding, name=name, **kwargs)
   raise ValueError(f"conv_impl={impl!r}; use 'xla' or 'patches'.")
 
 
