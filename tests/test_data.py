@@ -126,6 +126,7 @@ def test_tfds_data_dir_is_private(tfds_data_dir):
 def test_idx_builder_reads_local_files(tmp_path):
   from testlib import write_idx_dir
   arrays = write_idx_dir(str(tmp_path / 'idx'))
+  os.makedirs(tmp_path / 'tfds')
   config = dataset_config('fashion_mnist_idx', data_dir=str(tmp_path / 'tfds'))
   config.manual_dir = str(tmp_path / 'idx')
   for split in ('train', 'test'):
@@ -165,6 +166,7 @@ def test_idx_dataset_with_missing_file_is_an_error(tmp_path):
   from testlib import write_idx_dir
   write_idx_dir(str(tmp_path / 'idx'))
   os.remove(tmp_path / 'idx' / 't10k-labels-idx1-ubyte')
+  os.makedirs(tmp_path / 'tfds')
   config = dataset_config('fashion_mnist_idx', data_dir=str(tmp_path / 'tfds'))
   config.manual_dir = str(tmp_path / 'idx')
   with pytest.raises(errors.DataNotFoundError, match='t10k-labels-idx1-ubyte'):

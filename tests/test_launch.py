@@ -50,3 +50,23 @@ def test_nan_loss_exits_with_one_line_and_keeps_the_workdir(tmp_path):
   assert 'error: Non-finite training loss at step' in proc.stderr
   assert (workdir / 'config.json').exists() and (workdir / 'metrics.jsonl').exists()
   assert any(p.name.isdigit() for p in (workdir / 'checkpoints').iterdir())
+
+
+def test_benchmark_last_line_is_machine_readable():
+  cmd = [sys.executable, '-m', 'launch.benchmark', '--config=configs/digits_mlp.py',
+         '--steps=20', '--warmup=2', '--repeats=1', '--synthetic=8,8,1']
+  proc = subprocess.run(cmd, cwd=REPO_ROOT, env=subprocess_env(), capture_output=True,
+                        text=True, timeout=180)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = proc.stdout.strip().splitlines()
+  key, value = lines[-1].split('=')
+  assert key == 'examples_per_second' and float(value) > 0
+  assert any(l.startswith('compile_seconds: ') for l in lines)
+  assert any(l.startswith('peak_host_rss_mb: ') for l in lines)
+
+
+def test_reproduce_rejects_unknown_table(tmp_path):
+  proc = subprocess.run([sys.executable, '-m', 'launch.reproduce', 'nope', f'--root={tmp_path}'],
+                        cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True,
+                        timeout=120)
+  assert proc.returncode == 2 and "error: Unknown table 'nope'" in proc.stderr

@@ -216,3 +216,12 @@ def test_unknown_model_option_is_named(tmp_path):
   config.model.widht = 3
   with pytest.raises(errors.ConfigError, match="widht"):
     train.check_config(config)
+
+
+@pytest.mark.parametrize('name', [n for n in config_names() if n.startswith('fashion_mnist_')])
+def test_fashion_configs_with_the_public_builder_under_mock_data(name, tmp_path):
+  config = quiet(load_config(name, 'runlocal,source=tfds'), num_train_steps=2)
+  assert config.dataset.name == 'fashion_mnist'
+  with tfds.testing.mock_data(num_examples=32):
+    results = train.train_and_evaluate(config, str(tmp_path))
+  assert results['steps'] == 2 and results['test_examples'] == 32

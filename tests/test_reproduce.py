@@ -1,0 +1,69 @@
+"""Result tables: rows x seeds, reuse of finished runs, rendering."""
+
+import json
+import os
+
+import pytest
+
+from research import errors, reproduce
+from testlib import REPO_ROOT
+
+
+def tiny_table():
+  overrides = (('num_train_steps', 30), ('tensorboard', False), ('plot', False))
+  return reproduce.Table(
+      name='tiny', title='Digits (tiny)', metric='accuracy',
+      rows=(reproduce.Row('Perceptron', 'configs/digits_perceptron.py', overrides=overrides,
+                          paper=90.0, source='made up for the test'),
+            reproduce.Row('MLP', 'configs/digits_mlp.py', overrides=overrides, seeds=1)))
+
+
+def test_table_runs_each_row_and_reuses_finished_runs(tmp_path, monkeypatch, capsys):
+  monkeypatch.setitem(reproduce.TABLES, 'tiny', tiny_table())
+  text = reproduce.run_table('tiny', seeds=2, root=str(tmp_path), repo_root=REPO_ROOT)
+  assert '| Perceptron |' in text and '(n=2)' in text and '(n=1)' in text
+  assert 'made up for the test' in text
+  summary = json.load(open(tmp_path / 'tiny' / 'table.json'))
+  perceptron = summary[0]
+  assert len(perceptron['values']) == 2 and perceptron['diff'] == pytest.approx(perceptron['mean'] - 90.0)
+  assert os.path.exists(tmp_path / 'tiny' / 'table.md')
+
+  # A second run trains nothing: every row's workdir is finished.
+  mlp_result = tmp_path / 'tiny' / 'mlp' / 'seed_0' / 'results.json'
+  before = os.path.getmtime(mlp_result)
+  capsys.readouterr()
+  again = reproduce.run_table('tiny', seeds=2, root=str(tmp_path), repo_root=REPO_ROOT)
+  assert again == text
+  assert 'training in' not in capsys.readouterr().out
+  assert os.path.getmtime(mlp_result) == before
+
+
+def test_interrupted_row_resumes_and_only_missing_seeds_train(tmp_path, monkeypatch, capsys):
+  table = tiny_table()
+  monkeypatch.setitem(reproduce.TABLES, 'tiny', table)
+  reproduce.run_table('tiny', seeds=1, root=str(tmp_path), repo_root=REPO_ROOT)
+  # Simulate a kill after seed 0 of the perceptron row finished and seed 1 had
+  # checkpoints but no results yet.
+  os.remove(tmp_path / 'tiny' / 'mlp' / 'seed_0' / 'results.json')
+  capsys.readouterr()
+  text = reproduce.run_table('tiny', seeds=2, root=str(tmp_path), repo_root=REPO_ROOT)
+  out = capsys.readouterr().out
+  assert 'Perceptron seed 0: done earlier' in out
+  assert 'Perceptron seed 1: training' in out
+  assert 'MLP seed 0: training' in out and 'Resumed from step 30' in out
+  assert '(n=2)' in text
+
+
+def test_latex_format_and_unknown_table(tmp_path, monkeypatch):
+  monkeypatch.setitem(reproduce.TABLES, 'tiny', tiny_table())
+  tex = reproduce.run_table('tiny', seeds=1, root=str(tmp_path), fmt='latex', repo_root=REPO_ROOT)
+  assert tex.startswith(r'\begin{tabular}') and r'\pm' not in tex.split('Perceptron')[1].split(r'\\')[0]
+  with pytest.raises(errors.ConfigError, match='Unknown table'):
+    reproduce.run_table('nope', seeds=1, root=str(tmp_path))
+
+
+@pytest.mark.parametrize('name', sorted(reproduce.TABLES))
+def test_every_table_row_names_a_loadable_config(name):
+  for row in reproduce.TABLES[name].rows:
+    config = reproduce.load_row_config(row, seed=0, repo_root=REPO_ROOT)
+    assert config.seed == 0 and row.source
