@@ -4,10 +4,11 @@ Reproduce (2-core CPU, about 2 minutes):
   python -m launch.train --config=configs/fashion_mnist_lenet5.py --workdir=runs/fmnist_lenet5
 
 Paper: no LeNet-5 row in Xiao et al. 2017; the Fashion-MNIST benchmark list's
-small convnets score 87.6-91.6% (2 Conv + pooling). The architecture is LeCun
-et al. 1998's (research/models/lenet.py), with tanh and average pooling, on the
-28x28 images padded to 32x32, random shifts of up to 2 pixels (LeCun et al.
-used such distortions for their 0.8% MNIST row); Adam, 20 epochs.
+small convnets score 87.6-91.6% (2 Conv + pooling). The layout is LeCun et
+al. 1998's (research/models/lenet.py) on the 28x28 images padded to 32x32,
+with ReLU and max pooling in place of the paper's scaled tanh and trainable
+average subsampling (with those, one seed reached 90.1% without and 89.5% with
+2-pixel random shifts: the smaller network underfits); Adam, 20 epochs.
 Ours: README, "Results" (table `fashion_mnist`).
 
 Data: `:source=idx` (default) reads the IDX files of Debian's
@@ -29,12 +30,12 @@ def get_config(arg=None):
 
   c.dataset = config_lib.fashion_mnist(arg.source)
   c.preprocess = config_lib.preprocess(pad=2)  # 28x28 -> 32x32, as for MNIST in the paper
-  c.augment = config_lib.augment(crop_padding=2)  # shifts of up to 2 pixels
+  c.augment = config_lib.augment()  # none
 
   c.model = config_dict.ConfigDict()
   c.model.name = 'lenet5'
-  c.model.activation = 'tanh'
-  c.model.pooling = 'avg'
+  c.model.activation = 'relu'  # tanh/avg (the paper's) underfits here: 89.5-90.1%
+  c.model.pooling = 'max'
   c.model.conv_impl = 'patches'  # im2col + matmul: same math as 'xla', faster on CPU
   c.model.dropout_rate = 0.0
 

@@ -1,0 +1,266 @@
+"""Recurrent networks and a word/character-level recurrent language model.
+
+Cells (one time step each, gate equations written out):
+- `ElmanCell`: the simple recurrent network of Elman 1990 ("Finding Structure
+  in Time"), h_t = tanh(W_x x_t + W_h h_{t-1} + b).
+- `LSTMCell`: long short-term memory (Hochreiter & Schmidhuber 1997) with the
+  forget gate of Gers, Schmidhuber & Cummins 2000, in the form of Zaremba,
+  Sutskever & Vinyals 2014 ("Recurrent Neural Network Regularization", §3):
+      i, f, o = sigm(.), g = tanh(.), c_t = f * c_{t-1} + i * g,
+      h_t = o * tanh(c_t).
+- `GRUCell`: gated recurrent unit (Cho et al. 2014, "Learning Phrase
+  Representations using RNN Encoder-Decoder", §2.3), in the variant PyTorch and
+  cuDNN implement, where the reset gate multiplies W_hn h + b_hn *after* the
+  matmul (the paper's eq. 7 resets h before it: W (r * h)).
+
+`RNNLanguageModel`: embedding -> `num_layers` recurrent layers -> dense layer
+to next-token logits, with dropout on the non-recurrent connections only
+(Zaremba et al. 2014, §3, Fig. 2): on the embeddings, between layers and
+before the output layer, never on h_{t-1} -> h_t.
+
+Biases: each cell has one bias per gate (on the input projection; the GRU also
+keeps b_hn, which the reset gate scales). PyTorch's nn.RNN/LSTM/GRU carry a
+second, redundant bias per gate on the hidden projection, so their parameter
+counts are higher by H per gate per layer (4H per LSTM layer).
+
+Initialisation follows Flax's own nn.LSTMCell/nn.GRUCell: LeCun-normal input
+kernels, an orthogonal recurrent kernel per gate (Saxe, McClelland & Ganguli
+2014), zero biases.
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from research.models.common import DTYPES, check_dtype
+
+
+def _per_gate(init, num_gates: int):
+  """`init` applied separately to each of the `num_gates` HxH blocks of a fused
+  Hx(num_gates*H) recurrent kernel: each gate's W_h is orthogonal, as when the
+  gates are separate Dense layers (one orthogonal Hx4H matrix would not be)."""
+
+  def init_fn(key, shape, dtype=jnp.float32):
+    width = shape[-1] // num_gates
+    keys = jax.random.split(key, num_gates)
+    return jnp.concatenate([init(k, shape[:-1] + (width,), dtype) for k in keys], axis=-1)
+
+  return init_fn
+
+
+def _zeros_carry(num_states: int, batch_size: int, hidden_size: int) -> tuple:
+  # The carry stays float32 whatever the computation dtype: it accumulates over
+  # many steps (c_t of the LSTM especially), and scan needs a fixed carry dtype.
+  return tuple(jnp.zeros((batch_size, hidden_size), jnp.float32) for _ in range(num_states))
+
+
+class ElmanCell(nn.Module):
+  """Elman 1990: h_t = tanh(W_x x_t + W_h h_{t-1} + b). Carry: (h,)."""
+
+  hidden_size: int
+  dtype: str = 'float32'
+
+  num_states = 1  # Arrays in the carry (not a field).
+
+  @nn.compact
+  def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
+    (h_BxH,) = carry
+    dtype = DTYPES[self.dtype]
+    a_BxH = (nn.Dense(self.hidden_size, dtype=dtype, name='input')(x_BxD)
+             + nn.Dense(self.hidden_size, use_bias=False, dtype=dtype,
+                        kernel_init=nn.initializers.orthogonal(), name='hidden')(h_BxH))
+    h_BxH = jnp.tanh(a_BxH.astype(jnp.float32))
+    return (h_BxH,), h_BxH
+
+  @nn.nowrap
+  def initial_carry(self, batch_size: int) -> tuple:
+    return _zeros_carry(self.num_states, batch_size, self.hidden_size)
+
+
+class LSTMCell(nn.Module):
+  """Zaremba et al. 2014, §3 (gates in PyTorch's order i, f, g, o):
+
+      i = sigm(W_xi x_t + W_hi h_{t-1} + b_i)
+      f = sigm(W_xf x_t + W_hf h_{t-1} + b_f + forget_bias)
+      g = tanh(W_xg x_t + W_hg h_{t-1} + b_g)
+      o = sigm(W_xo x_t + W_ho h_{t-1} + b_o)
+      c_t = f * c_{t-1} + i * g
+      h_t = o * tanh(c_t)
+
+  The four W_x* are one Dense 'input' (D -> 4H, with the biases) and the four
+  W_h* one Dense 'hidden' (H -> 4H, no bias): two matmuls per step, not eight.
+  Carry: (c, h).
+  """
+
+  hidden_size: int
+  # Added to f's pre-activation. 1.0 (Jozefowicz, Zaremba & Sutskever 2015,
+  # "An Empirical Exploration of Recurrent Network Architectures", §2.2) starts
+  # the cell remembering (f ~ 0.73) so gradients flow through c from the start;
+  # 0.0 is the plain equations.
+  forget_bias: float = 0.0
+  # Sow {'input': i, 'forget': f, 'output': o} into 'intermediates' (effective
+  # only when that collection is mutable in `apply`).
+  record_gates: bool = False
+  dtype: str = 'float32'
+
+  num_states = 2
+
+  @nn.compact
+  def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
+    c_BxH, h_BxH = carry
+    dtype, hs = DTYPES[self.dtype], self.hidden_size
+    a_Bx4H = (nn.Dense(4 * hs, dtype=dtype, name='input')(x_BxD)
+              + nn.Dense(4 * hs, use_bias=False, dtype=dtype,
+                         kernel_init=_per_gate(nn.initializers.orthogonal(), 4),
+                         name='hidden')(h_BxH))
+    a_i, a_f, a_g, a_o = jnp.split(a_Bx4H.astype(jnp.float32), 4, axis=-1)
+    i = nn.sigmoid(a_i)
+    f = nn.sigmoid(a_f + self.forget_bias)
+    g = jnp.tanh(a_g)
+    o = nn.sigmoid(a_o)
+    c_BxH = f * c_BxH + i * g
+    h_BxH = o * jnp.tanh(c_BxH)
+    if self.record_gates:
+      self.sow('intermediates', 'gates', {'input': i, 'forget': f, 'output': o})
+    return (c_BxH, h_BxH), h_BxH
+
+  @nn.nowrap
+  def initial_carry(self, batch_size: int) -> tuple:
+    return _zeros_carry(self.num_states, batch_size, self.hidden_size)
+
+
+class GRUCell(nn.Module):
+  """Cho et al. 2014 in the PyTorch/cuDNN variant (gates in order r, z, n):
+
+      r = sigm(W_ir x_t + b_r + W_hr h_{t-1})
+      z = sigm(W_iz x_t + b_z + W_hz h_{t-1})
+      n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
+      h_t = (1 - z) * n + z * h_{t-1}
+
+  z is the fraction of the old state kept (the paper's eq. 8 with z's role as
+  written there). b_hn cannot be folded into b_in because r scales it, so it
+  is the one hidden-side bias ('hidden_bias_n'), as in Flax's nn.GRUCell.
+  Carry: (h,).
+  """
+
+  hidden_size: int
+  dtype: str = 'float32'
+
+  num_states = 1
+
+  @nn.compact
+  def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
+    (h_BxH,) = carry
+    dtype, hs = DTYPES[self.dtype], self.hidden_size
+    ax_Bx3H = nn.Dense(3 * hs, dtype=dtype, name='input')(x_BxD)
+    ah_Bx3H = nn.Dense(3 * hs, use_bias=False, dtype=dtype,
+                       kernel_init=_per_gate(nn.initializers.orthogonal(), 3),
+                       name='hidden')(h_BxH)
+    b_hn = self.param('hidden_bias_n', nn.initializers.zeros_init(), (hs,))
+    ax_r, ax_z, ax_n = jnp.split(ax_Bx3H.astype(jnp.float32), 3, axis=-1)
+    ah_r, ah_z, ah_n = jnp.split(ah_Bx3H.astype(jnp.float32), 3, axis=-1)
+    r = nn.sigmoid(ax_r + ah_r)
+    z = nn.sigmoid(ax_z + ah_z)
+    n = jnp.tanh(ax_n + r * (ah_n + b_hn))
+    h_BxH = (1.0 - z) * n + z * h_BxH
+    return (h_BxH,), h_BxH
+
+  @nn.nowrap
+  def initial_carry(self, batch_size: int) -> tuple:
+    return _zeros_carry(self.num_states, batch_size, self.hidden_size)
+
+
+CELLS = {'rnn': ElmanCell, 'lstm': LSTMCell, 'gru': GRUCell}
+
+
+class RNNLanguageModel(nn.Module):
+  """Next-token model: embed -> `num_layers` x (scan of `cell` over time) ->
+  dense to `vocab_size` logits.
+
+      model = RNNLanguageModel(vocab_size=V)
+      carry = model.initial_carry(B)   # zeros; no params or apply needed
+      variables = model.init(key, tokens_BxT, carry)
+      logits_BxTxV, carry = model.apply(variables, tokens_BxT, carry)
+
+  The returned carry continues the sequence: feeding the next chunk with it
+  equals one call on the concatenation (truncated backpropagation through time,
+  Zaremba et al. 2014 §4.1, when the caller stops gradients through it).
+
+  Each layer is one `nn.scan` over T (one compiled loop body, whatever T is);
+  dropout acts on the non-recurrent connections only, so it is applied to whole
+  BxTxD tensors outside the scans, with a fresh mask at every time step.
+  """
+
+  vocab_size: int
+  embed_dim: int = 128
+  hidden_size: int = 256
+  num_layers: int = 2
+  cell: str = 'lstm'  # 'rnn' (Elman), 'lstm' or 'gru'.
+  dropout_rate: float = 0.0
+  forget_bias: float = 0.0  # LSTM only.
+  # The output layer reuses the embedding matrix, logits = h E^T + b (Press &
+  # Wolf 2017; Inan, Khosravi & Socher 2017); needs embed_dim == hidden_size.
+  tie_embeddings: bool = False
+  # LSTM only: record i, f, o per layer (see `LSTMCell`).
+  record_gates: bool = False
+  dtype: str = 'float32'  # Computation dtype; params and carry stay float32.
+
+  def __post_init__(self):
+    if self.cell not in CELLS:
+      raise ValueError(f'cell must be one of {sorted(CELLS)}, got {self.cell!r}.')
+    if self.num_layers < 1:
+      raise ValueError(f'num_layers must be >= 1, got {self.num_layers}.')
+    if self.tie_embeddings and self.embed_dim != self.hidden_size:
+      raise ValueError(
+          f'tie_embeddings needs embed_dim == hidden_size; got embed_dim='
+          f'{self.embed_dim}, hidden_size={self.hidden_size}.')
+    if self.cell != 'lstm' and (self.forget_bias or self.record_gates):
+      raise ValueError(f"forget_bias and record_gates apply to cell='lstm' only "
+                       f'(cell={self.cell!r}).')
+    check_dtype(self.dtype)
+    super().__post_init__()
+
+  def _cell_kwargs(self) -> dict[str, Any]:
+    kwargs = {'hidden_size': self.hidden_size, 'dtype': self.dtype}
+    if self.cell == 'lstm':
+      kwargs.update(forget_bias=self.forget_bias, record_gates=self.record_gates)
+    return kwargs
+
+  @nn.nowrap
+  def initial_carry(self, batch_size: int) -> tuple:
+    """Zeros: one cell carry per layer ((c, h) for the LSTM, (h,) otherwise).
+    A plain method: call it on the unbound module, `model.initial_carry(B)`."""
+    num_states = CELLS[self.cell].num_states
+    return tuple(_zeros_carry(num_states, batch_size, self.hidden_size)
+                 for _ in range(self.num_layers))
+
+  @nn.compact
+  def __call__(self, tokens_BxT: jax.Array, carry: tuple, *,
+               train: bool = False) -> tuple[jax.Array, tuple]:
+    if len(carry) != self.num_layers:
+      raise ValueError(f'carry has {len(carry)} layers; the model has {self.num_layers} '
+                       '(use model.initial_carry(batch_size)).')
+    dtype = DTYPES[self.dtype]
+    dropout = nn.Dropout(self.dropout_rate, deterministic=not train)
+    embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=dtype, name='embed')
+    x_BxTxD = dropout(embed(tokens_BxT))
+    # Params are shared across time steps (broadcast, not scanned); gates sown
+    # at each step are stacked on axis 1, giving (B, T, H).
+    scanned_cell = nn.scan(
+        CELLS[self.cell], variable_broadcast='params',
+        variable_axes={'intermediates': 1}, split_rngs={'params': False},
+        in_axes=1, out_axes=1)
+    new_carry = []
+    for layer in range(self.num_layers):
+      layer_carry, h_BxTxH = scanned_cell(
+          **self._cell_kwargs(), name=f'layer_{layer}')(carry[layer], x_BxTxD)
+      new_carry.append(layer_carry)
+      x_BxTxD = dropout(h_BxTxH)
+    if self.tie_embeddings:
+      bias_V = self.param('out_bias', nn.initializers.zeros_init(), (self.vocab_size,))
+      logits_BxTxV = embed.attend(x_BxTxD) + bias_V.astype(dtype)
+    else:
+      logits_BxTxV = nn.Dense(self.vocab_size, dtype=dtype, name='out')(x_BxTxD)
+    return logits_BxTxV.astype(jnp.float32), tuple(new_carry)
