@@ -26,7 +26,8 @@ def _elman_step(p, carry, x):
 def _lstm_step(p, carry, x, forget_bias=0.0):
   c, h = carry
   wx, b, wh = p['input']['kernel'], p['input']['bias'], p['hidden']['kernel']
-  gate = lambda k: x @ wx[:, k * H:(k + 1) * H] + b[k * H:(k + 1) * H] + h @ wh[:, k * H:(k + 1) * H]
+  cols = lambda k: slice(k * H, (k + 1) * H)
+  gate = lambda k: x @ wx[:, cols(k)] + b[cols(k)] + h @ wh[:, cols(k)]
   i = _sigmoid(gate(0))
   f = _sigmoid(gate(1) + forget_bias)
   g = np.tanh(gate(2))
