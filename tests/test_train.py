@@ -126,6 +126,8 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     time.sleep(0.02)
   assert proc.wait() == -signal.SIGKILL, 'the run should have been killed mid-way'
   killed_at = max(losses(str(killed_dir)))
+  print(f'SIGKILL after logged step {killed_at}; checkpoints: '
+        f'{sorted(os.listdir(killed_dir / "checkpoints"))}')
   assert 1000 <= killed_at < 3000
   assert not os.path.exists(killed_dir / 'results.json')
 
@@ -161,6 +163,8 @@ def test_one_device_and_eight_devices_give_the_same_loss_curve(tmp_path):
       quiet(load_config('digits_lenet5'), **overrides), str(tmp_path / 'one'))
   one, eight = losses(str(tmp_path / 'one')), losses(str(tmp_path / 'eight'))
   assert sorted(one) == sorted(eight) == list(range(1, 31))
+  diffs = [abs(eight[s] - one[s]) for s in one]
+  print(f'1 vs 8 devices: max |loss difference| over 30 steps = {max(diffs):.3g}')
   np.testing.assert_allclose([eight[s] for s in one], [one[s] for s in one], rtol=1e-4, atol=1e-6)
   assert one[30] < one[1]
   with open(tmp_path / 'eight' / 'results.json') as f:
