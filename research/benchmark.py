@@ -21,11 +21,11 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
   if synthetic_shape is not None:
     data = pipeline.synthetic(config, synthetic_shape, num_classes)
   feeder = pipeline.InMemoryFeeder(config, mesh, data=data)
-  model = train.build_model(config, feeder.num_classes)
+  model = train.build_model(config, feeder)
   total = warmup + repeats * steps + 1
   tx, schedule = optim.make_optimizer(config, total)
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
-  state = train.create_train_state(model, tx, feeder.input_shape, init_rng, mesh)
+  state = train.create_train_state(config, model, tx, feeder, init_rng, mesh)
   train_fn = train.make_train_fn(config, model, tx, schedule, step_rng, feeder)
 
   t0 = time.perf_counter()

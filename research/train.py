@@ -7,7 +7,6 @@ The pieces are importable on their own (`check_config`, `create_train_state`,
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import time
@@ -19,10 +18,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import checkpoint, config_lib, errors, optim, parallel, plots, writers
-from research.data import DATASETS, augment, pipeline
-from research.models import MODELS
-from research.tasks import TASKS, classification
+from research import checkpoint, config_lib, errors, optim, parallel, writers
+from research.data import DATASETS
+from research.tasks import TASKS
 from research.train_state import TrainState
 
 # Keys that may differ when a workdir is resumed (they do not change the math
@@ -37,13 +35,14 @@ RESUMABLE_CHANGES = frozenset({
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Resolves every name in the config; raises ConfigError before any work."""
   config_lib.check_choice('task', config.task, TASKS)
+  task = TASKS[config.task]
   config_lib.check_choice('dataset', config.dataset.name, DATASETS)
-  config_lib.check_choice('model', config.model.name, MODELS)
-  config_lib.check_choice('loss', config.loss, classification.LOSSES)
+  config_lib.check_choice('model', config.model.name, task.MODELS)
   config_lib.check_choice('optimizer', config.optimizer.name, dict.fromkeys(optim.OPTIMIZERS))
   config_lib.check_choice('schedule', config.schedule.name, dict.fromkeys(optim.SCHEDULES))
-  model_cls = MODELS[config.model.name]
-  fields = {f.name for f in dataclasses.fields(model_cls)} - {'parent', 'name', 'num_classes'}
+  model_cls = task.MODELS[config.model.name]
+  fields = ({f.name for f in dataclasses.fields(model_cls)}
+            - {'parent', 'name'} - set(task.DATA_MODEL_FIELDS))
   unknown = set(config.model) - fields - {'name'}
   if unknown:
     raise errors.ConfigError(
@@ -56,11 +55,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
           f'{key}={config[key]} must be a positive multiple of the {n_dev} devices.')
   if config.num_train_steps is None and config.num_epochs is None:
     raise errors.ConfigError('Set num_train_steps or num_epochs.')
+  task.check_config(config)
 
 
-def build_model(config, num_classes: int) -> nn.Module:
+def build_model(config, feeder) -> nn.Module:
+  """The config's model, completed with what the data decides (classes, vocabulary)."""
+  task = TASKS[config.task]
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
-  return MODELS[config.model.name](num_classes=num_classes, **kwargs)
+  return task.MODELS[config.model.name](**feeder.model_kwargs, **kwargs)
 
 
 def num_train_steps(config, steps_per_epoch: int) -> int:
@@ -70,16 +72,14 @@ def num_train_steps(config, steps_per_epoch: int) -> int:
   return int(round(config.num_epochs * steps_per_epoch))
 
 
-def create_train_state(model, tx, input_shape, rng, mesh) -> TrainState:
+def create_train_state(config, model, tx, feeder, rng, mesh) -> TrainState:
   """Initialises params and optimizer state directly with their shardings."""
+  init_variables = TASKS[config.task].init_variables(model, feeder)
 
   def init_fn(rng):
-    variables = model.init(
-        {'params': rng, 'dropout': rng}, jnp.zeros((1, *input_shape)), train=False)
-    variables = dict(variables)
-    params = variables.pop('params')
+    params, model_state = init_variables(rng)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      opt_state=tx.init(params), model_state=variables)
+                      opt_state=tx.init(params), model_state=model_state)
 
   # Shapes first (nothing allocated), then one compiled init that writes every
   # leaf straight into its (replicated) sharding.
@@ -89,34 +89,22 @@ def create_train_state(model, tx, input_shape, rng, mesh) -> TrainState:
 
 
 def make_train_fn(config, model, tx, schedule, rng, feeder):
-  """The task's pure train step, bound and jitted by the feeder (which owns
-  how a batch reaches the devices); the state is donated."""
-  task = TASKS[config.task]
-  dropout_rng, augment_rng = jax.random.split(rng)
-  step_fn = functools.partial(
-      task.train_step, apply_fn=model.apply, tx=tx, loss_name=config.loss,
-      schedule=schedule, rng=dropout_rng)
-  augment_fn = functools.partial(augment.apply, config=config.augment, rng=augment_rng)
-  return feeder.make_train_fn(step_fn, augment_fn)
+  """The task's pure train step `(state, batch) -> (state, metrics)`, jitted by
+  the feeder (which owns how a batch reaches the devices); state is donated."""
+  step_fn = TASKS[config.task].bind_train_step(config, model, tx, schedule, rng)
+  return feeder.make_train_fn(step_fn)
 
 
 def make_eval_fn(config, model, feeder):
-  task = TASKS[config.task]
-  return feeder.make_eval_fn(
-      functools.partial(task.eval_step, apply_fn=model.apply, loss_name=config.loss))
+  return feeder.make_eval_fn(TASKS[config.task].bind_eval_step(config, model))
 
 
-def evaluate(task, eval_fn, state, feeder, prefix: str = 'test') -> dict[str, float]:
-  """Exact metrics over every eval example (padded last batch, masked)."""
-  totals: dict[str, float] = {}
-  for args in feeder.eval_args():
-    sums = eval_fn(state, *args)
-    # Fetching each batch's sums keeps at most one sharded computation in
-    # flight (back-to-back dispatch can deadlock CPU collectives), and float64
-    # host sums keep large test sets exact.
-    for k, v in jax.device_get(sums).items():
-      totals[k] = totals.get(k, 0.0) + float(v)
-  return task.summarize_eval(totals, prefix)
+def evaluate(task, eval_fn, state, feeder) -> dict[str, float]:
+  """Exact metrics over every evaluation example (the feeder pads and masks)."""
+  results = {}
+  for prefix, sums in feeder.run_eval(eval_fn, state).items():
+    results.update(task.summarize_eval(sums, prefix))
+  return results
 
 
 def prepare_workdir(workdir: str, config) -> None:
@@ -157,7 +145,7 @@ def _get(d: dict, dotted: str) -> Any:
 class LoopContext:
   """What the loop needs besides the state: compiled steps, data, outputs."""
   config: ml_collections.ConfigDict
-  feeder: Any  # pipeline.InMemoryFeeder or pipeline.StreamingFeeder
+  feeder: Any  # the task's feeder (research/data/pipeline.py)
   train_fn: Any
   eval_fn: Any
   total_steps: int
@@ -227,13 +215,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   eval split, and writes config.json, metrics, checkpoints and results.json."""
   check_config(config)
   mesh = parallel.make_mesh()
-  feeder = pipeline.make_feeder(config, mesh)
+  feeder = TASKS[config.task].make_feeder(config, mesh)
   prepare_workdir(workdir, config)
-  model = build_model(config, feeder.num_classes)
+  feeder.sync_workdir(workdir)
+  model = build_model(config, feeder)
   total_steps = num_train_steps(config, feeder.steps_per_epoch)
   tx, schedule = optim.make_optimizer(config, total_steps)
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
-  state = create_train_state(model, tx, feeder.input_shape, init_rng, mesh)
+  state = create_train_state(config, model, tx, feeder, init_rng, mesh)
 
   ckpt = checkpoint.Checkpointer(
       os.path.join(workdir, 'checkpoints'), every_steps=config.checkpoint_every_steps,
@@ -251,7 +240,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       train_fn=make_train_fn(config, model, tx, schedule, step_rng, feeder),
       eval_fn=make_eval_fn(config, model, feeder),
       total_steps=total_steps, ckpt=ckpt, writer=writer)
-  writers.log(f'{config.model.name} on {config.dataset.name}: '
+  writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{num_params(state.params):,} params, {total_steps} steps '
               f'({total_steps / feeder.steps_per_epoch:.1f} epochs), '
               f'{jax.device_count()} device(s).')
@@ -269,7 +258,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       dataset=config.dataset.name, model=config.model.name)
   write_results(workdir, results, config)
   if config.plot and jax.process_index() == 0:
-    plots.plot_run(workdir, config, model, state, feeder)
+    TASKS[config.task].plot_run(workdir, config, model, state, feeder)
   writers.log('Final: ' + json.dumps(results))
   return results
 

@@ -125,9 +125,8 @@ def _gather(data: dict[str, jax.Array], idx_B: jax.Array, sharding) -> dict[str,
   return jax.lax.with_sharding_constraint(batch, sharding)
 
 
-def _train_on_indices(state, data, idx_B, *, step_fn, augment_fn, batch_sharding):
-  batch = augment_fn(_gather(data, idx_B, batch_sharding), state.step)
-  return step_fn(state, batch)
+def _train_on_indices(state, data, idx_B, *, step_fn, batch_sharding):
+  return step_fn(state, _gather(data, idx_B, batch_sharding))
 
 
 def _eval_on_indices(state, data, idx_B, mask_B, *, eval_fn, batch_sharding):
@@ -147,7 +146,37 @@ def synthetic(config, input_shape, num_classes: int, num_train: int = 4096,
       num_classes=num_classes)
 
 
-class InMemoryFeeder:
+def run_eval_batches(eval_fn, state, batches) -> dict[str, float]:
+  """Sums of `eval_fn` over batches, accumulated on the host in float64.
+
+  Fetching each batch's sums keeps at most one sharded computation in flight
+  (back-to-back dispatch can deadlock CPU collectives) and keeps large test
+  sets exact.
+  """
+  totals: dict[str, float] = {}
+  for args in batches:
+    for k, v in jax.device_get(eval_fn(state, *args)).items():
+      totals[k] = totals.get(k, 0.0) + float(v)
+  return totals
+
+
+class ImageFeeder:
+  """What every image-classification feeder shares."""
+  num_classes: int
+
+  @property
+  def model_kwargs(self) -> dict[str, Any]:
+    return {'num_classes': self.num_classes}
+
+  def sync_workdir(self, workdir: str) -> None:
+    del workdir  # Nothing derived from the data needs saving.
+
+  def run_eval(self, eval_fn, state) -> dict[str, dict[str, float]]:
+    """{'test': sums} over the eval split (reported as test_* metrics)."""
+    return {'test': run_eval_batches(eval_fn, state, self.eval_args())}
+
+
+class InMemoryFeeder(ImageFeeder):
   """Whole preprocessed splits live on every device; steps get indices only."""
 
   def __init__(self, config, mesh, data: ArrayData | None = None):
@@ -167,12 +196,11 @@ class InMemoryFeeder:
     self.eval_images_host = data.eval_images  # for pictures of predictions
     self.eval_labels_host = data.eval_labels
 
-  def make_train_fn(self, step_fn: Callable, augment_fn: Callable):
+  def make_train_fn(self, step_fn: Callable):
     """jit(state, data, global indices) -> (state, metrics), donating state."""
     repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
     return jax.jit(
-        functools.partial(_train_on_indices, step_fn=step_fn, augment_fn=augment_fn,
-                          batch_sharding=batch),
+        functools.partial(_train_on_indices, step_fn=step_fn, batch_sharding=batch),
         in_shardings=(repl, repl, batch), out_shardings=(repl, repl), donate_argnums=(0,))
 
   def train_args(self, step: int) -> tuple:
@@ -192,8 +220,6 @@ class InMemoryFeeder:
              parallel.global_batch(process_rows(mask), self.mesh))
 
 
-def _train_on_batch(state, batch, *, step_fn, augment_fn):
-  return step_fn(state, augment_fn(batch, state.step))
 
 
 # ImageNet channel statistics (of [0, 1] pixels), the usual constants.
@@ -201,7 +227,7 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class StreamingFeeder:
+class StreamingFeeder(ImageFeeder):
   """tf.data input for datasets too large for device memory (ImageNet).
 
   Each process reads its own shard (`tfds.split_for_jax_process`) and feeds
@@ -273,11 +299,10 @@ class StreamingFeeder:
     ds = ds.batch(self.local_batch, drop_remainder=True).skip(skip)
     return iter(tfds.as_numpy(ds.prefetch(tf.data.AUTOTUNE)))
 
-  def make_train_fn(self, step_fn: Callable, augment_fn: Callable):
+  def make_train_fn(self, step_fn: Callable):
     repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
-    return jax.jit(
-        functools.partial(_train_on_batch, step_fn=step_fn, augment_fn=augment_fn),
-        in_shardings=(repl, batch), out_shardings=(repl, repl), donate_argnums=(0,))
+    return jax.jit(step_fn, in_shardings=(repl, batch), out_shardings=(repl, repl),
+                   donate_argnums=(0,))
 
   def train_args(self, step: int) -> tuple:
     epoch, offset = divmod(step, self.steps_per_epoch)

@@ -1,18 +1,26 @@
 """Supervised classification: losses, one training step, one exact eval step.
 
 Both steps are pure functions of arrays; `research.train` binds the model's
-`apply`, the optimizer and the RNG key with `functools.partial` and jits them.
+`apply`, the optimizer and the RNG key (`bind_train_step`) and the feeder jits
+them. The other module-level names are what `research.train` asks every task.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from research import config_lib, plots
+from research.data import augment, pipeline
+from research.models import MODELS  # noqa: F401  (the task's model registry)
 from research.train_state import TrainState
+
+# Model fields filled in from the data rather than the config.
+DATA_MODEL_FIELDS = ('num_classes',)
 
 # Per-example losses of (logits_BxK, labels_B) -> loss_B.
 LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
@@ -101,3 +109,39 @@ def summarize_eval(sums: dict[str, float], prefix: str) -> dict[str, float]:
       f'{prefix}_accuracy': sums['correct_sum'] / sums['count'],
       f'{prefix}_examples': sums['count'],
   }
+
+
+def check_config(config) -> None:
+  config_lib.check_choice('loss', config.loss, LOSSES)
+
+
+def make_feeder(config, mesh):
+  return pipeline.make_feeder(config, mesh)
+
+
+def init_variables(model, feeder) -> Callable:
+  """rng -> (params, other collections such as batch_stats)."""
+
+  def init(rng):
+    variables = dict(model.init({'params': rng, 'dropout': rng},
+                                jnp.zeros((1, *feeder.input_shape)), train=False))
+    return variables.pop('params'), variables
+
+  return init
+
+
+def bind_train_step(config, model, tx, schedule, rng) -> Callable:
+  """(state, batch) -> (state, metrics): augmentation, then `train_step`."""
+  dropout_rng, augment_rng = jax.random.split(rng)
+  step = functools.partial(train_step, apply_fn=model.apply, tx=tx, loss_name=config.loss,
+                           schedule=schedule, rng=dropout_rng)
+  augment_fn = functools.partial(augment.apply, config=config.augment, rng=augment_rng)
+  return lambda state, batch: step(state, augment_fn(batch, state.step))
+
+
+def bind_eval_step(config, model) -> Callable:
+  return functools.partial(eval_step, apply_fn=model.apply, loss_name=config.loss)
+
+
+def plot_run(workdir, config, model, state, feeder) -> list[str]:
+  return plots.plot_run(workdir, config, model, state, feeder)

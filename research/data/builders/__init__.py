@@ -2,5 +2,6 @@
 
 from research.data.builders.mnist_idx import MnistIdx
 from research.data.builders.sklearn_digits import SklearnDigits
+from research.data.builders.text_corpus import TextCorpus
 
-__all__ = ['MnistIdx', 'SklearnDigits']
+__all__ = ['MnistIdx', 'SklearnDigits', 'TextCorpus']
