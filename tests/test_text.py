@@ -109,7 +109,8 @@ def test_directory_layout_is_a_contiguous_90_5_5_split(tmp_path):
 
 
 def test_split_sizes_known_answers():
-  for n, sizes in ((1000, (900, 50, 50)), (1010, (909, 50, 51)), (20, (18, 1, 1))):
+  for n, sizes in ((1000, (900, 50, 50)), (1010, (909, 50, 51)), (1030, (927, 51, 52)),
+                   (20, (18, 1, 1))):
     text = ''.join(chr(0x41 + i % 50) for i in range(n))
     splits = text_corpus.split_90_5_5(text)
     assert tuple(len(splits[k]) for k in ('train', 'validation', 'test')) == sizes

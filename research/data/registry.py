@@ -53,6 +53,15 @@ DATASETS: dict[str, DatasetSpec] = {
         '*-ubyte.gz files listed at github.com/zalandoresearch/fashion-mnist.'),
     'mnist_idx': _idx(
         'mnist', 'Download the four *-ubyte.gz files from LeCun\'s MNIST page.'),
+    # A local plain-text corpus (research/data/builders/text_corpus.py), and the
+    # public one in the same one-example-per-split format.
+    'text_corpus': DatasetSpec(
+        tfds_name='text_corpus', builds_offline=True, needs_manual_dir=True,
+        how_to_get=('Put UTF-8 text files in one directory (PTB-style *.train.txt, '
+                    '*.valid.txt, *.test.txt, or any files, split 90/5/5), e.g. '
+                    '`apt-get install fortunes` gives /usr/share/games/fortunes, and pass it '
+                    'as --config.dataset.manual_dir=DIR.')),
+    'tiny_shakespeare': _public('tiny_shakespeare'),
     'kmnist_idx': _idx(
         'kmnist', 'Download the four kmnist *-ubyte.gz files from github.com/rois-codh/kmnist.'),
 }
