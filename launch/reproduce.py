@@ -1,6 +1,7 @@
 r"""Reproduce a paper-style table: every row for N seeds, beside the paper's figure.
 
   python -m launch.reproduce TABLE [--seeds=3] [--root=runs/tables] [--format=markdown|latex]
+  python -m launch.reproduce TABLE --notrain     # the table of the runs finished so far
 
 Finished runs (a workdir with results.json) are reused and interrupted ones
 resume, so killing this and running it again only does the missing work. The
@@ -15,6 +16,8 @@ from absl import app, flags, logging
 _SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds per row (rows may fix their own).')
 _ROOT = flags.DEFINE_string('root', 'runs/tables', 'Where the workdirs and tables go.')
 _FORMAT = flags.DEFINE_enum('format', 'markdown', ['markdown', 'latex'], 'Table format.')
+_TRAIN = flags.DEFINE_bool(
+    'train', True, 'Train missing runs; --notrain prints the table of finished runs so far.')
 
 
 def main(argv):
@@ -24,7 +27,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   from research import errors, reproduce
   try:
-    print(reproduce.run_table(argv[1], seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value))
+    print(reproduce.run_table(argv[1], seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
+                              train_missing=_TRAIN.value))
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -103,8 +103,10 @@ def load_row_config(row: Row, seed: int, repo_root: str = '.'):
   return config
 
 
-def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.') -> list[dict[str, Any]]:
-  """Results of each seed: read from finished workdirs, trained otherwise."""
+def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
+            train_missing: bool = True) -> list[dict[str, Any]]:
+  """Results of each seed: read from finished workdirs, trained otherwise
+  (or, with train_missing=False, left out)."""
   from research import train  # Heavy imports only when something runs.
 
   results = []
@@ -115,6 +117,8 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.')
       with open(path, encoding='utf-8') as f:
         results.append(json.load(f))
       writers.log(f'[{table.name}] {row.name} seed {seed}: done earlier ({workdir}).')
+      continue
+    if not train_missing:
       continue
     writers.log(f'[{table.name}] {row.name} seed {seed}: training in {workdir}.')
     t0 = time.perf_counter()
@@ -135,6 +139,11 @@ def summarize(table: Table, per_row: dict[str, list[dict[str, Any]]]) -> list[di
   summary = []
   for row in table.rows:
     values = [metric_value(table, r) for r in per_row[row.name]]
+    if not values:  # Nothing finished yet (train_missing=False).
+      summary.append(dict(row=row.name, config=row.config + (f':{row.arg}' if row.arg else ''),
+                          paper=row.paper, source=row.source, n=0, mean=None, std=None,
+                          values=[], diff=None, train_seconds=None))
+      continue
     mean = float(np.mean(values))
     summary.append(dict(
         row=row.name, config=row.config + (f':{row.arg}' if row.arg else ''),
@@ -147,8 +156,13 @@ def summarize(table: Table, per_row: dict[str, list[dict[str, Any]]]) -> list[di
 
 def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -> str:
   def ours(s):
+    if s['mean'] is None:
+      return 'not run yet'
     std = '' if s['std'] is None else f' ± {s["std"]:.2f}'
     return f'{s["mean"]:.2f}{std} (n={s["n"]})'
+
+  def seconds(s):
+    return '' if s['train_seconds'] is None else f'{s["train_seconds"]:.0f}'
 
   def diff(s):
     return '' if s['diff'] is None else f'{s["diff"]:+.2f}'
@@ -160,7 +174,7 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
     for s in summary:
       paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
       lines.append(f'| {s["row"]} | `{s["config"]}` | {paper} | {s["source"]} | {ours(s)} '
-                   f'| {diff(s)} | {s["train_seconds"]:.0f} |')
+                   f'| {diff(s)} | {seconds(s)} |')
     if table.note:
       lines += ['', table.note]
     return '\n'.join(lines)
@@ -171,20 +185,22 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
     for s in summary:
       paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
       std = '' if s['std'] is None else rf' $\pm$ {s["std"]:.2f}'
+      ours_tex = '--' if s['mean'] is None else rf'{s["mean"]:.2f}{std} ($n={s["n"]}$)'
       lines.append(rf'{esc(s["row"])} & {paper} & {esc(s["source"])} & '
-                   rf'{s["mean"]:.2f}{std} ($n={s["n"]}$) & {diff(s)} \\')
+                   rf'{ours_tex} & {diff(s)} \\')
     lines += [r'\bottomrule', r'\end{tabular}']
     return '\n'.join(lines)
   raise errors.ConfigError(f'Unknown format {fmt!r}; use markdown or latex.')
 
 
 def run_table(name: str, *, seeds: int, root: str, fmt: str = 'markdown',
-              repo_root: str = '.') -> str:
+              repo_root: str = '.', train_missing: bool = True) -> str:
   config_lib.check_choice('table', name, TABLES)
   table = TABLES[name]
   for row in table.rows:  # Every config resolves before anything trains.
     load_row_config(row, 0, repo_root)
-  per_row = {row.name: run_row(table, row, seeds, root, repo_root) for row in table.rows}
+  per_row = {row.name: run_row(table, row, seeds, root, repo_root, train_missing)
+             for row in table.rows}
   summary = summarize(table, per_row)
   text = render(table, summary, fmt)
   out_dir = os.path.join(root, table.name)

@@ -67,3 +67,11 @@ def test_every_table_row_names_a_loadable_config(name):
   for row in reproduce.TABLES[name].rows:
     config = reproduce.load_row_config(row, seed=0, repo_root=REPO_ROOT)
     assert config.seed == 0 and row.source
+
+
+def test_notrain_prints_finished_runs_only(tmp_path, monkeypatch):
+  monkeypatch.setitem(reproduce.TABLES, 'tiny', tiny_table())
+  text = reproduce.run_table('tiny', seeds=2, root=str(tmp_path), repo_root=REPO_ROOT,
+                             train_missing=False)
+  assert text.count('not run yet') == 2
+  assert not (tmp_path / 'tiny' / 'perceptron').exists()  # nothing trained
