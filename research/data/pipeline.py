@@ -258,6 +258,7 @@ class StreamingFeeder(ImageFeeder):
     self.eval_batch_size = config.eval_batch_size
     self.steps_per_epoch = max(self.train_size // config.batch_size, 1)
     self._iterator, self._next_step = None, None
+    self._eval_ds = self._make_eval_dataset()
 
   def _num_examples(self, split: str) -> int:
     try:
@@ -320,13 +321,19 @@ class StreamingFeeder(ImageFeeder):
     repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
     return jax.jit(eval_fn, in_shardings=(repl, batch, batch), out_shardings=repl)
 
-  def eval_args(self) -> Iterator[tuple]:
+  def _make_eval_dataset(self):
     import tensorflow as tf
-    import tensorflow_datasets as tfds
 
     ds = self.builder.as_dataset(split=self.eval_split, shuffle_files=False)
     ds = ds.map(lambda ex: self._preprocess(ex, False), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = iter(tfds.as_numpy(ds.batch(self.local_eval_batch).prefetch(tf.data.AUTOTUNE)))
+    return ds.batch(self.local_eval_batch).prefetch(tf.data.AUTOTUNE)
+
+  def eval_args(self) -> Iterator[tuple]:
+    import tensorflow_datasets as tfds
+
+    # The pipeline is built once (in __init__) and re-iterated: opening the
+    # dataset touches the file system, which should not race a checkpoint save.
+    ds = iter(tfds.as_numpy(self._eval_ds))
     # Every process must run the same number of eval steps (its shard may be one
     # example shorter than another's): pad with masked rows.
     largest_shard = math.ceil(self.eval_size / jax.process_count())
