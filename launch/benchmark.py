@@ -1,11 +1,13 @@
 r"""Training-step speed of any config: compile time, steady-state examples/s, memory.
 
   python -m launch.benchmark --config=configs/NAME.py[:ARG] [--config.KEY=VALUE ...] \
-      [--steps=200] [--warmup=20] [--synthetic=28,28,1]
+      [--steps=200] [--warmup=20] [--synthetic=28,28,1 | --synthetic=65]
 
 Times the same compiled step `launch.train` runs (data on device, batched by
-index), on the config's real data or, with --synthetic=H,W,C, on random data of
-that shape (no TensorFlow needed). The last line is machine-readable:
+index), on the config's real data or, with --synthetic, on random data (no
+TensorFlow needed): images of shape H,W,C for classification configs, token
+streams over a vocabulary of V ids (--synthetic=V) for language models. An
+example is one image, or one sequence of `seq_len` tokens. The last line is machine-readable:
 `examples_per_second=<float>`.
 """
 
@@ -22,7 +24,8 @@ _STEPS = flags.DEFINE_integer('steps', 200, 'Timed training steps.')
 _WARMUP = flags.DEFINE_integer('warmup', 20, 'Untimed steps after compilation.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed repetitions; the best is reported.')
 _SYNTHETIC = flags.DEFINE_string(
-    'synthetic', None, 'H,W,C: random data of this shape instead of the dataset.')
+    'synthetic', None,
+    'Random data instead of the dataset: H,W,C images, or V (vocabulary size) for LMs.')
 _NUM_CLASSES = flags.DEFINE_integer('num_classes', 10, 'Classes for --synthetic.')
 flags.mark_flags_as_required(['config'])
 

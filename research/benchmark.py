@@ -8,25 +8,46 @@ from typing import Any
 
 import jax
 
-from research import optim, parallel, train
-from research.data import pipeline
+from research import errors, optim, parallel, train
+from research.data import pipeline, text_pipeline
+from research.tasks import TASKS
+
+
+def make_feeder(config, mesh, synthetic: tuple[int, ...] | None, num_classes: int):
+  """The config's own data, or random data: `synthetic` is an image shape
+  (H, W, C) for classification, (vocab size,) for language models."""
+  if synthetic is None:
+    return TASKS[config.task].make_feeder(config, mesh)
+  if config.task == 'classification':
+    if len(synthetic) != 3:
+      raise errors.ConfigError(f'--synthetic for classification is H,W,C; got {synthetic}.')
+    return pipeline.InMemoryFeeder(
+        config, mesh, data=pipeline.synthetic(config, synthetic, num_classes))
+  if config.task == 'language_model':
+    if len(synthetic) != 1:
+      raise errors.ConfigError(f'--synthetic for language models is the vocabulary size; '
+                               f'got {synthetic}.')
+    return text_pipeline.TextFeeder(config, mesh, data=text_pipeline.synthetic(synthetic[0]))
+  raise errors.ConfigError(f'No synthetic data for task {config.task!r}.')
 
 
 def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
               synthetic_shape: tuple[int, ...] | None = None,
               num_classes: int = 10) -> dict[str, Any]:
+  """Compile time and steady-state speed of the config's training step; an
+  example is one image, or one sequence of `seq_len` tokens."""
   train.check_config(config)
+  if config.task not in TASKS:
+    raise errors.ConfigError(f'Task {config.task!r} has no training step to time.')
   mesh = parallel.make_mesh()
-  data = None
-  if synthetic_shape is not None:
-    data = pipeline.synthetic(config, synthetic_shape, num_classes)
-  feeder = pipeline.InMemoryFeeder(config, mesh, data=data)
+  feeder = make_feeder(config, mesh, synthetic_shape, num_classes)
   model = train.build_model(config, feeder)
   total = warmup + repeats * steps + 1
   tx, schedule = optim.make_optimizer(config, total)
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
   state = train.create_train_state(config, model, tx, feeder, init_rng, mesh)
-  train_fn = train.make_train_fn(config, model, tx, schedule, step_rng, feeder)
+  train_fn = train.make_train_fn(config, model, tx, schedule, step_rng, feeder,
+                                  train.state_shardings(state))
 
   t0 = time.perf_counter()
   compiled = train_fn.lower(state, *feeder.train_args(0)).compile()
@@ -61,5 +82,7 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
   stats = jax.devices()[0].memory_stats() or {}
   if 'peak_bytes_in_use' in stats:
     report['peak_device_memory_mb'] = round(stats['peak_bytes_in_use'] / 2**20, 1)
+  if config.task == 'language_model':
+    report['tokens_per_second'] = round(max(rates) * config.seq_len, 1)
   report['examples_per_second'] = float(max(rates))
   return report

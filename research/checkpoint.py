@@ -68,7 +68,8 @@ class Checkpointer:
     self._manager.close()
 
 
-def abstract_like(tree: Any, sharding) -> Any:
-  """ShapeDtypeStructs carrying `sharding`: the restore target for any topology."""
+def abstract_like(tree: Any) -> Any:
+  """ShapeDtypeStructs with each array's shape, dtype and sharding: the restore
+  target, so a state saved on N devices is laid out for this run's mesh."""
   return jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)

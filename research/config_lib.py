@@ -102,6 +102,8 @@ def dataset(name: str, *, train_split: str = 'train', eval_split: str = 'test',
   data_dir: TFDS data dir (None: $TFDS_DATA_DIR or ~/tensorflow_datasets).
   manual_dir: where a builder that reads local files finds them.
   download: let TFDS download public datasets that are not prepared yet.
+  train_split may be a TFDS slice ('train[:10%]'). Classifiers are evaluated
+  on eval_split; language models on their corpus's validation and test splits.
   """
   c = ml_collections.ConfigDict()
   c.name = name
@@ -124,6 +126,21 @@ def fashion_mnist(source: str) -> ml_collections.ConfigDict:
   if source == 'tfds':
     return dataset('fashion_mnist')
   raise errors.ConfigError(f"source={source!r}; use 'idx' (local IDX files) or 'tfds'.")
+
+
+def text(level: str = 'char', *, max_vocab: int | None = None,
+         min_count: int = 1) -> ml_collections.ConfigDict:
+  """Tokens of a text corpus (research/data/text.py): 'char' or 'word' level;
+  the vocabulary is built from the train split, capped at `max_vocab` entries
+  (with <unk>) and dropping tokens seen fewer than `min_count` times."""
+  c = ml_collections.ConfigDict()
+  c.level = level
+  c.max_vocab = _maybe(max_vocab, int)
+  c.min_count = min_count
+  return c
+
+
+FORTUNES_DEBIAN_DIR = '/usr/share/games/fortunes'
 
 
 def preprocess(*, image_size: int | None = None, pad: int = 0,

@@ -201,6 +201,11 @@ class KneserNeyLM:
     return [level.discounts for level in self._fitted()]
 
   @property
+  def num_ngrams(self) -> int:
+    """Distinct n-grams stored over all levels (the model's size)."""
+    return sum(len(level.keys) for level in self._fitted())
+
+  @property
   def count_of_counts(self) -> list[tuple[int, int, int, int]]:
     """(n1, n2, n3, n4) of levels 1..order (continuation counts below the top)."""
     return [level.count_of_counts for level in self._fitted()]

@@ -180,3 +180,64 @@ def plot_run(workdir: str, config, model, state, feeder) -> list[str]:
     if p:
       paths.append(p)
   return paths
+
+
+def plot_lm_curves(workdir: str, filename: str = 'curves.png') -> str:
+  """Bits per token: training (per logged step), validation and test (per eval)."""
+  plt = _pyplot()
+  records = writers.read_metrics(workdir)
+  train = [r for r in records if 'bits_per_token' in r]
+  evals = [r for r in records if 'validation_bits_per_token' in r]
+  fig, ax = plt.subplots(figsize=(6, 3.8))
+  ax.plot([r['step'] for r in train], [float(r['bits_per_token']) for r in train], label='train')
+  for split in ('validation', 'test'):
+    ax.plot([r['step'] for r in evals], [float(r[f'{split}_bits_per_token']) for r in evals],
+            'o-', label=split)
+  ax.set(xlabel='step', ylabel='bits per token', title=os.path.basename(os.path.normpath(workdir)))
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  path = os.path.join(workdir, filename)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def lstm_gates(model, params, tokens_T, layer: int = 0):
+  """{'input', 'forget', 'output'} -> T x H activations of `layer` on a text."""
+  import jax.numpy as jnp
+  import numpy as np
+
+  recording = model.clone(record_gates=True, dropout_rate=0.0)
+  tokens_1xT = jnp.asarray(tokens_T, jnp.int32)[None]
+  _, state = recording.apply({'params': params}, tokens_1xT, recording.initial_carry(1),
+                             mutable=['intermediates'])
+  gates = state['intermediates'][f'layer_{layer}']['gates'][0]
+  return {k: np.asarray(v[0]) for k, v in gates.items()}
+
+
+def plot_lstm_gates(model, params, vocab, ids, path: str, length: int = 80,
+                    num_units: int = 32, layer: int = 0) -> str:
+  """Heat maps of the input, forget and output gates (Zaremba et al. 2014, §3)
+  of `num_units` cells of `layer` over `length` tokens of text: which units open
+  or close at which characters."""
+  import numpy as np
+
+  plt = _pyplot()
+  tokens = np.asarray(ids[:length])
+  gates = lstm_gates(model, params, tokens, layer)
+  labels = [t if t not in ('\n', ' ') else {'\n': '⏎', ' ': '␣'}[t] for t in vocab.decode(tokens)]
+  fig, axes = plt.subplots(3, 1, figsize=(max(8, 0.14 * len(tokens)), 7.5), sharex=True)
+  for ax, name in zip(axes, ('input', 'forget', 'output')):
+    im = ax.imshow(gates[name][:, :num_units].T, aspect='auto', cmap='viridis', vmin=0, vmax=1,
+                   interpolation='nearest')
+    ax.set_ylabel(f'{name} gate\nunit')
+    fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
+  axes[-1].set_xticks(range(len(tokens)))
+  axes[-1].set_xticklabels(labels if vocab.level == 'char' else labels, fontsize=6,
+                           rotation=0 if vocab.level == 'char' else 90)
+  fig.suptitle(f'LSTM layer {layer}: gate activations (first {num_units} units) over validation text')
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

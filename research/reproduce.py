@@ -31,17 +31,28 @@ class Row:
   seeds: int | None = None        # fixed number of seeds (e.g. 1 for slow rows)
 
 
+# metric -> (unit shown in the table, value of one split in a results.json)
+METRICS = {
+    'accuracy': ('accuracy %', lambda r, split: 100.0 * float(r[f'{split}_accuracy'])),
+    'error': ('error %', lambda r, split: 100.0 * (1.0 - float(r[f'{split}_accuracy']))),
+    'bits_per_token': ('bits per token', lambda r, split: float(r[f'{split}_bits_per_token'])),
+    'perplexity': ('perplexity', lambda r, split: float(r[f'{split}_perplexity'])),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Table:
   name: str
   title: str
-  metric: str                     # 'accuracy' -> 100 * test_accuracy; 'error' -> 100 * (1 - acc)
+  metric: str                     # a key of METRICS
   rows: tuple
   note: str = ''
+  splits: tuple = ('test',)       # one "ours" column each; the paper figure is the last's
+  unit_label: str = ''            # overrides METRICS' unit (e.g. 'bits per character')
 
   @property
   def unit(self) -> str:
-    return 'test accuracy %' if self.metric == 'accuracy' else 'test error %'
+    return f'{self.splits[-1]} {self.unit_label or METRICS[self.metric][0]}'
 
 
 def _fmnist(name, config, paper, source, **kw):
@@ -88,6 +99,23 @@ TABLES: dict[str, Table] = {
                 source='He et al. 2016, Table 6')
             for d, p in ((20, 8.75), (32, 7.51), (44, 7.17), (56, 6.97), (110, 6.43))),
         note='Needs the TFDS cifar10 files; 164 epochs per run (accelerator recommended).'),
+    'lm_vs_ngram': Table(
+        name='lm_vs_ngram',
+        title='Character-level language models on Debian `fortunes` (2.32M / 129k / 129k chars)',
+        metric='bits_per_token', unit_label='bits per character (lower is better)',
+        splits=('validation', 'test'),
+        rows=(
+            Row('KN 3-gram', 'configs/fortunes_char.py', 'ngram,order=3', seeds=1),
+            Row('KN 5-gram', 'configs/fortunes_char.py', 'ngram,order=5', seeds=1),
+            Row('KN 7-gram', 'configs/fortunes_char.py', 'ngram,order=7', seeds=1),
+            Row('Elman RNN 256', 'configs/fortunes_char.py', 'rnn'),
+            Row('GRU 256', 'configs/fortunes_char.py', 'gru'),
+            Row('LSTM 256', 'configs/fortunes_char.py', 'lstm'),
+        ),
+        note=('Interpolated modified Kneser-Ney n-grams (Chen & Goodman 1998) are fitted '
+              'by counting: deterministic, one run each. Every model scores the same '
+              'characters (each split after its first) with the same train-split '
+              'vocabulary. No published figures exist for this corpus.')),
 }
 
 
@@ -130,27 +158,29 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
   return results
 
 
-def metric_value(table: Table, result: dict[str, Any]) -> float:
-  acc = float(result['test_accuracy'])
-  return 100.0 * (acc if table.metric == 'accuracy' else 1.0 - acc)
+def metric_value(table: Table, result: dict[str, Any], split: str | None = None) -> float:
+  return METRICS[table.metric][1](result, split or table.splits[-1])
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+  return dict(n=len(values), mean=float(np.mean(values)) if values else None,
+              std=float(np.std(values)) if len(values) > 1 else None, values=values)
 
 
 def summarize(table: Table, per_row: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+  """Per row: mean/std/values of the last split (the paper's), `by_split` for all."""
   summary = []
   for row in table.rows:
-    values = [metric_value(table, r) for r in per_row[row.name]]
-    if not values:  # Nothing finished yet (train_missing=False).
-      summary.append(dict(row=row.name, config=row.config + (f':{row.arg}' if row.arg else ''),
-                          paper=row.paper, source=row.source, n=0, mean=None, std=None,
-                          values=[], diff=None, train_seconds=None))
-      continue
-    mean = float(np.mean(values))
+    results = per_row[row.name]
+    by_split = {split: _stats([metric_value(table, r, split) for r in results])
+                for split in table.splits}
+    main = by_split[table.splits[-1]]
     summary.append(dict(
         row=row.name, config=row.config + (f':{row.arg}' if row.arg else ''),
-        paper=row.paper, source=row.source, n=len(values), mean=mean,
-        std=float(np.std(values)) if len(values) > 1 else None, values=values,
-        diff=None if row.paper is None else mean - row.paper,
-        train_seconds=float(np.mean([r['train_seconds'] for r in per_row[row.name]]))))
+        paper=row.paper, source=row.source, **main, by_split=by_split,
+        diff=None if row.paper is None or main['mean'] is None else main['mean'] - row.paper,
+        train_seconds=(float(np.mean([r['train_seconds'] for r in results]))
+                       if results else None)))
   return summary
 
 
@@ -158,8 +188,12 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
   def ours(s):
     if s['mean'] is None:
       return 'not run yet'
-    std = '' if s['std'] is None else f' ± {s["std"]:.2f}'
-    return f'{s["mean"]:.2f}{std} (n={s["n"]})'
+    std = '' if s['std'] is None else f' ± {s["std"]:.{digits}f}'
+    return f'{s["mean"]:.{digits}f}{std} (n={s["n"]})'
+
+  digits = 3 if table.metric == 'bits_per_token' else 2
+  ours_headers = (['ours (mean ± std)'] if table.splits == ('test',)
+                  else [f'ours: {split}' for split in table.splits])
 
   def seconds(s):
     return '' if s['train_seconds'] is None else f'{s["train_seconds"]:.0f}'
@@ -169,25 +203,33 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
 
   if fmt == 'markdown':
     lines = [f'**{table.title}** — {table.unit}', '',
-             '| row | config | paper | source | ours (mean ± std) | ours − paper | train s / run |',
-             '|---|---|---:|---|---:|---:|---:|']
+             f'| row | config | paper | source | {" | ".join(ours_headers)} | ours − paper '
+             '| train s / run |',
+             '|---|---|---:|---|' + '---:|' * len(ours_headers) + '---:|---:|']
     for s in summary:
       paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
-      lines.append(f'| {s["row"]} | `{s["config"]}` | {paper} | {s["source"]} | {ours(s)} '
+      cells = ' | '.join(ours(s['by_split'][split]) for split in table.splits)
+      lines.append(f'| {s["row"]} | `{s["config"]}` | {paper} | {s["source"]} | {cells} '
                    f'| {diff(s)} | {seconds(s)} |')
     if table.note:
       lines += ['', table.note]
     return '\n'.join(lines)
   if fmt == 'latex':
     esc = lambda t: t.replace('%', r'\%').replace('_', r'\_').replace('&', r'\&')
-    lines = [r'\begin{tabular}{lrlrr}', r'\toprule',
-             rf'{esc(table.title)} & paper & source & ours & $\Delta$ \\', r'\midrule']
+    def ours_tex(s):
+      if s['mean'] is None:
+        return '--'
+      std = '' if s['std'] is None else rf' $\pm$ {s["std"]:.{digits}f}'
+      return rf'{s["mean"]:.{digits}f}{std} ($n={s["n"]}$)'
+
+    lines = [r'\begin{tabular}{lrl' + 'r' * len(table.splits) + 'r}', r'\toprule',
+             rf'{esc(table.title)} & paper & source & '
+             + ' & '.join(esc(h) for h in ours_headers) + r' & $\Delta$ \\', r'\midrule']
     for s in summary:
       paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
-      std = '' if s['std'] is None else rf' $\pm$ {s["std"]:.2f}'
-      ours_tex = '--' if s['mean'] is None else rf'{s["mean"]:.2f}{std} ($n={s["n"]}$)'
+      cells = ' & '.join(ours_tex(s['by_split'][split]) for split in table.splits)
       lines.append(rf'{esc(s["row"])} & {paper} & {esc(s["source"])} & '
-                   rf'{ours_tex} & {diff(s)} \\')
+                   rf'{cells} & {diff(s)} \\')
     lines += [r'\bottomrule', r'\end{tabular}']
     return '\n'.join(lines)
   raise errors.ConfigError(f'Unknown format {fmt!r}; use markdown or latex.')

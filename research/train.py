@@ -20,7 +20,7 @@ import numpy as np
 
 from research import checkpoint, config_lib, errors, optim, parallel, writers
 from research.data import DATASETS
-from research.tasks import TASKS
+from research.tasks import COUNT_BASED_TASKS, TASKS
 from research.train_state import TrainState
 
 # Keys that may differ when a workdir is resumed (they do not change the math
@@ -34,7 +34,10 @@ RESUMABLE_CHANGES = frozenset({
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Resolves every name in the config; raises ConfigError before any work."""
-  config_lib.check_choice('task', config.task, TASKS)
+  config_lib.check_choice('task', config.task, {**TASKS, **COUNT_BASED_TASKS})
+  if config.task in COUNT_BASED_TASKS:
+    COUNT_BASED_TASKS[config.task].check_config(config)
+    return
   task = TASKS[config.task]
   config_lib.check_choice('dataset', config.dataset.name, DATASETS)
   config_lib.check_choice('model', config.model.name, task.MODELS)
@@ -82,21 +85,28 @@ def create_train_state(config, model, tx, feeder, rng, mesh) -> TrainState:
                       opt_state=tx.init(params), model_state=model_state)
 
   # Shapes first (nothing allocated), then one compiled init that writes every
-  # leaf straight into its (replicated) sharding.
+  # leaf straight into its sharding (the task's choice: params replicated,
+  # per-example state such as a language model's carry split over the batch).
   abstract = jax.eval_shape(init_fn, rng)
-  shardings = jax.tree.map(lambda _: parallel.replicated(mesh), abstract)
+  shardings = TASKS[config.task].state_shardings(abstract, mesh)
   return jax.jit(init_fn, out_shardings=shardings)(rng)
 
 
-def make_train_fn(config, model, tx, schedule, rng, feeder):
+def state_shardings(state: TrainState) -> Any:
+  """The sharding of every leaf of a (created or restored) state."""
+  return jax.tree.map(lambda x: x.sharding, state)
+
+
+def make_train_fn(config, model, tx, schedule, rng, feeder, shardings):
   """The task's pure train step `(state, batch) -> (state, metrics)`, jitted by
-  the feeder (which owns how a batch reaches the devices); state is donated."""
+  the feeder (which owns how a batch reaches the devices) with the state in
+  and out in `shardings` (see `state_shardings`); the state is donated."""
   step_fn = TASKS[config.task].bind_train_step(config, model, tx, schedule, rng)
-  return feeder.make_train_fn(step_fn)
+  return feeder.make_train_fn(step_fn, shardings)
 
 
-def make_eval_fn(config, model, feeder):
-  return feeder.make_eval_fn(TASKS[config.task].bind_eval_step(config, model))
+def make_eval_fn(config, model, feeder, shardings):
+  return feeder.make_eval_fn(TASKS[config.task].bind_eval_step(config, model), shardings)
 
 
 def evaluate(task, eval_fn, state, feeder) -> dict[str, float]:
@@ -229,16 +239,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       max_to_keep=config.keep_checkpoints)
   train_seconds = 0.0
   if (latest := ckpt.latest_step()) is not None:
-    state, meta = ckpt.restore(
-        latest, checkpoint.abstract_like(state, parallel.replicated(mesh)))
+    state, meta = ckpt.restore(latest, checkpoint.abstract_like(state))
     train_seconds = meta['train_seconds']
     writers.log(f'Resumed from step {latest} in {workdir}.')
 
   writer = writers.MetricWriter(workdir, tensorboard=config.tensorboard)
   ctx = LoopContext(
       config=config, feeder=feeder,
-      train_fn=make_train_fn(config, model, tx, schedule, step_rng, feeder),
-      eval_fn=make_eval_fn(config, model, feeder),
+      train_fn=make_train_fn(config, model, tx, schedule, step_rng, feeder,
+                             state_shardings(state)),
+      eval_fn=make_eval_fn(config, model, feeder, state_shardings(state)),
       total_steps=total_steps, ckpt=ckpt, writer=writer)
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{num_params(state.params):,} params, {total_steps} steps '

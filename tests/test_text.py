@@ -55,6 +55,7 @@ def fortunes_like(directory, outside):
 def dataset_config(name, data_dir, manual_dir=None):
   return ml_collections.ConfigDict(dict(
       name=name, data_dir=None if data_dir is None else str(data_dir), download=True,
+      train_split='train',
       manual_dir=None if manual_dir is None else str(manual_dir)))
 
 
@@ -289,3 +290,13 @@ def test_empty_split_is_an_error():
     make_token_streams({'train': 'abc', 'validation': 'a', 'test': '  \t'}, 'word')
   with pytest.raises(errors.DataNotFoundError, match='No train split'):
     make_token_streams({'validation': 'a'}, 'char')
+
+
+def test_lm1b_sentences_are_joined_by_newlines():
+  # (mock_data ignores split slices, so the halved test split is not checked here.)
+  config = dataset_config('lm1b', None)
+  with tfds.testing.mock_data(num_examples=6):
+    splits = text_lib.load_text_splits(config)
+  assert set(splits) == set(text_lib.SPLITS)
+  assert splits['train'].count('\n') == 5  # six mocked sentences
+  assert all(splits[s] for s in text_lib.SPLITS)

@@ -15,7 +15,7 @@ import tensorflow_datasets as tfds
 from research import errors, train, writers
 from research.data import DATASETS
 from testlib import (REPO_ROOT, config_names, load_config, quiet, restore_state_tree,
-                     subprocess_env, write_idx_dir)
+                     subprocess_env, write_idx_dir, write_text_corpus)
 
 
 def losses(workdir):
@@ -27,32 +27,45 @@ def test_every_config_trains_runlocal(name, tmp_path):
   config = quiet(load_config(name, 'runlocal'))
   config.tensorboard = config.plot = True
   spec = DATASETS[config.dataset.name]
-  if spec.needs_manual_dir:  # A tiny local IDX directory, built by the real builder.
-    write_idx_dir(str(tmp_path / 'idx'))
+  run = tmp_path / 'run'
+  if spec.needs_manual_dir:  # Tiny local files, read by the real builder.
+    if config.dataset.name == 'text_corpus':
+      layout = 'ptb' if config.text.level == 'word' else 'single'
+      config.dataset.manual_dir = write_text_corpus(str(tmp_path / 'text'), layout)
+    else:
+      write_idx_dir(str(tmp_path / 'idx'))
+      config.dataset.manual_dir = str(tmp_path / 'idx')
     os.makedirs(tmp_path / 'tfds')
-    config.dataset.manual_dir = str(tmp_path / 'idx')
     config.dataset.data_dir = str(tmp_path / 'tfds')
-    results = train.train_and_evaluate(config, str(tmp_path / 'run'))
+    results = train.train_and_evaluate(config, str(run))
   elif spec.builds_offline:
-    results = train.train_and_evaluate(config, str(tmp_path / 'run'))
+    results = train.train_and_evaluate(config, str(run))
   else:  # Public datasets cannot be downloaded here: TFDS's mock examples.
     with tfds.testing.mock_data(num_examples=config.batch_size * 2):
-      results = train.train_and_evaluate(config, str(tmp_path / 'run'))
-  tmp_path = tmp_path / 'run'
+      results = train.train_and_evaluate(config, str(run))
   steps = config.num_train_steps
   assert results['steps'] == steps and 0 < steps <= 20
-  assert 0.0 <= results['test_accuracy'] <= 1.0 and np.isfinite(results['test_loss'])
   for path in ('config.json', 'results.json', 'metrics.jsonl', f'checkpoints/{steps}'):
-    assert os.path.exists(tmp_path / path), path
-  assert any(f.startswith('events.out.tfevents') for f in os.listdir(tmp_path / 'tensorboard'))
-  assert (tmp_path / 'curves.png').exists()
-  if DATASETS[config.dataset.name].in_memory:
-    assert (tmp_path / 'confusion_matrix.png').exists()
-  with open(tmp_path / 'results.json') as f:
+    assert os.path.exists(run / path), path
+  assert any(f.startswith('events.out.tfevents') for f in os.listdir(run / 'tensorboard'))
+  assert (run / 'curves.png').exists()
+  with open(run / 'results.json') as f:
     on_disk = json.load(f)
-  for key in ('test_accuracy', 'test_loss', 'steps', 'train_seconds', 'examples_per_second'):
+  if config.task == 'classification':
+    assert 0.0 <= results['test_accuracy'] <= 1.0 and np.isfinite(results['test_loss'])
+    if spec.in_memory:
+      assert (run / 'confusion_matrix.png').exists()
+    keys = ('test_accuracy', 'test_loss')
+  else:  # language_model
+    for split in ('validation', 'test'):
+      assert np.isfinite(results[f'{split}_bits_per_token'])
+      assert results[f'{split}_tokens'] > 0
+    assert (run / 'vocab.json').exists()
+    assert (run / 'lstm_gates.png').exists() == (config.model.cell == 'lstm')
+    keys = ('validation_bits_per_token', 'test_bits_per_token', 'test_perplexity')
+  for key in keys + ('steps', 'train_seconds', 'examples_per_second'):
     assert key in on_disk
-  assert json.load(open(tmp_path / 'config.json'))['model']['name'] == config.model.name
+  assert json.load(open(run / 'config.json'))['model']['name'] == config.model.name
 
 
 def test_golden_first_steps(tmp_path):

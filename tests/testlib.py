@@ -88,3 +88,31 @@ def write_idx_dir(directory: str, num_train: int = 64, num_test: int = 32, size:
     write_idx(os.path.join(directory, f'{prefix}-labels-idx1-ubyte'), labels, compress=False)
     arrays[split] = (images, labels)
   return arrays
+
+
+def write_text_corpus(directory: str, layout: str = 'single', num_chars: int = 4000,
+                      seed: int = 0) -> str:
+  """A small English-like UTF-8 corpus: one file ('single', split 90/5/5 by the
+  builder) or PTB-style ptb.{train,valid,test}.txt ('ptb')."""
+  import numpy as np
+
+  os.makedirs(directory, exist_ok=True)
+  rng = np.random.default_rng(seed)
+  words = ['the', 'cat', 'sat', 'on', 'a', 'mat', 'and', 'dog', 'ran', 'far', 'away',
+           'to', 'see', 'sun', 'rise', 'over', 'hill', 'é']
+  lines = []
+  while sum(len(line) + 1 for line in lines) < num_chars:
+    lines.append(' '.join(rng.choice(words, rng.integers(3, 9))))
+  if layout == 'single':
+    with open(os.path.join(directory, 'corpus.txt'), 'w', encoding='utf-8') as f:
+      f.write('\n'.join(lines) + '\n')
+  elif layout == 'ptb':
+    n = len(lines)
+    parts = {'train': lines[:int(0.8 * n)], 'valid': lines[int(0.8 * n):int(0.9 * n)],
+             'test': lines[int(0.9 * n):]}
+    for split, part in parts.items():
+      with open(os.path.join(directory, f'ptb.{split}.txt'), 'w', encoding='utf-8') as f:
+        f.write('\n'.join(part) + '\n')
+  else:
+    raise ValueError(layout)
+  return directory

@@ -196,22 +196,23 @@ class InMemoryFeeder(ImageFeeder):
     self.eval_images_host = data.eval_images  # for pictures of predictions
     self.eval_labels_host = data.eval_labels
 
-  def make_train_fn(self, step_fn: Callable):
+  def make_train_fn(self, step_fn: Callable, state_shardings):
     """jit(state, data, global indices) -> (state, metrics), donating state."""
     repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
     return jax.jit(
         functools.partial(_train_on_indices, step_fn=step_fn, batch_sharding=batch),
-        in_shardings=(repl, repl, batch), out_shardings=(repl, repl), donate_argnums=(0,))
+        in_shardings=(state_shardings, repl, batch), out_shardings=(state_shardings, repl),
+        donate_argnums=(0,))
 
   def train_args(self, step: int) -> tuple:
     idx = process_rows(self.order.global_indices(step))
     return self.train_data, parallel.global_batch(idx, self.mesh)
 
-  def make_eval_fn(self, eval_fn: Callable):
+  def make_eval_fn(self, eval_fn: Callable, state_shardings):
     repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
     return jax.jit(
         functools.partial(_eval_on_indices, eval_fn=eval_fn, batch_sharding=batch),
-        in_shardings=(repl, repl, batch, batch), out_shardings=repl)
+        in_shardings=(state_shardings, repl, batch, batch), out_shardings=repl)
 
   def eval_args(self) -> Iterator[tuple]:
     for idx, mask in eval_batches(self.eval_size, self.eval_batch_size):
@@ -300,10 +301,10 @@ class StreamingFeeder(ImageFeeder):
     ds = ds.batch(self.local_batch, drop_remainder=True).skip(skip)
     return iter(tfds.as_numpy(ds.prefetch(tf.data.AUTOTUNE)))
 
-  def make_train_fn(self, step_fn: Callable):
+  def make_train_fn(self, step_fn: Callable, state_shardings):
     repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
-    return jax.jit(step_fn, in_shardings=(repl, batch), out_shardings=(repl, repl),
-                   donate_argnums=(0,))
+    return jax.jit(step_fn, in_shardings=(state_shardings, batch),
+                   out_shardings=(state_shardings, repl), donate_argnums=(0,))
 
   def train_args(self, step: int) -> tuple:
     epoch, offset = divmod(step, self.steps_per_epoch)
@@ -317,9 +318,9 @@ class StreamingFeeder(ImageFeeder):
     self._next_step = step + 1
     return ({k: parallel.global_batch(v, self.mesh) for k, v in local.items()},)
 
-  def make_eval_fn(self, eval_fn: Callable):
+  def make_eval_fn(self, eval_fn: Callable, state_shardings):
     repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
-    return jax.jit(eval_fn, in_shardings=(repl, batch, batch), out_shardings=repl)
+    return jax.jit(eval_fn, in_shardings=(state_shardings, batch, batch), out_shardings=repl)
 
   def _make_eval_dataset(self):
     import tensorflow as tf

@@ -14,6 +14,8 @@ class DatasetSpec:
   needs_manual_dir: bool = False  # a project builder reading local files
   in_memory: bool = True        # small enough to keep whole on every device
   how_to_get: str = ''
+  # Text corpora: TFDS split (or slice) read as our 'train'/'validation'/'test'.
+  text_splits: dict | None = None
 
 
 def _public(name: str, in_memory: bool = True) -> DatasetSpec:
@@ -62,6 +64,12 @@ DATASETS: dict[str, DatasetSpec] = {
                     '`apt-get install fortunes` gives /usr/share/games/fortunes, and pass it '
                     'as --config.dataset.manual_dir=DIR.')),
     'tiny_shakespeare': _public('tiny_shakespeare'),
+    # One Billion Word (Chelba et al. 2013): one sentence per example; TFDS has
+    # train and test only, so the held-out test is halved into validation and
+    # test. The whole train split (0.8B words) does not fit the in-memory token
+    # path: slice it, e.g. --config.dataset.train_split='train[:2%]'.
+    'lm1b': dataclasses.replace(_public('lm1b'), text_splits={
+        'validation': 'test[:50%]', 'test': 'test[50%:]'}),
     'kmnist_idx': _idx(
         'kmnist', 'Download the four kmnist *-ubyte.gz files from github.com/rois-codh/kmnist.'),
 }

@@ -1,9 +1,9 @@
 """Text corpora for language modelling: splits, tokens, vocabulary, id streams.
 
 Pure Python/numpy; TensorFlow/TFDS are imported only by `load_text_splits` /
-`read_text_splits`, which read a TFDS text dataset with one example
-`{'text': ...}` per split (the project's `text_corpus` builder, or TFDS's
-`tiny_shakespeare`).
+`read_text_splits`, which read a TFDS text dataset whose examples are
+`{'text': ...}` (one per split for the project's `text_corpus` builder and
+TFDS's `tiny_shakespeare`, one per sentence for `lm1b`), joined by newlines.
 
 Tokens:
   * 'char': every Unicode character (code point) is a token, '\\n' included.
@@ -198,24 +198,30 @@ class Vocabulary:
         raise ValueError(f'{path}: {e}') from e
 
 
-def read_text_splits(builder, splits: Sequence[str] = SPLITS) -> dict[str, str]:
-  """The text of each split of a prepared TFDS builder (one example per split)."""
+def read_text_splits(builder, splits: Sequence[str] = SPLITS,
+                     tfds_splits: dict[str, str] | None = None) -> dict[str, str]:
+  """The text of each split of a prepared TFDS builder: its examples' texts in
+  order, joined by newlines (one example per split for `text_corpus` and
+  `tiny_shakespeare`; one per sentence for corpora such as `lm1b`).
+  `tfds_splits` maps our split names to TFDS split strings (e.g. slices)."""
   import tensorflow_datasets as tfds
 
   available = list(builder.info.splits.keys())
   out = {}
   for split in splits:
-    if available and split not in available:
+    tfds_split = (tfds_splits or {}).get(split, split)
+    base = tfds_split.split('[', 1)[0]
+    if available and base not in available:
       raise errors.DataNotFoundError(
-          f'{builder.name} has no {split!r} split (it has {", ".join(available)}).')
-    ds = builder.as_dataset(split=split, batch_size=None, shuffle_files=False)
-    examples = list(tfds.as_numpy(ds))
-    if len(examples) != 1:
-      raise errors.DataNotFoundError(
-          f'{builder.name}[{split}] has {len(examples)} examples; a text corpus has '
-          f'exactly one {TEXT_KEY!r} example per split.')
-    raw = examples[0][TEXT_KEY]
-    out[split] = raw.decode('utf-8') if isinstance(raw, bytes) else str(raw)
+          f'{builder.name} has no {base!r} split (it has {", ".join(available)}).')
+    ds = builder.as_dataset(split=tfds_split, batch_size=None, shuffle_files=False)
+    texts = []
+    for example in tfds.as_numpy(ds):
+      raw = example[TEXT_KEY]
+      texts.append(raw.decode('utf-8') if isinstance(raw, bytes) else str(raw))
+    if not texts:
+      raise errors.DataNotFoundError(f'{builder.name}[{split}] has no examples.')
+    out[split] = '\n'.join(texts)
   return out
 
 
@@ -250,10 +256,13 @@ def load_text_splits(dataset_config) -> dict[str, str]:
   `tiny_shakespeare` follow `dataset_config.download`.
   """
   from research.data import datasets
+  from research.data.registry import DATASETS
 
   builder = datasets.prepare(dataset_config)
   _check_source(builder, dataset_config)
-  return read_text_splits(builder)
+  tfds_splits = {**(DATASETS[dataset_config.name].text_splits or {}),
+                 'train': dataset_config.train_split}
+  return read_text_splits(builder, tfds_splits=tfds_splits)
 
 
 def make_token_streams(splits: dict[str, str], level: str, *, max_vocab: int | None = None,

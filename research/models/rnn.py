@@ -56,30 +56,66 @@ def _zeros_carry(num_states: int, batch_size: int, hidden_size: int) -> tuple:
   return tuple(jnp.zeros((batch_size, hidden_size), jnp.float32) for _ in range(num_states))
 
 
-class ElmanCell(nn.Module):
-  """Elman 1990: h_t = tanh(W_x x_t + W_h h_{t-1} + b). Carry: (h,)."""
+class _Cell(nn.Module):
+  """What the cells share: one step `__call__(carry, x_BxD)`, and `sequence`,
+  which runs all T steps of a BxTxD input with one `nn.scan`.
+
+  Each step's work splits into the input projection W_x x_t + b, which does not
+  depend on the past, and the recurrence on h_{t-1}. `sequence` computes the
+  projection for all T steps as one (B*T)xD matmul before the scan, so the
+  sequential loop holds only the recurrent matmul (cuDNN and PyTorch do the
+  same); a step is `recur(carry, project(x_t))` either way.
+  """
 
   hidden_size: int
   dtype: str = 'float32'
 
-  num_states = 1  # Arrays in the carry (not a field).
+  num_gates = 1  # Blocks of H in the projections (class attributes, not fields).
+  num_states = 1  # Arrays in the carry.
 
-  @nn.compact
+  def setup(self):
+    dtype, width = DTYPES[self.dtype], self.num_gates * self.hidden_size
+    self.input = nn.Dense(width, dtype=dtype, name='input')
+    self.hidden = nn.Dense(width, use_bias=False, dtype=dtype, name='hidden',
+                           kernel_init=_per_gate(nn.initializers.orthogonal(), self.num_gates))
+
+  def project(self, x):
+    """W_x x + b for every gate: ...xD -> ...x(num_gates*H), float32."""
+    return self.input(x).astype(jnp.float32)
+
+  def recur(self, carry: tuple, a_x: jax.Array) -> tuple[tuple, jax.Array]:
+    raise NotImplementedError  # Each cell's equations.
+
   def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
-    (h_BxH,) = carry
-    dtype = DTYPES[self.dtype]
-    a_BxH = (nn.Dense(self.hidden_size, dtype=dtype, name='input')(x_BxD)
-             + nn.Dense(self.hidden_size, use_bias=False, dtype=dtype,
-                        kernel_init=nn.initializers.orthogonal(), name='hidden')(h_BxH))
-    h_BxH = jnp.tanh(a_BxH.astype(jnp.float32))
-    return (h_BxH,), h_BxH
+    return self.recur(carry, self.project(x_BxD))
+
+  def sequence(self, carry: tuple, x_BxTxD: jax.Array) -> tuple[tuple, jax.Array]:
+    """All T steps: (carry, BxTxD) -> (carry after step T, h for every step BxTxH)."""
+    # Params are shared across time steps (broadcast, not scanned); anything
+    # sown at each step is stacked on axis 1, giving (B, T, ...).
+    scan = nn.scan(lambda cell, c, a: cell.recur(c, a), variable_broadcast='params',
+                   variable_axes={'intermediates': 1}, split_rngs={'params': False},
+                   in_axes=1, out_axes=1)
+    return scan(self, carry, self.project(x_BxTxD))
 
   @nn.nowrap
   def initial_carry(self, batch_size: int) -> tuple:
     return _zeros_carry(self.num_states, batch_size, self.hidden_size)
 
 
-class LSTMCell(nn.Module):
+class ElmanCell(_Cell):
+  """Elman 1990: h_t = tanh(W_x x_t + W_h h_{t-1} + b). Carry: (h,)."""
+
+  num_gates = 1
+  num_states = 1
+
+  def recur(self, carry, a_x):
+    (h_BxH,) = carry
+    h_BxH = jnp.tanh(a_x + self.hidden(h_BxH).astype(jnp.float32))
+    return (h_BxH,), h_BxH
+
+
+class LSTMCell(_Cell):
   """Zaremba et al. 2014, §3 (gates in PyTorch's order i, f, g, o):
 
       i = sigm(W_xi x_t + W_hi h_{t-1} + b_i)
@@ -94,7 +130,6 @@ class LSTMCell(nn.Module):
   Carry: (c, h).
   """
 
-  hidden_size: int
   # Added to f's pre-activation. 1.0 (Jozefowicz, Zaremba & Sutskever 2015,
   # "An Empirical Exploration of Recurrent Network Architectures", §2.2) starts
   # the cell remembering (f ~ 0.73) so gradients flow through c from the start;
@@ -103,19 +138,14 @@ class LSTMCell(nn.Module):
   # Sow {'input': i, 'forget': f, 'output': o} into 'intermediates' (effective
   # only when that collection is mutable in `apply`).
   record_gates: bool = False
-  dtype: str = 'float32'
 
+  num_gates = 4
   num_states = 2
 
-  @nn.compact
-  def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
+  def recur(self, carry, a_x):
     c_BxH, h_BxH = carry
-    dtype, hs = DTYPES[self.dtype], self.hidden_size
-    a_Bx4H = (nn.Dense(4 * hs, dtype=dtype, name='input')(x_BxD)
-              + nn.Dense(4 * hs, use_bias=False, dtype=dtype,
-                         kernel_init=_per_gate(nn.initializers.orthogonal(), 4),
-                         name='hidden')(h_BxH))
-    a_i, a_f, a_g, a_o = jnp.split(a_Bx4H.astype(jnp.float32), 4, axis=-1)
+    a_Bx4H = a_x + self.hidden(h_BxH).astype(jnp.float32)
+    a_i, a_f, a_g, a_o = jnp.split(a_Bx4H, 4, axis=-1)
     i = nn.sigmoid(a_i)
     f = nn.sigmoid(a_f + self.forget_bias)
     g = jnp.tanh(a_g)
@@ -126,12 +156,8 @@ class LSTMCell(nn.Module):
       self.sow('intermediates', 'gates', {'input': i, 'forget': f, 'output': o})
     return (c_BxH, h_BxH), h_BxH
 
-  @nn.nowrap
-  def initial_carry(self, batch_size: int) -> tuple:
-    return _zeros_carry(self.num_states, batch_size, self.hidden_size)
 
-
-class GRUCell(nn.Module):
+class GRUCell(_Cell):
   """Cho et al. 2014 in the PyTorch/cuDNN variant (gates in order r, z, n):
 
       r = sigm(W_ir x_t + b_r + W_hr h_{t-1})
@@ -145,31 +171,24 @@ class GRUCell(nn.Module):
   Carry: (h,).
   """
 
-  hidden_size: int
-  dtype: str = 'float32'
-
+  num_gates = 3
   num_states = 1
 
-  @nn.compact
-  def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
+  def setup(self):
+    super().setup()
+    self.hidden_bias_n = self.param('hidden_bias_n', nn.initializers.zeros_init(),
+                                    (self.hidden_size,))
+
+  def recur(self, carry, a_x):
     (h_BxH,) = carry
-    dtype, hs = DTYPES[self.dtype], self.hidden_size
-    ax_Bx3H = nn.Dense(3 * hs, dtype=dtype, name='input')(x_BxD)
-    ah_Bx3H = nn.Dense(3 * hs, use_bias=False, dtype=dtype,
-                       kernel_init=_per_gate(nn.initializers.orthogonal(), 3),
-                       name='hidden')(h_BxH)
-    b_hn = self.param('hidden_bias_n', nn.initializers.zeros_init(), (hs,))
-    ax_r, ax_z, ax_n = jnp.split(ax_Bx3H.astype(jnp.float32), 3, axis=-1)
-    ah_r, ah_z, ah_n = jnp.split(ah_Bx3H.astype(jnp.float32), 3, axis=-1)
+    ah_Bx3H = self.hidden(h_BxH).astype(jnp.float32)
+    ax_r, ax_z, ax_n = jnp.split(a_x, 3, axis=-1)
+    ah_r, ah_z, ah_n = jnp.split(ah_Bx3H, 3, axis=-1)
     r = nn.sigmoid(ax_r + ah_r)
     z = nn.sigmoid(ax_z + ah_z)
-    n = jnp.tanh(ax_n + r * (ah_n + b_hn))
+    n = jnp.tanh(ax_n + r * (ah_n + self.hidden_bias_n))
     h_BxH = (1.0 - z) * n + z * h_BxH
     return (h_BxH,), h_BxH
-
-  @nn.nowrap
-  def initial_carry(self, batch_size: int) -> tuple:
-    return _zeros_carry(self.num_states, batch_size, self.hidden_size)
 
 
 CELLS = {'rnn': ElmanCell, 'lstm': LSTMCell, 'gru': GRUCell}
@@ -246,16 +265,10 @@ class RNNLanguageModel(nn.Module):
     dropout = nn.Dropout(self.dropout_rate, deterministic=not train)
     embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=dtype, name='embed')
     x_BxTxD = dropout(embed(tokens_BxT))
-    # Params are shared across time steps (broadcast, not scanned); gates sown
-    # at each step are stacked on axis 1, giving (B, T, H).
-    scanned_cell = nn.scan(
-        CELLS[self.cell], variable_broadcast='params',
-        variable_axes={'intermediates': 1}, split_rngs={'params': False},
-        in_axes=1, out_axes=1)
     new_carry = []
     for layer in range(self.num_layers):
-      layer_carry, h_BxTxH = scanned_cell(
-          **self._cell_kwargs(), name=f'layer_{layer}')(carry[layer], x_BxTxD)
+      cell = CELLS[self.cell](**self._cell_kwargs(), name=f'layer_{layer}')
+      layer_carry, h_BxTxH = cell.sequence(carry[layer], x_BxTxD)
       new_carry.append(layer_carry)
       x_BxTxD = dropout(h_BxTxH)
     if self.tie_embeddings:

@@ -1,7 +1,18 @@
-"""Task registry: config `task` -> module with `train_step` and `eval_step`."""
+"""Task registry: config `task` -> module with its steps, models and feeder.
 
-from research.tasks import classification
+Each module defines MODELS, DATA_MODEL_FIELDS, check_config, state_shardings,
+make_feeder, init_variables, bind_train_step, bind_eval_step, summarize_eval
+and plot_run (see `research.train`). `COUNT_BASED_TASKS` are fitted by counting
+rather than by gradient steps and bring their own `train_and_evaluate`.
+"""
+
+from research.tasks import classification, language_model, ngram
 
 TASKS = {
     'classification': classification,
+    'language_model': language_model,
+}
+
+COUNT_BASED_TASKS = {
+    'ngram': ngram,
 }

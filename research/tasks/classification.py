@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from research import config_lib, plots
+from research import config_lib, parallel, plots
 from research.data import augment, pipeline
 from research.models import MODELS  # noqa: F401  (the task's model registry)
 from research.train_state import TrainState
@@ -113,6 +113,11 @@ def summarize_eval(sums: dict[str, float], prefix: str) -> dict[str, float]:
 
 def check_config(config) -> None:
   config_lib.check_choice('loss', config.loss, LOSSES)
+
+
+def state_shardings(abstract_state: TrainState, mesh) -> Any:
+  """Everything replicated (data parallelism: each device holds the whole state)."""
+  return jax.tree.map(lambda _: parallel.replicated(mesh), abstract_state)
 
 
 def make_feeder(config, mesh):

@@ -1,0 +1,98 @@
+r"""Word-level LSTM language models on the Penn Treebank: Zaremba, Sutskever &
+Vinyals 2014, "Recurrent Neural Network Regularization", Table 1.
+
+Data: the Mikolov PTB files ptb.train.txt / ptb.valid.txt / ptb.test.txt
+(929k / 73k / 82k words, 10k-word vocabulary with <unk>; from the `data/`
+directory of http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz) in one
+directory, read by the project's `text_corpus` builder; every line ends with
+<eos>. Pass the directory:
+  python -m launch.train --config=configs/ptb_lstm.py:medium --workdir=runs/ptb_medium \
+      --config.dataset.manual_dir=/path/to/simple-examples/data
+
+Variants, as in the paper's §4.1 (2 layers; SGD, lr 1 held for the first
+epochs then multiplied each epoch by the decay; gradient norm clipped):
+                 hidden  dropout  unroll  epochs  decay from epoch  paper test ppl
+  :small (def.)    200     0.0      20      13     0.5   after 4        114.5
+  :medium          650     0.5      35      39     0.8   after 6         82.7
+  :large          1500     0.65     35      55     1/1.15 after 14      78.4
+(Zaremba et al. 2014, Table 1: non-regularized LSTM 114.5, medium regularized
+82.7, large regularized 78.4 test perplexity; batch 20.)
+
+The paper's loss is summed over the T unrolled steps (then averaged over the
+batch); ours is the per-token mean, whose gradient g is 1/T of theirs (T g).
+Their update lr * clip(T g, c) equals ours with the learning rate scaled by T
+and the clipping threshold by 1/T: (T lr) * clip(g, c / T).
+Initialisation differs: the paper draws all weights from U(-0.1, 0.1) (small;
+0.05 / 0.04 medium / large); ours are LeCun-normal inputs and orthogonal
+recurrent kernels (research/models/rnn.py).
+
+Hardware/time: a GPU; :small is about 10 minutes on one. Ours: not run yet
+(the PTB files are not available on the development machine).
+Variants also: `:runlocal` (a few steps on any small PTB-style directory).
+"""
+
+from ml_collections import config_dict
+
+from research import config_lib, errors
+
+# size -> (hidden, dropout, unroll T, epochs, first decayed epoch, decay, clip, paper)
+SIZES = {
+    'small': (200, 0.0, 20, 13, 5, 0.5, 5.0, 114.5),
+    'medium': (650, 0.5, 35, 39, 7, 0.8, 5.0, 82.7),
+    'large': (1500, 0.65, 35, 55, 15, 1 / 1.15, 10.0, 78.4),
+}
+
+
+def get_config(arg=None):
+  arg = config_lib.parse_arg(arg, positional='size', size='small', runlocal=False)
+  if arg.size not in SIZES:
+    raise errors.ConfigError(f'Unknown size {arg.size!r}; use one of {sorted(SIZES)}.')
+  hidden, dropout, unroll, epochs, decay_from, decay, clip, _ = SIZES[arg.size]
+  c = config_dict.ConfigDict()
+  c.task = 'language_model'
+  c.seed = 0
+  c.dataset = config_lib.dataset('text_corpus', eval_split='validation')
+  c.text = config_lib.text('word')
+
+  c.model = config_dict.ConfigDict()
+  c.model.name = 'rnn_lm'
+  c.model.cell = 'lstm'
+  c.model.num_layers = 2
+  c.model.embed_dim = hidden
+  c.model.hidden_size = hidden
+  c.model.dropout_rate = dropout
+  c.model.forget_bias = 0.0  # the paper's plain equations
+  c.model.tie_embeddings = False
+  c.model.record_gates = False
+  c.model.dtype = 'float32'
+
+  c.seq_len = unroll
+  c.batch_size = 20
+  c.eval_batch_size = 20
+  # lr 1 and clip `clip` on the summed loss == lr T and clip `clip / T` on the mean.
+  c.optimizer = config_lib.optimizer('sgd', learning_rate=1.0 * unroll,
+                                     grad_clip_norm=clip / unroll)
+  # lr multiplied by `decay` at the start of every epoch from `decay_from` on.
+  c.schedule = config_lib.schedule(
+      'step', boundaries=tuple((e - 1) / epochs for e in range(decay_from, epochs + 1)),
+      decay_factor=decay)
+  c.num_epochs = float(epochs)
+  c.num_train_steps = config_dict.placeholder(int)  # overrides num_epochs when set
+
+  c.log_every_steps = 200
+  c.eval_every_steps = 2000
+  c.checkpoint_every_steps = 2000
+  c.keep_checkpoints = 2
+  c.tensorboard = True
+  c.plot = True
+
+  if arg.runlocal:
+    c.num_train_steps = 4
+    c.batch_size = 2
+    c.eval_batch_size = 2
+    c.seq_len = 4
+    c.model.embed_dim = c.model.hidden_size = 16
+    c.log_every_steps = 2
+    c.eval_every_steps = 2
+    c.checkpoint_every_steps = 2
+  return c

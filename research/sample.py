@@ -1,0 +1,99 @@
+"""Sampling text from a trained language model (`python -m launch.sample`).
+
+`load_run` rebuilds the model of a workdir from its config.json and
+vocab.json and restores the params of its latest checkpoint; `generate` feeds
+a prompt through the network and then draws each next token from
+softmax(logits / temperature), feeding it back in (temperature 0: the most
+likely token). One compiled `lax.scan` produces the whole sample.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from research import errors
+from research.data import text, text_pipeline
+from research.tasks import language_model
+
+
+def load_run(workdir: str) -> tuple[ml_collections.ConfigDict, text.Vocabulary, Any, Any]:
+  """(config, vocabulary, model, params) of a language-model workdir."""
+  import orbax.checkpoint as ocp
+
+  config_path = os.path.join(workdir, 'config.json')
+  vocab_path = os.path.join(workdir, text_pipeline.VOCAB_FILE)
+  for path in (config_path, vocab_path):
+    if not os.path.exists(path):
+      raise errors.ConfigError(
+          f'{path} not found: --workdir must be a language-model run of launch.train.')
+  with open(config_path, encoding='utf-8') as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  if config.task != 'language_model':
+    raise errors.ConfigError(f'{workdir!r} holds a {config.task!r} run, not a language model.')
+  vocab = text.Vocabulary.load(vocab_path)
+  kwargs = {k: v for k, v in config.model.items() if k != 'name'}
+  model = language_model.MODELS[config.model.name](vocab_size=len(vocab), **kwargs)
+  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, 'checkpoints')))
+  step = manager.latest_step()
+  if step is None:
+    raise errors.ConfigError(f'{workdir!r} has no checkpoint yet.')
+  state = ocp.StandardCheckpointer().restore(
+      os.path.join(os.path.abspath(workdir), 'checkpoints', str(step), 'state'))
+  params = jax.tree.map(jnp.asarray, state['params'])
+  return config, vocab, model, params
+
+
+@functools.partial(jax.jit, static_argnames=('model', 'length'))
+def generate(model, params, prompt_ids, rng, temperature, *, length: int) -> jax.Array:
+  """`length` token ids following `prompt_ids` (1-D, at least one token)."""
+  apply = functools.partial(model.apply, {'params': params}, train=False)
+  logits_1xTxV, carry = apply(prompt_ids[None], model.initial_carry(1))
+
+  def draw(key, logits_V):
+    greedy = jnp.argmax(logits_V, -1)
+    scaled = logits_V / jnp.maximum(temperature, 1e-6)
+    return jnp.where(temperature > 0, jax.random.categorical(key, scaled), greedy)
+
+  def step(state, key):
+    logits_V, carry = state
+    token = draw(key, logits_V).astype(jnp.int32)
+    logits_1x1xV, carry = apply(token[None, None], carry)
+    return (logits_1x1xV[0, -1], carry), token
+
+  _, tokens = jax.lax.scan(step, (logits_1xTxV[0, -1], carry), jax.random.split(rng, length))
+  return tokens
+
+
+def encode_prompt(vocab: text.Vocabulary, prompt: str) -> np.ndarray:
+  tokens = text.tokenize(prompt, vocab.level or 'char')
+  if not tokens:
+    raise errors.ConfigError('The prompt has no tokens; give at least one character/word.')
+  return vocab.encode(tokens)
+
+
+def detokenize(vocab: text.Vocabulary, ids) -> str:
+  tokens = vocab.decode(ids)
+  if vocab.level == 'word':
+    return ' '.join(tokens).replace(f' {text.EOS} ', '\n').replace(text.EOS, '\n')
+  return ''.join(tokens)
+
+
+def sample(workdir: str, *, prompt: str, length: int, temperature: float, seed: int) -> str:
+  """The prompt followed by `length` sampled tokens, as text."""
+  if length < 1:
+    raise errors.ConfigError(f'length must be >= 1, got {length}.')
+  if temperature < 0:
+    raise errors.ConfigError(f'temperature must be >= 0, got {temperature}.')
+  _, vocab, model, params = load_run(workdir)
+  prompt_ids = encode_prompt(vocab, prompt)
+  ids = generate(model, params, jnp.asarray(prompt_ids), jax.random.key(seed),
+                 jnp.float32(temperature), length=length)
+  return detokenize(vocab, np.concatenate([prompt_ids, np.asarray(ids)]))

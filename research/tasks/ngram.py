@@ -1,0 +1,78 @@
+"""Count-based language models as an experiment: the n-gram baselines of the
+`lm_vs_ngram` table, fitted and scored on exactly the tokens, vocabulary and
+evaluation positions of the neural language models.
+
+Same data path as `research.tasks.language_model` (`text_pipeline.load`: the
+training split's vocabulary, `<unk>` for unseen tokens), the same scored
+positions (every token of a split after its first, the first given as
+history), and the same metric names in `results.json`
+(`{validation,test}_{loss,perplexity,bits_per_token}`), so a results table
+reads both kinds of rows alike. Fitting is deterministic: the seed is unused.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from research import config_lib, errors, ngram, writers
+from research.data import DATASETS, text, text_pipeline
+
+MODELS = {'kneser_ney': ngram.KneserNeyLM}
+
+
+def check_config(config) -> None:
+  config_lib.check_choice('dataset', config.dataset.name, DATASETS)
+  config_lib.check_choice('model', config.model.name, MODELS)
+  config_lib.check_choice('text level', config.text.level, dict.fromkeys(text.LEVELS))
+  if config.model.order < 1:
+    raise errors.ConfigError(f'model.order must be >= 1, got {config.model.order}.')
+
+
+def score(lm: ngram.KneserNeyLM, ids: np.ndarray) -> dict[str, float]:
+  """Sums over ids[1:] given everything before (the neural models' positions)."""
+  log_probs = lm.log_probs(ids[1:], history=ids[:1])
+  return {'loss_sum': float(-log_probs.sum()), 'count': float(len(log_probs))}
+
+
+def summarize(sums: dict[str, float], prefix: str) -> dict[str, float]:
+  loss = sums['loss_sum'] / sums['count']
+  return {
+      f'{prefix}_loss': loss,
+      f'{prefix}_perplexity': math.exp(loss),
+      f'{prefix}_bits_per_token': loss / math.log(2.0),
+      f'{prefix}_tokens': sums['count'],
+  }
+
+
+def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
+  """Fits the n-gram model on the training split and scores the others.
+
+  Writes config.json, vocab.json (checked on a rerun, like a neural run's) and
+  results.json; refitting is cheap, so a rerun recomputes rather than resumes.
+  """
+  from research import train  # prepare_workdir / write_results
+
+  check_config(config)
+  data = text_pipeline.load(config)
+  train.prepare_workdir(workdir, config)
+  text_pipeline.sync_vocabulary(workdir, data.vocab)
+  t0 = time.perf_counter()
+  lm = MODELS[config.model.name](config.model.order, len(data.vocab)).fit(data.ids['train'])
+  train_seconds = time.perf_counter() - t0
+  results: dict[str, Any] = {}
+  for split in text_pipeline.TextFeeder.eval_splits:
+    results.update(summarize(score(lm, data.ids[split]), split))
+  results.update(
+      steps=0, train_seconds=train_seconds, num_devices=0,
+      num_params=lm.num_ngrams,
+      dataset=config.dataset.name, model=f'{config.model.name}_{config.model.order}')
+  train.write_results(workdir, results, config)
+  writers.log(f'{config.model.name} order {config.model.order}: ' + ', '.join(
+      f'{k} {v:.4f}' for k, v in results.items() if k.endswith('bits_per_token')))
+  return results
+
