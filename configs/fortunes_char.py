@@ -64,13 +64,19 @@ def get_config(arg=None):
   c.model.tie_embeddings = False
   c.model.record_gates = False
   c.model.dtype = 'float32'
+  c.model.scan_unroll = 1     # time steps per compiled loop iteration (speed only)
+  c.model.fused = True        # LSTM: hand-written backward pass (speed only)
 
   c.seq_len = 64              # truncated BPTT window (tokens)
   c.batch_size = 64           # rows of the training stream
-  c.eval_batch_size = 64      # rows of each evaluation stream
-  c.optimizer = config_lib.optimizer('adam', learning_rate=3e-3, grad_clip_norm=1.0)
-  c.schedule = config_lib.schedule('cosine', warmup_steps=50)
-  c.num_epochs = 1.0
+  # Rows of each evaluation stream; each row starts from a zero state, so few
+  # rows keep nearly every character's full left context (as the n-grams have).
+  c.eval_batch_size = 16
+  # Tuned on validation bits/char: lr 3e-3 reached 2.39 in 3,000 steps, 1e-2 2.29
+  # in 1,700; 2e-2 learned faster still in the first 600 steps.
+  c.optimizer = config_lib.optimizer('adam', learning_rate=2e-2, grad_clip_norm=1.0)
+  c.schedule = config_lib.schedule('cosine', warmup_steps=100)
+  c.num_epochs = 4.6          # 2,604 steps of 64 x 64 characters: the table's 30-minute budget
   c.num_train_steps = config_dict.placeholder(int)  # overrides num_epochs when set
 
   c.log_every_steps = 50

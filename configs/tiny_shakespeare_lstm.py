@@ -46,6 +46,8 @@ def get_config(arg=None):
   c.model.tie_embeddings = False
   c.model.record_gates = False
   c.model.dtype = 'float32'
+  c.model.scan_unroll = 1     # time steps per compiled loop iteration (speed only)
+  c.model.fused = True        # LSTM: hand-written backward pass (speed only)
 
   c.seq_len = 128
   c.batch_size = 64

@@ -2,6 +2,7 @@ r"""Reproduce a paper-style table: every row for N seeds, beside the paper's fig
 
   python -m launch.reproduce TABLE [--seeds=3] [--root=runs/tables] [--format=markdown|latex]
   python -m launch.reproduce TABLE --notrain     # the table of the runs finished so far
+  python -m launch.reproduce TABLE --workers=2   # CPU host: 2 runs at a time, a core each
 
 Finished runs (a workdir with results.json) are reused and interrupted ones
 resume, so killing this and running it again only does the missing work. The
@@ -18,6 +19,9 @@ _ROOT = flags.DEFINE_string('root', 'runs/tables', 'Where the workdirs and table
 _FORMAT = flags.DEFINE_enum('format', 'markdown', ['markdown', 'latex'], 'Table format.')
 _TRAIN = flags.DEFINE_bool(
     'train', True, 'Train missing runs; --notrain prints the table of finished runs so far.')
+_WORKERS = flags.DEFINE_integer(
+    'workers', 1, 'Runs trained at once as subprocesses, each pinned to its share of the '
+    'CPU cores (CPU hosts; 1: in this process).')
 
 
 def main(argv):
@@ -28,7 +32,7 @@ def main(argv):
   from research import errors, reproduce
   try:
     print(reproduce.run_table(argv[1], seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
-                              train_missing=_TRAIN.value))
+                              train_missing=_TRAIN.value, workers=_WORKERS.value))
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -226,7 +226,8 @@ def plot_lstm_gates(model, params, vocab, ids, path: str, length: int = 80,
   plt = _pyplot()
   tokens = np.asarray(ids[:length])
   gates = lstm_gates(model, params, tokens, layer)
-  labels = [t if t not in ('\n', ' ') else {'\n': '⏎', ' ': '␣'}[t] for t in vocab.decode(tokens)]
+  visible = {'\n': '⏎', ' ': '␣'}  # whitespace characters as visible symbols
+  labels = [visible.get(t, t) for t in vocab.decode(tokens)]
   fig, axes = plt.subplots(3, 1, figsize=(max(8, 0.14 * len(tokens)), 7.5), sharex=True)
   for ax, name in zip(axes, ('input', 'forget', 'output')):
     im = ax.imshow(gates[name][:, :num_units].T, aspect='auto', cmap='viridis', vmin=0, vmax=1,
@@ -234,8 +235,7 @@ def plot_lstm_gates(model, params, vocab, ids, path: str, length: int = 80,
     ax.set_ylabel(f'{name} gate\nunit')
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
   axes[-1].set_xticks(range(len(tokens)))
-  axes[-1].set_xticklabels(labels if vocab.level == 'char' else labels, fontsize=6,
-                           rotation=0 if vocab.level == 'char' else 90)
+  axes[-1].set_xticklabels(labels, fontsize=6, rotation=0 if vocab.level == 'char' else 90)
   fig.suptitle(f'LSTM layer {layer}: gate activations (first {num_units} units) over validation text')
   fig.tight_layout()
   fig.savefig(path, dpi=110)

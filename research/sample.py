@@ -88,6 +88,14 @@ def detokenize(vocab: text.Vocabulary, ids) -> str:
 
 def sample(workdir: str, *, prompt: str, length: int, temperature: float, seed: int) -> str:
   """The prompt followed by `length` sampled tokens, as text."""
+  vocab, ids = sample_ids(workdir, prompt=prompt, length=length, temperature=temperature,
+                          seed=seed)
+  return detokenize(vocab, ids)
+
+
+def sample_ids(workdir: str, *, prompt: str, length: int, temperature: float,
+               seed: int) -> tuple[text.Vocabulary, np.ndarray]:
+  """(vocabulary, ids of the prompt followed by `length` sampled tokens)."""
   if length < 1:
     raise errors.ConfigError(f'length must be >= 1, got {length}.')
   if temperature < 0:
@@ -96,4 +104,4 @@ def sample(workdir: str, *, prompt: str, length: int, temperature: float, seed: 
   prompt_ids = encode_prompt(vocab, prompt)
   ids = generate(model, params, jnp.asarray(prompt_ids), jax.random.key(seed),
                  jnp.float32(temperature), length=length)
-  return detokenize(vocab, np.concatenate([prompt_ids, np.asarray(ids)]))
+  return vocab, np.concatenate([prompt_ids, np.asarray(ids)])

@@ -222,8 +222,11 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains (resuming from `workdir` if it holds checkpoints), evaluates on the
-  eval split, and writes config.json, metrics, checkpoints and results.json."""
+  eval split, and writes config.json, metrics, checkpoints and results.json.
+  Count-based models (n-grams) are fitted by their task's own function."""
   check_config(config)
+  if config.task in COUNT_BASED_TASKS:
+    return COUNT_BASED_TASKS[config.task].train_and_evaluate(config, workdir)
   mesh = parallel.make_mesh()
   feeder = TASKS[config.task].make_feeder(config, mesh)
   prepare_workdir(workdir, config)

@@ -28,6 +28,7 @@ kernels, an orthogonal recurrent kernel per gate (Saxe, McClelland & Ganguli
 2014), zero biases.
 """
 
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -54,6 +55,81 @@ def _zeros_carry(num_states: int, batch_size: int, hidden_size: int) -> tuple:
   # The carry stays float32 whatever the computation dtype: it accumulates over
   # many steps (c_t of the LSTM especially), and scan needs a fixed carry dtype.
   return tuple(jnp.zeros((batch_size, hidden_size), jnp.float32) for _ in range(num_states))
+
+
+# --- The LSTM recurrence with a hand-written backward pass --------------------
+#
+# Autodiff of a scanned cell accumulates the recurrent kernel's gradient inside
+# the backward loop: two matmuls per time step (dh_{t-1} = da_t W_h^T and
+# dW_h += h_{t-1}^T da_t). Here the backward loop computes only da_t and
+# dh_{t-1}; dW_h = sum_t h_{t-1}^T da_t is then one (H x BT) @ (BT x 4H)
+# matmul, and the gate derivatives reuse the saved activations:
+#   dc_t += dh_t * o * (1 - tanh(c_t)^2)
+#   da_i = dc_t * g * i (1 - i)        da_f = dc_t * c_{t-1} * f (1 - f)
+#   da_g = dc_t * i * (1 - g^2)        da_o = dh_t * tanh(c_t) * o (1 - o)
+#   dc_{t-1} = dc_t * f                dh_{t-1} = da_t W_h^T
+# Time-major arrays: a_x_TxBx4H = W_x x_t + b for every step (precomputed).
+
+
+def _lstm_step(forget_bias, dtype, w_Hx4H, carry, a_x_Bx4H):
+  c_BxH, h_BxH = carry
+  a_Bx4H = a_x_Bx4H + jnp.dot(h_BxH.astype(dtype), w_Hx4H.astype(dtype),
+                              preferred_element_type=jnp.float32)
+  a_i, a_f, a_g, a_o = jnp.split(a_Bx4H, 4, axis=-1)
+  i, f = jax.nn.sigmoid(a_i), jax.nn.sigmoid(a_f + forget_bias)
+  g, o = jnp.tanh(a_g), jax.nn.sigmoid(a_o)
+  c_new = f * c_BxH + i * g
+  tanh_c = jnp.tanh(c_new)
+  h_new = o * tanh_c
+  return (c_new, h_new), (i, f, g, o, tanh_c)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def lstm_recurrence(forget_bias: float, dtype, w_Hx4H, a_x_TxBx4H, c0_BxH, h0_BxH):
+  """(h_TxBxH, (c_T, h_T)) of the LSTM equations over T steps (see LSTMCell)."""
+  step = functools.partial(_lstm_step, forget_bias, dtype, w_Hx4H)
+  carry, gates = jax.lax.scan(step, (c0_BxH, h0_BxH), a_x_TxBx4H)
+  i, f, g, o, tanh_c = gates
+  return o * tanh_c, carry
+
+
+def _lstm_fwd(forget_bias, dtype, w_Hx4H, a_x_TxBx4H, c0_BxH, h0_BxH):
+  step = functools.partial(_lstm_step, forget_bias, dtype, w_Hx4H)
+
+  def scan_step(carry, a_x):
+    new_carry, gates = step(carry, a_x)
+    return new_carry, (gates, carry)  # also c_{t-1}, h_{t-1}
+
+  carry, (gates, (c_prev, h_prev)) = jax.lax.scan(scan_step, (c0_BxH, h0_BxH), a_x_TxBx4H)
+  i, f, g, o, tanh_c = gates
+  return (o * tanh_c, carry), (w_Hx4H, gates, c_prev, h_prev)
+
+
+def _lstm_bwd(forget_bias, dtype, residuals, cotangents):
+  del forget_bias  # Already in the saved f.
+  w_Hx4H, gates, c_prev_TxBxH, h_prev_TxBxH = residuals
+  dh_out_TxBxH, (dc_T, dh_T) = cotangents
+  w_T = w_Hx4H.T.astype(dtype)
+
+  def step(carry, xs):
+    dc_next, dh_next = carry
+    dh_out, (i, f, g, o, tanh_c), c_prev = xs
+    dh = dh_out + dh_next
+    dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
+    da_Bx4H = jnp.concatenate([
+        dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
+        dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)], axis=-1)
+    dh_prev = jnp.dot(da_Bx4H.astype(dtype), w_T, preferred_element_type=jnp.float32)
+    return (dc * f, dh_prev), da_Bx4H
+
+  (dc0, dh0), da_TxBx4H = jax.lax.scan(
+      step, (dc_T, dh_T), (dh_out_TxBxH, gates, c_prev_TxBxH), reverse=True)
+  dw_Hx4H = jnp.einsum('tbh,tbg->hg', h_prev_TxBxH.astype(dtype), da_TxBx4H.astype(dtype),
+                       preferred_element_type=jnp.float32)
+  return dw_Hx4H.astype(w_Hx4H.dtype), da_TxBx4H, dc0, dh0
+
+
+lstm_recurrence.defvjp(_lstm_fwd, _lstm_bwd)
 
 
 class _Cell(nn.Module):
@@ -89,13 +165,15 @@ class _Cell(nn.Module):
   def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
     return self.recur(carry, self.project(x_BxD))
 
-  def sequence(self, carry: tuple, x_BxTxD: jax.Array) -> tuple[tuple, jax.Array]:
-    """All T steps: (carry, BxTxD) -> (carry after step T, h for every step BxTxH)."""
+  def sequence(self, carry: tuple, x_BxTxD: jax.Array, *,
+               unroll: int = 1) -> tuple[tuple, jax.Array]:
+    """All T steps: (carry, BxTxD) -> (carry after step T, h for every step BxTxH).
+    `unroll` steps are compiled per loop iteration (same result, other speed)."""
     # Params are shared across time steps (broadcast, not scanned); anything
     # sown at each step is stacked on axis 1, giving (B, T, ...).
     scan = nn.scan(lambda cell, c, a: cell.recur(c, a), variable_broadcast='params',
                    variable_axes={'intermediates': 1}, split_rngs={'params': False},
-                   in_axes=1, out_axes=1)
+                   in_axes=1, out_axes=1, unroll=unroll)
     return scan(self, carry, self.project(x_BxTxD))
 
   @nn.nowrap
@@ -138,9 +216,23 @@ class LSTMCell(_Cell):
   # Sow {'input': i, 'forget': f, 'output': o} into 'intermediates' (effective
   # only when that collection is mutable in `apply`).
   record_gates: bool = False
+  # `sequence` through `lstm_recurrence` (the same values and gradients as
+  # autodiff of the scanned cell, with a hand-written, cheaper backward pass);
+  # False: autodiff of `nn.scan`. Recording gates always takes the scan.
+  fused: bool = True
 
   num_gates = 4
   num_states = 2
+
+  def sequence(self, carry, x_BxTxD, *, unroll=1):
+    if not self.fused or self.record_gates or self.is_initializing():
+      return super().sequence(carry, x_BxTxD, unroll=unroll)
+    c0_BxH, h0_BxH = carry
+    a_x_TxBx4H = jnp.swapaxes(self.project(x_BxTxD), 0, 1)
+    w_Hx4H = self.hidden.variables['params']['kernel']
+    h_TxBxH, new_carry = lstm_recurrence(float(self.forget_bias), DTYPES[self.dtype], w_Hx4H,
+                                         a_x_TxBx4H, c0_BxH, h0_BxH)
+    return new_carry, jnp.swapaxes(h_TxBxH, 0, 1)
 
   def recur(self, carry, a_x):
     c_BxH, h_BxH = carry
@@ -225,6 +317,10 @@ class RNNLanguageModel(nn.Module):
   # LSTM only: record i, f, o per layer (see `LSTMCell`).
   record_gates: bool = False
   dtype: str = 'float32'  # Computation dtype; params and carry stay float32.
+  # Time steps per compiled loop iteration (a speed knob; results are equal).
+  scan_unroll: int = 1
+  # LSTM only: the hand-written backward pass (see `lstm_recurrence`).
+  fused: bool = True
 
   def __post_init__(self):
     if self.cell not in CELLS:
@@ -244,7 +340,8 @@ class RNNLanguageModel(nn.Module):
   def _cell_kwargs(self) -> dict[str, Any]:
     kwargs = {'hidden_size': self.hidden_size, 'dtype': self.dtype}
     if self.cell == 'lstm':
-      kwargs.update(forget_bias=self.forget_bias, record_gates=self.record_gates)
+      kwargs.update(forget_bias=self.forget_bias, record_gates=self.record_gates,
+                    fused=self.fused)
     return kwargs
 
   @nn.nowrap
@@ -268,7 +365,7 @@ class RNNLanguageModel(nn.Module):
     new_carry = []
     for layer in range(self.num_layers):
       cell = CELLS[self.cell](**self._cell_kwargs(), name=f'layer_{layer}')
-      layer_carry, h_BxTxH = cell.sequence(carry[layer], x_BxTxD)
+      layer_carry, h_BxTxH = cell.sequence(carry[layer], x_BxTxD, unroll=self.scan_unroll)
       new_carry.append(layer_carry)
       x_BxTxD = dropout(h_BxTxH)
     if self.tie_embeddings:

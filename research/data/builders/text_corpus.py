@@ -168,8 +168,9 @@ class TextCorpus(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager):
     try:
       directory = os.fspath(dl_manager.manual_dir)
-    except AssertionError as e:  # TFDS's "does not exist or is empty".
-      raise ValueError(str(e)) from e
+    except AssertionError as e:  # TFDS's multi-line "does not exist or is empty".
+      raise ValueError('empty corpus: the manual directory does not exist or holds no '
+                       'files') from e
     texts, metadata = read_corpus(directory)
     self.info.metadata.update(metadata)
     return {split: self._generate_examples(split, text) for split, text in texts.items()}
