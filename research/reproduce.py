@@ -111,8 +111,8 @@ TABLES: dict[str, Table] = {
             Row('KN 5-gram', 'configs/fortunes_char.py', 'ngram,order=5', seeds=1),
             Row('KN 7-gram', 'configs/fortunes_char.py', 'ngram,order=7', seeds=1),
             Row('Elman RNN 256', 'configs/fortunes_char.py', 'rnn'),
-            Row('GRU 256', 'configs/fortunes_char.py', 'gru'),
             Row('LSTM 256', 'configs/fortunes_char.py', 'lstm'),
+            Row('GRU 256', 'configs/fortunes_char.py', 'gru'),
         ),
         note=('Interpolated modified Kneser-Ney n-grams (Chen & Goodman 1998) are fitted '
               'by counting: deterministic, one run each. Every model scores the same '
@@ -204,8 +204,10 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
                   f'(cores {slots[slot]}, log {workdir}.log).')
       process = subprocess.Popen(
           _launch_command(row, seed, workdir, repo_root), cwd=repo_root, stdout=log,
-          stderr=subprocess.STDOUT,
-          preexec_fn=lambda cpus=tuple(slots[slot]): os.sched_setaffinity(0, cpus))
+          stderr=subprocess.STDOUT)
+      # Pinned right after the start (a preexec_fn would run in a forked copy of
+      # this multithreaded process); the child's threads start after imports.
+      os.sched_setaffinity(process.pid, slots[slot])
       running[slot] = (process, row, seed, workdir, time.perf_counter(), log)
     time.sleep(0.5)
     for slot, (process, row, seed, workdir, start, log) in list(running.items()):
@@ -271,15 +273,21 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
     return '' if s['diff'] is None else f'{s["diff"]:+.2f}'
 
   if fmt == 'markdown':
+    # Tables without published figures (e.g. lm_vs_ngram) drop the paper columns.
+    with_paper = any(row.paper is not None for row in table.rows)
+    head = ['row', 'config'] + (['paper', 'source'] if with_paper else []) + ours_headers
+    head += (['ours − paper'] if with_paper else []) + ['train s / run']
+    align = ['---', '---'] + (['---:', '---'] if with_paper else []) + ['---:'] * (
+        len(ours_headers) + with_paper + 1)
     lines = [f'**{table.title}** — {table.unit}', '',
-             f'| row | config | paper | source | {" | ".join(ours_headers)} | ours − paper '
-             '| train s / run |',
-             '|---|---|---:|---|' + '---:|' * len(ours_headers) + '---:|---:|']
+             '| ' + ' | '.join(head) + ' |', '|' + '|'.join(align) + '|']
     for s in summary:
-      paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
-      cells = ' | '.join(ours(s['by_split'][split]) for split in table.splits)
-      lines.append(f'| {s["row"]} | `{s["config"]}` | {paper} | {s["source"]} | {cells} '
-                   f'| {diff(s)} | {seconds(s)} |')
+      cells = [s['row'], f'`{s["config"]}`']
+      if with_paper:
+        cells += ['' if s['paper'] is None else f'{s["paper"]:.2f}', s['source']]
+      cells += [ours(s['by_split'][split]) for split in table.splits]
+      cells += ([diff(s)] if with_paper else []) + [seconds(s)]
+      lines.append('| ' + ' | '.join(cells) + ' |')
     if table.note:
       lines += ['', table.note]
     return '\n'.join(lines)

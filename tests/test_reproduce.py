@@ -76,3 +76,17 @@ def test_notrain_prints_finished_runs_only(tmp_path, monkeypatch):
                              train_missing=False)
   assert text.count('not run yet') == 2
   assert not (tmp_path / 'tiny' / 'perceptron').exists()  # nothing trained
+
+
+def test_parallel_workers_give_the_same_numbers_as_in_process(tmp_path, monkeypatch):
+  # Two `launch.train` subprocesses, each pinned to its share of the cores; the
+  # numbers equal an in-process run of the same rows and seeds.
+  monkeypatch.setitem(reproduce.TABLES, 'tiny', tiny_table())
+  parallel = reproduce.run_table('tiny', seeds=1, root=str(tmp_path / 'a'),
+                                 repo_root=REPO_ROOT, workers=2)
+  serial = reproduce.run_table('tiny', seeds=1, root=str(tmp_path / 'b'), repo_root=REPO_ROOT)
+  strip = lambda t: [line.rsplit('|', 2)[0] for line in t.splitlines()]  # drop time columns
+  assert strip(parallel) == strip(serial)
+  result = json.load(open(tmp_path / 'a' / 'tiny' / 'perceptron' / 'seed_0' / 'results.json'))
+  assert result['wall_seconds'] > 0
+  assert os.path.exists(tmp_path / 'a' / 'tiny' / 'perceptron' / 'seed_0.log')

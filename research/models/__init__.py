@@ -1,7 +1,10 @@
-"""Model registry: config `model.name` -> a Flax linen module class.
+"""Model registry of the classification task: config `model.name` -> a Flax
+linen module class.
 
 Every model is `Module(num_classes=..., **config.model minus name)` and is
 called as `model.apply(variables, x_BxHxWxC, train=bool)` -> `logits_BxK`.
+The recurrent language model (`rnn.RNNLanguageModel`) is registered by its own
+task, `research.tasks.language_model`.
 """
 
 from research.models.alexnet import AlexNet

@@ -299,9 +299,11 @@ class RNNLanguageModel(nn.Module):
   equals one call on the concatenation (truncated backpropagation through time,
   Zaremba et al. 2014 §4.1, when the caller stops gradients through it).
 
-  Each layer is one `nn.scan` over T (one compiled loop body, whatever T is);
-  dropout acts on the non-recurrent connections only, so it is applied to whole
-  BxTxD tensors outside the scans, with a fresh mask at every time step.
+  Each layer is one loop over T (one compiled loop body, whatever T is) after
+  one matmul for its input projections (`_Cell.sequence`); the LSTM's loop has
+  a hand-written backward pass (`lstm_recurrence`, `fused=True`). Dropout acts
+  on the non-recurrent connections only, so it is applied to whole BxTxD
+  tensors outside the loops, with a fresh mask at every time step.
   """
 
   vocab_size: int
