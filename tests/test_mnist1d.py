@@ -41,3 +41,42 @@ def test_shuffled_is_one_fixed_permutation_of_positions(built):
   assert sorted(perm) == list(range(40)) and perm != list(range(40))
   np.testing.assert_allclose(xs, x[:, perm], rtol=1e-6)
   np.testing.assert_allclose(shuffled['test']['signal'], plain['test']['signal'][:, perm], rtol=1e-6)
+
+
+@pytest.mark.parametrize('variant, params', [
+    ('logreg', 410), ('mlp', 15_210), ('cnn', 5_210), ('gru', 5_110)])
+def test_reference_model_sizes(variant, params):
+  # Greydanus 2020's reference models (notebooks/models.py): 410, 15,210, 5,210
+  # and 5,134 (the GRU's PyTorch hidden biases: 2 directions x 2 x 6 more).
+  import jax
+  import jax.numpy as jnp
+
+  from research import train
+  from testlib import load_config
+
+  config = load_config('mnist1d', variant)
+
+  class Feeder:
+    model_kwargs = {'num_classes': 10}
+
+  model = train.build_model(config, Feeder())
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 40, 1))))
+  assert sum(x.size for x in jax.tree.leaves(variables['params'])) == params
+
+
+def test_gru_classifier_reads_both_directions():
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  from research.models.rnn import RNNClassifier
+
+  model = RNNClassifier(num_classes=3, hidden_size=4)
+  x = jax.random.normal(jax.random.key(0), (2, 7, 1))
+  params = model.init(jax.random.key(1), x)['params']
+  base = model.apply({'params': params}, x)
+  # Both directions exist, and the output depends on the first and last steps.
+  assert set(params) == {'forward', 'backward', 'out'}
+  for t in (0, 6):
+    moved = model.apply({'params': params}, x.at[:, t].add(1.0))
+    assert not np.allclose(moved, base)

@@ -21,7 +21,7 @@ _READ_CHUNK = 8192
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-  images: np.ndarray  # N x H x W x C, uint8
+  images: np.ndarray  # N x H x W x C uint8 images, or N x L x C float32 signals
   labels: np.ndarray  # N, int32
   num_classes: int
 
@@ -90,10 +90,12 @@ def load_split(dataset_config, split: str) -> Split:
   images = np.concatenate([c[spec.image_key] for c in chunks])
   labels = np.concatenate([c[spec.label_key] for c in chunks]).astype(np.int32)
   num_classes = builder.info.features[spec.label_key].num_classes
-  if images.ndim != 4 or images.shape[0] != labels.shape[0]:
+  if images.ndim == 2:  # 1-D signals (MNIST-1D): N x L -> N x L x 1 channel.
+    images = images[..., None]
+  if images.ndim not in (3, 4) or images.shape[0] != labels.shape[0]:
     raise errors.DataNotFoundError(
-        f'{dataset_config.name}[{split}] gave images {images.shape} and labels '
-        f'{labels.shape}; expected N x H x W x C images and N labels.')
+        f'{dataset_config.name}[{split}] gave inputs {images.shape} and labels '
+        f'{labels.shape}; expected N x H x W x C images (or N x L x C signals) and N labels.')
   return Split(images=images, labels=labels, num_classes=num_classes)
 
 

@@ -29,7 +29,7 @@ from research.data.registry import DATASETS
 
 @dataclasses.dataclass(frozen=True)
 class ArrayData:
-  """Preprocessed splits on the host (float32 images, int32 labels)."""
+  """Preprocessed splits on the host (float32 images or signals, int32 labels)."""
   train_images: np.ndarray
   train_labels: np.ndarray
   eval_images: np.ndarray
@@ -41,9 +41,22 @@ class ArrayData:
     return tuple(self.train_images.shape[1:])
 
 
-def preprocess(images_uint8: np.ndarray, preprocess_config, mean, std) -> np.ndarray:
-  """uint8 NxHxWxC -> float32, resized/padded as configured, standardized."""
-  x = images_uint8.astype(np.float32) / 255.0
+def to_unit_float(inputs: np.ndarray) -> np.ndarray:
+  """uint8 pixels -> float32 in [0, 1]; float inputs (signals) pass unchanged."""
+  if inputs.dtype == np.uint8:
+    return inputs.astype(np.float32) / 255.0
+  return inputs.astype(np.float32)
+
+
+def preprocess(inputs: np.ndarray, preprocess_config, mean, std) -> np.ndarray:
+  """NxHxWxC uint8 images (or NxLxC float signals) -> float32, resized/padded
+  as configured (images only), standardized."""
+  x = to_unit_float(inputs)
+  if x.ndim != 4:
+    if preprocess_config.image_size is not None or preprocess_config.pad:
+      raise errors.ConfigError(
+          f'preprocess.image_size / pad apply to images; these inputs are {x.shape[1:]}.')
+    return ((x - mean) / std).astype(np.float32)
   size = preprocess_config.image_size
   if size is not None and x.shape[1:3] != (size, size):
     cpu = jax.devices('cpu')[0]
@@ -65,10 +78,11 @@ def load(config) -> ArrayData:
         f'Train images {train.images.shape[1:]} and eval images '
         f'{evals.images.shape[1:]} differ in shape.')
   if config.preprocess.standardize:
-    # Per-channel statistics of the raw training pixels (in [0, 1]).
-    raw = train.images.astype(np.float32) / 255.0
-    mean = raw.mean(axis=(0, 1, 2))
-    std = raw.std(axis=(0, 1, 2)) + 1e-6
+    # Per-channel statistics of the raw training inputs (pixels in [0, 1]).
+    raw = to_unit_float(train.images)
+    axes = tuple(range(raw.ndim - 1))
+    mean = raw.mean(axis=axes)
+    std = raw.std(axis=axes) + 1e-6
   else:
     mean, std = np.float32(0.0), np.float32(1.0)
   return ArrayData(

@@ -9,10 +9,12 @@ task, `research.tasks.language_model`.
 
 from research.models.alexnet import AlexNet
 from research.models.cnn import SmallCNN
+from research.models.cnn1d import CNN1D
 from research.models.lenet import LeNet5
 from research.models.linear import Linear
 from research.models.mlp import MLP
 from research.models.resnet import CifarResNet, ResNet
+from research.models.rnn import RNNClassifier
 from research.models.vgg import VGG
 
 MODELS = {
@@ -24,4 +26,6 @@ MODELS = {
     'resnet': ResNet,
     'vgg': VGG,
     'alexnet': AlexNet,
+    'cnn1d': CNN1D,
+    'rnn_classifier': RNNClassifier,
 }

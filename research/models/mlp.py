@@ -16,12 +16,19 @@ class MLP(nn.Module):
   hidden_sizes: Sequence[int] = (256,)
   activation: str = 'relu'
   dropout_rate: float = 0.0
+  # Hidden layers after the first add their input back, h + act(W h + b): the
+  # MNIST-1D reference MLP (Greydanus 2020, 40-100-100-10).
+  residual: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
     act = ACTIVATIONS[self.activation]
     h = flatten(x)
     for i, width in enumerate(self.hidden_sizes):
-      h = act(nn.Dense(width, name=f'hidden_{i}')(h))
-      h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
+      out = act(nn.Dense(width, name=f'hidden_{i}')(h))
+      if self.residual and i > 0:
+        if h.shape[-1] != width:
+          raise ValueError(f'residual layers need equal widths; got {h.shape[-1]} -> {width}.')
+        out = h + out
+      h = nn.Dropout(self.dropout_rate, deterministic=not train)(out)
     return nn.Dense(self.num_classes, name='out')(h)
