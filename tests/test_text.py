@@ -135,7 +135,7 @@ def test_empty_corpus_is_an_error(tmp_path):
   with pytest.raises(ValueError, match='empty corpus: no text files'):
     build(tmp_path / 'tfds2', tmp_path / 'only_dat')
   os.makedirs(tmp_path / 'nothing')
-  with pytest.raises(ValueError, match='does not exist or is empty'):
+  with pytest.raises(ValueError, match='empty corpus: the manual directory does not exist or holds no files'):
     build(tmp_path / 'tfds3', tmp_path / 'nothing')
   write(f'{tmp_path}/tiny/t', 'abcdefghi')  # 9 characters: validation would be empty
   with pytest.raises(ValueError, match='too few for a 90/5/5 split.*validation'):
