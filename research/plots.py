@@ -55,6 +55,34 @@ def predict(model, state, images, batch_size: int = 1000):
   return np.concatenate(preds)
 
 
+def plot_signals(signals_NxLxC, labels, class_names, preds, path: str, per_class: int = 3) -> str:
+  """`per_class` test signals of every class (channel 0), titled with the
+  model's prediction: what a 1-D classifier has to tell apart."""
+  import numpy as np
+
+  plt = _pyplot()
+  num_classes = len(class_names)
+  fig, axes = plt.subplots(per_class, num_classes, figsize=(1.6 * num_classes, 1.3 * per_class),
+                           sharex=True, sharey=True, squeeze=False)
+  for k in range(num_classes):
+    idx = np.flatnonzero(labels == k)[:per_class]
+    for row in range(per_class):
+      ax = axes[row, k]
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if row >= len(idx):
+        continue
+      i = idx[row]
+      ax.plot(signals_NxLxC[i, :, 0], color='C0' if preds[i] == k else 'C3', lw=1)
+      if row == 0:
+        ax.set_title(class_names[k], fontsize=9)
+  fig.suptitle('test signals by class (red: misclassified)', fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
 def plot_confusion_matrix(labels, preds, class_names, path: str) -> str:
   import numpy as np
 
@@ -175,6 +203,8 @@ def plot_run(workdir: str, config, model, state, feeder) -> list[str]:
     names = [str(i) for i in range(feeder.num_classes)]
   preds = predict(model, state, images)
   paths.append(plot_confusion_matrix(labels, preds, names, os.path.join(workdir, 'confusion_matrix.png')))
+  if images.ndim == 3:  # 1-D signals (MNIST-1D): examples of each class.
+    paths.append(plot_signals(images, labels, names, preds, os.path.join(workdir, 'signals.png')))
   for p in (plot_filters(state.params, os.path.join(workdir, 'filters.png')),
             plot_feature_maps(model, state, images[0], os.path.join(workdir, 'feature_maps.png'))):
     if p:

@@ -55,6 +55,7 @@ def test_every_config_trains_runlocal(name, tmp_path):
     assert 0.0 <= results['test_accuracy'] <= 1.0 and np.isfinite(results['test_loss'])
     if spec.in_memory:
       assert (run / 'confusion_matrix.png').exists()
+    assert (run / 'signals.png').exists() == config.dataset.name.startswith('mnist1d')
     keys = ('test_accuracy', 'test_loss')
   else:  # language_model
     for split in ('validation', 'test'):
