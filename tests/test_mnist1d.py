@@ -66,7 +66,6 @@ def test_reference_model_sizes(variant, params):
 
 def test_gru_classifier_reads_both_directions():
   import jax
-  import jax.numpy as jnp
   import numpy as np
 
   from research.models.rnn import RNNClassifier

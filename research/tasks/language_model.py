@@ -25,7 +25,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from research import config_lib, errors, parallel, plots
 from research.data import text, text_pipeline
-from research.models.rnn import RNNLanguageModel
+from research.models.rnn import CELLS, RNNLanguageModel
 from research.train_state import TrainState
 
 MODELS = {'rnn_lm': RNNLanguageModel}
@@ -116,14 +116,13 @@ def summarize_eval(sums: dict[str, float], prefix: str) -> dict[str, float]:
 
 def check_config(config) -> None:
   config_lib.check_choice('text level', config.text.level, dict.fromkeys(text.LEVELS))
+  config_lib.check_choice('cell', config.model.cell, CELLS)
   if config.seq_len < 1:
     raise errors.ConfigError(f'seq_len must be >= 1, got {config.seq_len}.')
   if config.model.cell != 'lstm' and (config.model.forget_bias or config.model.record_gates):
     raise errors.ConfigError(
         f"model.forget_bias / model.record_gates apply to cell='lstm' only "
         f'(cell={config.model.cell!r}).')
-  from research.models.rnn import CELLS
-  config_lib.check_choice('cell', config.model.cell, CELLS)
 
 
 def state_shardings(abstract_state: TrainState, mesh) -> Any:

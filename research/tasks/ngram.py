@@ -13,7 +13,6 @@ reads both kinds of rows alike. Fitting is deterministic: the seed is unused.
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any
 
