@@ -4,6 +4,12 @@ r"""Train and evaluate one experiment.
       [--config.KEY=VALUE ...]
 
 Running again on the same workdir resumes from its latest checkpoint.
+
+  python -m launch.train --config=configs/mnist1d.py:cnn --workdir=DIR --num_seeds=5
+
+trains seeds config.seed ... config.seed + 4 as one compiled program (`jax.vmap`
+over seeds; small in-memory classification models) into DIR/seed_K, each a
+complete single-seed workdir.
 """
 
 import os
@@ -21,6 +27,10 @@ _WORKDIR = flags.DEFINE_string(
 _DISTRIBUTED = flags.DEFINE_bool(
     'jax_distributed', False,
     'Call jax.distributed.initialize() first (multi-host: TPU pods, Slurm, ...).')
+_NUM_SEEDS = flags.DEFINE_integer(
+    'num_seeds', 1,
+    'Train this many consecutive seeds, starting at config.seed, as one vmapped '
+    'program into WORKDIR/seed_K (research/multiseed.py).', lower_bound=1)
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -42,7 +52,13 @@ def main(argv):
     sys.exit(2)
   config = _CONFIG.value
   try:
-    train.train_and_evaluate(config, _WORKDIR.value)
+    if _NUM_SEEDS.value == 1:
+      train.train_and_evaluate(config, _WORKDIR.value)
+    else:
+      from research import multiseed
+      seeds = [config.seed + i for i in range(_NUM_SEEDS.value)]
+      multiseed.train_and_evaluate_seeds(
+          config, seeds, [os.path.join(_WORKDIR.value, f'seed_{s}') for s in seeds])
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -31,6 +31,9 @@ class Row:
   paper: float | None = None      # in the table's unit
   source: str = ''
   seeds: int | None = None        # fixed number of seeds (e.g. 1 for slow rows)
+  # Train all seeds as one compiled program (research/multiseed.py): for small
+  # in-memory classification models, where one seed leaves the machine idle.
+  vmap_seeds: bool = False
 
 
 # metric -> (unit shown in the table, value of one split in a results.json)
@@ -39,6 +42,9 @@ METRICS = {
     'error': ('error %', lambda r, split: 100.0 * (1.0 - float(r[f'{split}_accuracy']))),
     'bits_per_token': ('bits per token', lambda r, split: float(r[f'{split}_bits_per_token'])),
     'perplexity': ('perplexity', lambda r, split: float(r[f'{split}_perplexity'])),
+    # The best of the periodic evaluations (train.best_during_training).
+    'best_accuracy': ('best-during-training accuracy %',
+                      lambda r, split: 100.0 * float(r[f'best_{split}_accuracy'])),
 }
 
 
@@ -51,6 +57,8 @@ class Table:
   note: str = ''
   splits: tuple = ('test',)       # one "ours" column each; the paper figure is the last's
   unit_label: str = ''            # overrides METRICS' unit (e.g. 'bits per character')
+  # More "ours" columns, of the last split, shown but not compared with the paper.
+  extra_metrics: tuple = ()
 
   @property
   def unit(self) -> str:
@@ -118,6 +126,25 @@ TABLES: dict[str, Table] = {
               'by counting: deterministic, one run each. Every model scores the same '
               'characters (each split after its first) with the same train-split '
               'vocabulary. No published figures exist for this corpus.')),
+    'mnist1d': Table(
+        name='mnist1d',
+        title='MNIST-1D (4,000 train / 1,000 test signals of length 40), final test accuracy',
+        metric='accuracy', extra_metrics=('best_accuracy',),
+        rows=tuple(
+            Row(f'{name}{", shuffled" if shuffle else ""}', 'configs/mnist1d.py',
+                f'{variant},shuffle' if shuffle else variant, paper=paper,
+                source=('Greydanus & Kobak 2024, MNIST-1D table (repository README)'
+                        + (', shuffled' if shuffle else '')),
+                vmap_seeds=True)
+            for shuffle, papers in ((False, (32, 68, 94, 91)), (True, (32, 68, 56, 57)))
+            for (variant, name), paper in zip(
+                (('logreg', 'Logistic regression'), ('mlp', 'MLP'), ('cnn', 'CNN'),
+                 ('gru', 'GRU')), papers)),
+        note=('All seeds of a row train as one program (jax.vmap over seeds). The table '
+              'compares the final accuracy (step 6,000) with the paper; the best of the '
+              'evaluations every 250 steps is shown beside it. The reference notebook '
+              '(notebooks/mnist1d-classification.ipynb, one seed, its logged output) ends '
+              'at 31.5 / 65.1 / 92.3 / 89.1 %, shuffled 31.5 / 66.0 / 58.7 / 53.3 %.')),
 }
 
 
@@ -139,8 +166,20 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
   (or, with train_missing=False, left out)."""
   from research import train  # Heavy imports only when something runs.
 
+  num_seeds = row.seeds or seeds
+  if row.vmap_seeds and train_missing and not all(
+      os.path.exists(os.path.join(run_dir(root, table, row, s), 'results.json'))
+      for s in range(num_seeds)):
+    from research import multiseed
+    writers.log(f'[{table.name}] {row.name}: training seeds 0-{num_seeds - 1} as one program.')
+    t0 = time.perf_counter()
+    multiseed.train_and_evaluate_seeds(
+        load_row_config(row, 0, repo_root), list(range(num_seeds)),
+        [run_dir(root, table, row, s) for s in range(num_seeds)])
+    _add_wall_seconds([run_dir(root, table, row, s) for s in range(num_seeds)],
+                      time.perf_counter() - t0)
   results = []
-  for seed in range(row.seeds or seeds):
+  for seed in range(num_seeds):
     workdir = run_dir(root, table, row, seed)
     path = os.path.join(workdir, 'results.json')
     if os.path.exists(path):
@@ -160,10 +199,23 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
   return results
 
 
-def _launch_command(row: Row, seed: int, workdir: str, repo_root: str) -> list[str]:
+def _add_wall_seconds(workdirs: list[str], seconds: float) -> None:
+  """Records a finished run's wall time (shared by seeds trained together)."""
+  for workdir in workdirs:
+    path = os.path.join(workdir, 'results.json')
+    with open(path, encoding='utf-8') as f:
+      result = json.load(f)
+    result['wall_seconds'] = seconds
+    with open(path, 'w', encoding='utf-8') as f:
+      json.dump(result, f, indent=2, sort_keys=True)
+
+
+def _launch_command(row: Row, seed: int, workdir: str, repo_root: str,
+                    num_seeds: int = 1) -> list[str]:
   config = os.path.join(repo_root, row.config) + (f':{row.arg}' if row.arg else '')
   return [sys.executable, '-m', 'launch.train', f'--config={config}', f'--workdir={workdir}',
-          f'--config.seed={seed}', *(f'--config.{k}={v}' for k, v in row.overrides)]
+          f'--config.seed={seed}', f'--num_seeds={num_seeds}',
+          *(f'--config.{k}={v}' for k, v in row.overrides)]
 
 
 def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
@@ -178,53 +230,66 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
   """
   from research.data import datasets
 
-  jobs = [(row, seed) for row in table.rows for seed in range(row.seeds or seeds)
-          if not os.path.exists(os.path.join(run_dir(root, table, row, seed), 'results.json'))]
+  def missing(row, seed):
+    return not os.path.exists(os.path.join(run_dir(root, table, row, seed), 'results.json'))
+
+  # A job is (row, first seed, number of seeds): one seed, or a vmapped row's all.
+  jobs = []
+  for row in table.rows:
+    num_seeds = row.seeds or seeds
+    if row.vmap_seeds:
+      jobs += [(row, 0, num_seeds)] if any(missing(row, s) for s in range(num_seeds)) else []
+    else:
+      jobs += [(row, s, 1) for s in range(num_seeds) if missing(row, s)]
   # Prepare every dataset here first: two workers building the same one into
   # the same directory would race.
   prepared = set()
-  for row, _ in jobs:
+  for row, _, _ in jobs:
     dataset = load_row_config(row, 0, repo_root).dataset
     if dataset.to_json_best_effort() not in prepared:
       datasets.prepare(dataset)
       prepared.add(dataset.to_json_best_effort())
   cores = sorted(os.sched_getaffinity(0))
   slots = [cores[i::workers] for i in range(workers)] if len(cores) >= workers else [cores] * workers
-  running: dict[int, tuple] = {}  # slot -> (process, row, seed, workdir, start, log)
+  running: dict[int, tuple] = {}  # slot -> (process, row, seeds, workdir, start, log)
   failures = []
   while jobs or running:
     for slot in range(workers):
       if slot in running or not jobs:
         continue
-      row, seed = jobs.pop(0)
+      row, seed, num_seeds = jobs.pop(0)
+      # A vmapped row trains into ROW/seed_K from its row directory.
       workdir = run_dir(root, table, row, seed)
+      launch_dir = os.path.dirname(workdir) if num_seeds > 1 else workdir
+      seeds_str = f'seeds {seed}-{seed + num_seeds - 1}' if num_seeds > 1 else f'seed {seed}'
       os.makedirs(os.path.dirname(workdir), exist_ok=True)
-      log = open(workdir + '.log', 'a', encoding='utf-8')
-      writers.log(f'[{table.name}] {row.name} seed {seed}: training in {workdir} '
-                  f'(cores {slots[slot]}, log {workdir}.log).')
+      log = open(launch_dir + '.log', 'a', encoding='utf-8')
+      writers.log(f'[{table.name}] {row.name} {seeds_str}: training in {launch_dir} '
+                  f'(cores {slots[slot]}, log {launch_dir}.log).')
       process = subprocess.Popen(
-          _launch_command(row, seed, workdir, repo_root), cwd=repo_root, stdout=log,
-          stderr=subprocess.STDOUT)
+          _launch_command(row, seed, launch_dir, repo_root, num_seeds), cwd=repo_root,
+          stdout=log, stderr=subprocess.STDOUT)
       # Pinned right after the start (a preexec_fn would run in a forked copy of
       # this multithreaded process); the child's threads start after imports.
       os.sched_setaffinity(process.pid, slots[slot])
-      running[slot] = (process, row, seed, workdir, time.perf_counter(), log)
+      running[slot] = (process, row, seeds_str, [
+          run_dir(root, table, row, s) for s in range(seed, seed + num_seeds)],
+          time.perf_counter(), log, launch_dir)
     time.sleep(0.5)
-    for slot, (process, row, seed, workdir, start, log) in list(running.items()):
+    for slot, (process, row, seeds_str, workdirs, start, log, launch_dir) in list(
+        running.items()):
       if process.poll() is None:
         continue
       log.close()
       del running[slot]
-      path = os.path.join(workdir, 'results.json')
-      if process.returncode != 0 or not os.path.exists(path):
-        failures.append(f'{row.name} seed {seed} (exit {process.returncode}; see {workdir}.log)')
+      if process.returncode != 0 or not all(
+          os.path.exists(os.path.join(w, 'results.json')) for w in workdirs):
+        failures.append(f'{row.name} {seeds_str} (exit {process.returncode}; '
+                        f'see {launch_dir}.log)')
         continue
-      with open(path, encoding='utf-8') as f:
-        result = json.load(f)
-      result['wall_seconds'] = time.perf_counter() - start
-      with open(path, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-      writers.log(f'[{table.name}] {row.name} seed {seed}: done in {result["wall_seconds"]:.0f} s.')
+      seconds = time.perf_counter() - start
+      _add_wall_seconds(workdirs, seconds)
+      writers.log(f'[{table.name}] {row.name} {seeds_str}: done in {seconds:.0f} s.')
   if failures:
     raise errors.UserError('Runs failed: ' + '; '.join(failures))
 
@@ -246,9 +311,11 @@ def summarize(table: Table, per_row: dict[str, list[dict[str, Any]]]) -> list[di
     by_split = {split: _stats([metric_value(table, r, split) for r in results])
                 for split in table.splits}
     main = by_split[table.splits[-1]]
+    extra = {metric: _stats([METRICS[metric][1](r, table.splits[-1]) for r in results])
+             for metric in table.extra_metrics}
     summary.append(dict(
         row=row.name, config=row.config + (f':{row.arg}' if row.arg else ''),
-        paper=row.paper, source=row.source, **main, by_split=by_split,
+        paper=row.paper, source=row.source, **main, by_split=by_split, extra=extra,
         diff=None if row.paper is None or main['mean'] is None else main['mean'] - row.paper,
         train_seconds=(float(np.mean([r['train_seconds'] for r in results]))
                        if results else None)))
@@ -265,6 +332,11 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
   digits = 3 if table.metric == 'bits_per_token' else 2
   ours_headers = (['ours (mean ± std)'] if table.splits == ('test',)
                   else [f'ours: {split}' for split in table.splits])
+  ours_headers += [f'ours: {METRICS[m][0]}' for m in table.extra_metrics]
+
+  def ours_cells(s, cell):
+    return ([cell(s['by_split'][split]) for split in table.splits]
+            + [cell(s['extra'][m]) for m in table.extra_metrics])
 
   def seconds(s):
     return '' if s['train_seconds'] is None else f'{s["train_seconds"]:.0f}'
@@ -285,7 +357,7 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
       cells = [s['row'], f'`{s["config"]}`']
       if with_paper:
         cells += ['' if s['paper'] is None else f'{s["paper"]:.2f}', s['source']]
-      cells += [ours(s['by_split'][split]) for split in table.splits]
+      cells += ours_cells(s, ours)
       cells += ([diff(s)] if with_paper else []) + [seconds(s)]
       lines.append('| ' + ' | '.join(cells) + ' |')
     if table.note:
@@ -299,12 +371,12 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
       std = '' if s['std'] is None else rf' $\pm$ {s["std"]:.{digits}f}'
       return rf'{s["mean"]:.{digits}f}{std} ($n={s["n"]}$)'
 
-    lines = [r'\begin{tabular}{lrl' + 'r' * len(table.splits) + 'r}', r'\toprule',
+    lines = [r'\begin{tabular}{lrl' + 'r' * len(ours_headers) + 'r}', r'\toprule',
              rf'{esc(table.title)} & paper & source & '
              + ' & '.join(esc(h) for h in ours_headers) + r' & $\Delta$ \\', r'\midrule']
     for s in summary:
       paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
-      cells = ' & '.join(ours_tex(s['by_split'][split]) for split in table.splits)
+      cells = ' & '.join(ours_cells(s, ours_tex))
       lines.append(rf'{esc(s["row"])} & {paper} & {esc(s["source"])} & '
                    rf'{cells} & {diff(s)} \\')
     lines += [r'\bottomrule', r'\end{tabular}']
@@ -331,4 +403,9 @@ def run_table(name: str, *, seeds: int, root: str, fmt: str = 'markdown',
     f.write(text + '\n')
   with open(os.path.join(out_dir, 'table.json'), 'w', encoding='utf-8') as f:
     json.dump(summary, f, indent=2, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)
+  if any(s['mean'] is not None for s in summary):
+    from research import plots
+    plots.plot_table(table.title, table.unit, summary,
+                     {m: METRICS[m][0] for m in table.extra_metrics},
+                     os.path.join(out_dir, 'table.png'))
   return text

@@ -75,8 +75,8 @@ def num_train_steps(config, steps_per_epoch: int) -> int:
   return int(round(config.num_epochs * steps_per_epoch))
 
 
-def create_train_state(config, model, tx, feeder, rng, mesh) -> TrainState:
-  """Initialises params and optimizer state directly with their shardings."""
+def make_init_fn(config, model, tx, feeder):
+  """rng -> a fresh TrainState (step 0), a pure function to trace or vmap."""
   init_variables = TASKS[config.task].init_variables(model, feeder)
 
   def init_fn(rng):
@@ -84,6 +84,12 @@ def create_train_state(config, model, tx, feeder, rng, mesh) -> TrainState:
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                       opt_state=tx.init(params), model_state=model_state)
 
+  return init_fn
+
+
+def create_train_state(config, model, tx, feeder, rng, mesh) -> TrainState:
+  """Initialises params and optimizer state directly with their shardings."""
+  init_fn = make_init_fn(config, model, tx, feeder)
   # Shapes first (nothing allocated), then one compiled init that writes every
   # leaf straight into its sharding (the task's choice: params replicated,
   # per-example state such as a language model's carry split over the batch).
@@ -163,8 +169,9 @@ class LoopContext:
   writer: writers.MetricWriter
 
 
-def _check_finite(step: int, metrics: dict[str, float], ckpt: checkpoint.Checkpointer):
-  if not (np.isfinite(metrics['loss']) and np.isfinite(metrics['grad_norm'])):
+def _check_finite(step: int, metrics: dict[str, Any], ckpt: checkpoint.Checkpointer):
+  # Metrics are scalars, or arrays with one value per seed (research/multiseed.py).
+  if not (np.all(np.isfinite(metrics['loss'])) and np.all(np.isfinite(metrics['grad_norm']))):
     ckpt.wait()
     raise errors.NonFiniteLossError(
         f'Non-finite training loss at step {step} (loss={metrics["loss"]}, '
@@ -175,7 +182,8 @@ def _check_finite(step: int, metrics: dict[str, float], ckpt: checkpoint.Checkpo
 
 def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tuple[TrainState, float]:
   """Runs from state.step to ctx.total_steps; returns (state, train seconds)."""
-  config, start = ctx.config, int(state.step)
+  # One step counter, or one per seed, all equal (research/multiseed.py).
+  config, start = ctx.config, int(np.max(jax.device_get(state.step)))
   progress = writers.Progress(ctx.total_steps, start)
   interval: list[dict[str, float]] = []
   pending = None  # (step, metrics) of the last dispatched step, fetched late
@@ -187,7 +195,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
     nonlocal pending
     if pending is not None:
       step, m = pending
-      m = {k: float(v) for k, v in jax.device_get(m).items()}
+      m = {k: np.asarray(v, np.float64) for k, v in jax.device_get(m).items()}
       _check_finite(step, m, ctx.ckpt)
       interval.append(m)
       pending = None
@@ -200,7 +208,8 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
     is_last = done == ctx.total_steps
     if done % config.log_every_steps == 0 or is_last:
       drain()
-      scalars = {k: float(np.mean([m[k] for m in interval])) for k in interval[0]}
+      # Mean over the interval's steps (per seed when metrics carry a seed axis).
+      scalars = {k: np.mean([m[k] for m in interval], axis=0) for k in interval[0]}
       scalars.update(progress.update(done))
       interval.clear()
       ctx.writer.write(done, scalars)
@@ -214,7 +223,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
       eval_t0 = time.perf_counter()
       results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.feeder)
       ctx.writer.write(done, results)
-      writers.log(f'step {done}: ' + ', '.join(f'{k} {v:.4f}' for k, v in results.items()))
+      writers.log(f'step {done}: ' + writers.format_scalars(results))
       t0 += time.perf_counter() - eval_t0  # Eval time is not train time.
   drain()
   return state, train_seconds + time.perf_counter() - t0
@@ -269,11 +278,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       examples_per_second=total_steps * config.batch_size / max(train_seconds, 1e-9),
       num_params=num_params(state.params), num_devices=jax.device_count(),
       dataset=config.dataset.name, model=config.model.name)
+  results.update(best_during_training(TASKS[config.task], workdir))
   write_results(workdir, results, config)
   if config.plot and jax.process_index() == 0:
     TASKS[config.task].plot_run(workdir, config, model, state, feeder)
   writers.log('Final: ' + json.dumps(results))
   return results
+
+
+def best_during_training(task, workdir: str) -> dict[str, Any]:
+  """For each of the task's BEST_DURING_TRAINING metrics ({name: max or min}):
+  its best value over every evaluation in the workdir's metrics.jsonl (the
+  periodic ones and the final one) as `best_NAME`, and the step as
+  `best_NAME_step`. Papers that report the best test figure seen during
+  training (e.g. MNIST-1D's reference code) are compared with these."""
+  records = writers.read_metrics(workdir)
+  best = {}
+  for name, pick in task.BEST_DURING_TRAINING.items():
+    seen = [(r[name], r['step']) for r in records if isinstance(r.get(name), (int, float))]
+    if seen:
+      # Ties go to the earliest step.
+      value, step = pick(seen, key=lambda vs: (vs[0], -vs[1] if pick is max else vs[1]))
+      best[f'best_{name}'], best[f'best_{name}_step'] = value, step
+  return best
 
 
 def num_params(params) -> int:

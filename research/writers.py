@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import jax
+import numpy as np
 
 METRICS_FILE = 'metrics.jsonl'
 
@@ -87,7 +88,9 @@ class Progress:
     return {'steps_per_second': rate, 'eta_seconds': eta}
 
 
-def format_progress(step: int, total: int, scalars: dict[str, float]) -> str:
+def format_progress(step: int, total: int, scalars: dict[str, Any]) -> str:
+  """One progress line; values with a seed axis are shown as their mean."""
+  scalars = {k: float(np.mean(v)) for k, v in scalars.items()}
   eta = scalars.get('eta_seconds', float('nan'))
   eta_str = time.strftime('%H:%M:%S', time.gmtime(eta)) if math.isfinite(eta) else '?'
   parts = [f'step {step}/{total}']
@@ -97,6 +100,18 @@ def format_progress(step: int, total: int, scalars: dict[str, float]) -> str:
   parts.append(f'{scalars.get("steps_per_second", 0.0):.1f} steps/s')
   parts.append(f'ETA {eta_str}')
   return ' | '.join(parts)
+
+
+def format_scalars(scalars: dict[str, Any]) -> str:
+  """'key value, ...'; a value with a seed axis reads 'mean (min-max, S seeds)'."""
+  parts = []
+  for k, v in scalars.items():
+    v = np.asarray(v, np.float64)
+    if v.ndim == 0:
+      parts.append(f'{k} {float(v):.4f}')
+    else:
+      parts.append(f'{k} {v.mean():.4f} ({v.min():.4f}-{v.max():.4f}, {v.size} seeds)')
+  return ', '.join(parts)
 
 
 def log(msg: str) -> None:

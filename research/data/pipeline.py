@@ -167,10 +167,11 @@ def run_eval_batches(eval_fn, state, batches) -> dict[str, float]:
   (back-to-back dispatch can deadlock CPU collectives) and keeps large test
   sets exact.
   """
-  totals: dict[str, float] = {}
+  totals: dict[str, Any] = {}
   for args in batches:
     for k, v in jax.device_get(eval_fn(state, *args)).items():
-      totals[k] = totals.get(k, 0.0) + float(v)
+      v = np.asarray(v, np.float64)  # A scalar, or one sum per seed (multiseed).
+      totals[k] = totals.get(k, 0.0) + (float(v) if v.ndim == 0 else v)
   return totals
 
 

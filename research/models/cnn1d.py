@@ -4,7 +4,7 @@ from typing import Sequence
 
 import flax.linen as nn
 
-from research.models.common import ACTIVATIONS, flatten
+from research.models.common import ACTIVATIONS, flatten, layer_init
 
 
 class CNN1D(nn.Module):
@@ -20,6 +20,7 @@ class CNN1D(nn.Module):
   strides: int = 2
   padding: int = 1
   activation: str = 'relu'
+  param_init: str = 'flax'    # or 'torch': PyTorch's default init (common.INITS)
 
   @nn.compact
   def __call__(self, x_BxLxC, *, train: bool = False):
@@ -28,5 +29,7 @@ class CNN1D(nn.Module):
     h = x_BxLxC
     for i, k in enumerate(self.kernel_sizes):
       h = act(nn.Conv(self.channels, (k,), strides=(self.strides,),
-                      padding=[(self.padding, self.padding)], name=f'conv_{i}')(h))
-    return nn.Dense(self.num_classes, name='out')(flatten(h))
+                      padding=[(self.padding, self.padding)], name=f'conv_{i}',
+                      **layer_init(self.param_init, k * h.shape[-1]))(h))
+    h = flatten(h)
+    return nn.Dense(self.num_classes, name='out', **layer_init(self.param_init, h.shape[-1]))(h)

@@ -1,8 +1,10 @@
 """Small pieces shared by the model files."""
 
+import math
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 ACTIVATIONS = {
@@ -20,6 +22,34 @@ DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 # He et al. 2015 ("Delving deep into rectifiers") init for ReLU networks, in
 # the fan-out form torchvision uses.
 HE_INIT = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+
+
+# PyTorch's default init of nn.Linear / nn.ConvNd (kaiming_uniform, a = sqrt 5):
+# weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). For reproducing
+# results of PyTorch reference code (e.g. MNIST-1D's); Flax's default
+# (LeCun normal, zero bias) draws weights sqrt(3) times larger.
+TORCH_KERNEL_INIT = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')
+INITS = ('flax', 'torch')
+
+
+def uniform_init(bound: float):
+  """U(-bound, bound), whatever the shape."""
+  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+      key, shape, dtype, -bound, bound)
+
+
+def torch_bias_init(fan_in: int):
+  return uniform_init(1.0 / math.sqrt(fan_in))
+
+
+def layer_init(init: str, fan_in: int) -> dict[str, Any]:
+  """kernel_init / bias_init keyword arguments of a Dense or Conv for `init`
+  ('flax': the library defaults; 'torch': PyTorch's defaults)."""
+  if init == 'flax':
+    return {}
+  if init == 'torch':
+    return {'kernel_init': TORCH_KERNEL_INIT, 'bias_init': torch_bias_init(fan_in)}
+  raise ValueError(f'init must be one of {INITS}, got {init!r}.')
 
 
 def check_dtype(dtype: str) -> None:

@@ -2,7 +2,7 @@
 
 import flax.linen as nn
 
-from research.models.common import flatten
+from research.models.common import flatten, layer_init
 
 
 class Linear(nn.Module):
@@ -11,8 +11,11 @@ class Linear(nn.Module):
   regression. Either way the decision boundaries are hyperplanes."""
 
   num_classes: int
+  param_init: str = 'flax'    # or 'torch': PyTorch's default init (common.INITS)
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
     del train  # No dropout or batch statistics.
-    return nn.Dense(self.num_classes, name='out')(flatten(x))
+    x = flatten(x)
+    return nn.Dense(self.num_classes, name='out',
+                    **layer_init(self.param_init, x.shape[-1]))(x)

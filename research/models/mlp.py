@@ -4,7 +4,7 @@ from typing import Sequence
 
 import flax.linen as nn
 
-from research.models.common import ACTIVATIONS, flatten
+from research.models.common import ACTIVATIONS, flatten, layer_init
 
 
 class MLP(nn.Module):
@@ -19,16 +19,19 @@ class MLP(nn.Module):
   # Hidden layers after the first add their input back, h + act(W h + b): the
   # MNIST-1D reference MLP (Greydanus 2020, 40-100-100-10).
   residual: bool = False
+  param_init: str = 'flax'    # or 'torch': PyTorch's default init (common.INITS)
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
     act = ACTIVATIONS[self.activation]
     h = flatten(x)
     for i, width in enumerate(self.hidden_sizes):
-      out = act(nn.Dense(width, name=f'hidden_{i}')(h))
+      out = act(nn.Dense(width, name=f'hidden_{i}',
+                         **layer_init(self.param_init, h.shape[-1]))(h))
       if self.residual and i > 0:
         if h.shape[-1] != width:
           raise ValueError(f'residual layers need equal widths; got {h.shape[-1]} -> {width}.')
         out = h + out
       h = nn.Dropout(self.dropout_rate, deterministic=not train)(out)
-    return nn.Dense(self.num_classes, name='out')(h)
+    return nn.Dense(self.num_classes, name='out',
+                    **layer_init(self.param_init, h.shape[-1]))(h)

@@ -29,13 +29,14 @@ kernels, an orthogonal recurrent kernel per gate (Saxe, McClelland & Ganguli
 """
 
 import functools
+import math
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from research.models.common import DTYPES, check_dtype
+from research.models.common import DTYPES, INITS, check_dtype, layer_init, uniform_init
 
 
 def _per_gate(init, num_gates: int):
@@ -145,15 +146,27 @@ class _Cell(nn.Module):
 
   hidden_size: int
   dtype: str = 'float32'
+  # 'flax': LeNet-normal W_x, orthogonal W_h per gate, zero biases; 'torch':
+  # PyTorch's nn.RNN/LSTM/GRU default, every weight and bias ~ U(+-1/sqrt(H)).
+  param_init: str = 'flax'
 
   num_gates = 1  # Blocks of H in the projections (class attributes, not fields).
   num_states = 1  # Arrays in the carry.
 
   def setup(self):
     dtype, width = DTYPES[self.dtype], self.num_gates * self.hidden_size
-    self.input = nn.Dense(width, dtype=dtype, name='input')
-    self.hidden = nn.Dense(width, use_bias=False, dtype=dtype, name='hidden',
-                           kernel_init=_per_gate(nn.initializers.orthogonal(), self.num_gates))
+    if self.param_init == 'flax':
+      self.input = nn.Dense(width, dtype=dtype, name='input')
+      self.hidden = nn.Dense(width, use_bias=False, dtype=dtype, name='hidden',
+                             kernel_init=_per_gate(nn.initializers.orthogonal(), self.num_gates))
+    elif self.param_init == 'torch':
+      uniform = uniform_init(1.0 / math.sqrt(self.hidden_size))
+      self.input = nn.Dense(width, dtype=dtype, name='input', kernel_init=uniform,
+                            bias_init=uniform)
+      self.hidden = nn.Dense(width, use_bias=False, dtype=dtype, name='hidden',
+                             kernel_init=uniform)
+    else:
+      raise ValueError(f'param_init must be one of {INITS}, got {self.param_init!r}.')
 
   def project(self, x):
     """W_x x + b for every gate: ...xD -> ...x(num_gates*H), float32."""
@@ -268,8 +281,9 @@ class GRUCell(_Cell):
 
   def setup(self):
     super().setup()
-    self.hidden_bias_n = self.param('hidden_bias_n', nn.initializers.zeros_init(),
-                                    (self.hidden_size,))
+    bias_init = (uniform_init(1.0 / math.sqrt(self.hidden_size))
+                 if self.param_init == 'torch' else nn.initializers.zeros_init())
+    self.hidden_bias_n = self.param('hidden_bias_n', bias_init, (self.hidden_size,))
 
   def recur(self, carry, a_x):
     (h_BxH,) = carry
@@ -394,18 +408,21 @@ class RNNClassifier(nn.Module):
   cell: str = 'gru'
   bidirectional: bool = True
   dtype: str = 'float32'
+  param_init: str = 'flax'    # or 'torch': PyTorch's default init (common.INITS)
 
   @nn.compact
   def __call__(self, x_BxLxC, *, train: bool = False):
     del train
-    cell_cls = CELLS[self.cell]
+    cell_cls = functools.partial(CELLS[self.cell], hidden_size=self.hidden_size,
+                                 dtype=self.dtype, param_init=self.param_init)
     batch = x_BxLxC.shape[0]
-    forward = cell_cls(hidden_size=self.hidden_size, dtype=self.dtype, name='forward')
+    forward = cell_cls(name='forward')
     _, h_BxLxH = forward.sequence(forward.initial_carry(batch), x_BxLxC)
     outputs = [h_BxLxH]
     if self.bidirectional:
-      backward = cell_cls(hidden_size=self.hidden_size, dtype=self.dtype, name='backward')
+      backward = cell_cls(name='backward')
       _, hb_BxLxH = backward.sequence(backward.initial_carry(batch), x_BxLxC[:, ::-1])
       outputs.append(hb_BxLxH[:, ::-1])
     features = jnp.concatenate(outputs, axis=-1).reshape(batch, -1)
-    return nn.Dense(self.num_classes, name='out')(features)
+    return nn.Dense(self.num_classes, name='out',
+                    **layer_init(self.param_init, features.shape[-1]))(features)

@@ -22,6 +22,9 @@ from research.train_state import TrainState
 # Model fields filled in from the data rather than the config.
 DATA_MODEL_FIELDS = ('num_classes',)
 
+# Metrics whose best value over the run's evaluations goes into results.json.
+BEST_DURING_TRAINING = {'test_accuracy': max}
+
 # Per-example losses of (logits_BxK, labels_B) -> loss_B.
 LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
     # Softmax + cross-entropy: multinomial logistic regression on the logits.

@@ -33,6 +33,9 @@ MODELS = {'rnn_lm': RNNLanguageModel}
 # Model fields filled in from the data rather than the config.
 DATA_MODEL_FIELDS = ('vocab_size',)
 
+# Metrics whose best value over the run's evaluations goes into results.json.
+BEST_DURING_TRAINING = {'validation_bits_per_token': min}
+
 
 def _apply(apply_fn, params, tokens_BxT, carry, *, train, rng=None):
   rngs = {'dropout': rng} if rng is not None else None

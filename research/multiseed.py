@@ -1,0 +1,241 @@
+"""Several seeds of one experiment trained as one compiled program (`jax.vmap`).
+
+A 5,000-parameter MNIST-1D network leaves every core (or accelerator) mostly
+idle: its matmuls are too small to fill it and each step is dominated by fixed
+per-step costs. Stacking the train states of S seeds along a new leading axis
+and `jax.vmap`-ing the task's own pure train step turns S small programs into
+one with S-times larger operations and a single dispatch per step.
+
+Nothing about a seed changes: its init key, step key (dropout, augmentation)
+and data order are derived from its seed exactly as in a single run, so seed s
+here matches `train.train_and_evaluate` with `config.seed = s` up to float
+rounding. Each seed gets the workdir a single run would write (config.json with
+its seed, metrics.jsonl, TensorBoard events, checkpoints, results.json,
+pictures), so tables read it unchanged and one seed can be inspected alone.
+Running again on the same workdirs resumes from the newest step that every
+seed has checkpointed.
+
+Supported: in-memory classification datasets (the data is shared by the seeds;
+only the batch indices differ).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from research import checkpoint, errors, optim, parallel, train, writers
+from research.data import pipeline
+from research.tasks import TASKS
+
+
+def seed_configs(config: ml_collections.ConfigDict, seeds: Sequence[int]) -> list:
+  configs = []
+  for seed in seeds:
+    c = config.copy_and_resolve_references()
+    c.seed = int(seed)
+    configs.append(c)
+  return configs
+
+
+def _slice(tree: Any, i: int) -> Any:
+  return jax.tree.map(lambda x: x[i], tree)
+
+
+class SeedFeeder:
+  """An in-memory feeder's data with one training order per seed: step s gives
+  the S x B matrix of example indices (row i = what seed i's single run sees)."""
+
+  def __init__(self, base: pipeline.InMemoryFeeder, config, seeds: Sequence[int]):
+    self.base = base
+    self.mesh = base.mesh
+    self.steps_per_epoch = base.steps_per_epoch
+    self.orders = [pipeline.TrainOrder(base.train_size, config.batch_size, s) for s in seeds]
+    # Seeds on no mesh axis, each seed's batch split over 'data'.
+    self.index_sharding = NamedSharding(self.mesh, P(None, parallel.DATA_AXIS))
+
+  def train_args(self, step: int) -> tuple:
+    local_SxB = np.stack([pipeline.process_rows(o.global_indices(step)) for o in self.orders])
+    global_shape = (local_SxB.shape[0], local_SxB.shape[1] * jax.process_count())
+    idx_SxB = jax.make_array_from_process_local_data(
+        self.index_sharding, local_SxB, global_shape)
+    return self.base.train_data, idx_SxB
+
+  def run_eval(self, eval_fn, state_S) -> dict[str, dict[str, np.ndarray]]:
+    """{'test': {name: one sum per seed}} over every eval example."""
+    return {'test': pipeline.run_eval_batches(eval_fn, state_S, self.base.eval_args())}
+
+
+def _train_seeds_on_indices(state_S, data, idx_SxB, step_rng_S, *, bind_step: Callable):
+  def one_seed(state, idx_B, rng):
+    batch = {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
+    return bind_step(rng)(state, batch)
+  return jax.vmap(one_seed)(state_S, idx_SxB, step_rng_S)
+
+
+def _eval_seeds_on_indices(state_S, data, idx_B, mask_B, *, eval_fn: Callable):
+  batch = {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
+  return jax.vmap(lambda state: eval_fn(state, batch, mask_B))(state_S)
+
+
+class SeedWriters:
+  """One MetricWriter per seed; a value with a seed axis is split among them."""
+
+  def __init__(self, workdirs: Sequence[str], *, tensorboard: bool):
+    self.writers = [writers.MetricWriter(w, tensorboard=tensorboard) for w in workdirs]
+
+  def write(self, step: int, scalars: dict[str, Any]) -> None:
+    for i, writer in enumerate(self.writers):
+      writer.write(step, {k: (v[i] if np.ndim(v) else v) for k, v in scalars.items()})
+
+  def close(self) -> None:
+    for writer in self.writers:
+      writer.close()
+
+
+class SeedCheckpointers:
+  """Seed i's slice of the stacked state in its own workdir's checkpoints, so
+  each seed's workdir is a complete single run."""
+
+  def __init__(self, workdirs: Sequence[str], config):
+    self.checkpointers = [
+        checkpoint.Checkpointer(os.path.join(w, 'checkpoints'),
+                                every_steps=config.checkpoint_every_steps,
+                                max_to_keep=config.keep_checkpoints)
+        for w in workdirs]
+
+  def common_step(self) -> int | None:
+    """The newest step every seed has saved (a kill between two seeds' saves
+    leaves them one checkpoint apart)."""
+    common = set.intersection(*(set(c.all_steps()) for c in self.checkpointers))
+    return max(common) if common else None
+
+  def latest_step(self) -> int | None:
+    return self.common_step()
+
+  def should_save(self, step: int) -> bool:
+    return self.checkpointers[0].should_save(step)
+
+  def save(self, step: int, state_S, meta: dict[str, Any], *, force: bool = False) -> None:
+    for i, c in enumerate(self.checkpointers):
+      # A seed that was one checkpoint ahead when the group resumed from the
+      # common step already holds this step (the same state: runs are deterministic).
+      if step not in c.all_steps():
+        c.save(step, _slice(state_S, i), meta, force=force)
+
+  def restore(self, step: int, abstract_one) -> tuple[Any, dict[str, Any]]:
+    restored = [c.restore(step, abstract_one) for c in self.checkpointers]
+    state_S = jax.tree.map(lambda *xs: jnp.stack(xs), *(state for state, _ in restored))
+    return state_S, restored[0][1]
+
+  def wait(self) -> None:
+    for c in self.checkpointers:
+      c.wait()
+
+  def close(self) -> None:
+    for c in self.checkpointers:
+      c.close()
+
+
+def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[int],
+                             workdirs: Sequence[str]) -> list[dict[str, Any]]:
+  """Trains `config` once per seed in `seeds` (seed i into `workdirs[i]`) as one
+  vmapped program; returns each seed's results (also in its results.json)."""
+  if len(seeds) != len(workdirs) or not seeds:
+    raise errors.ConfigError(f'Need one workdir per seed; got {len(seeds)} seeds and '
+                             f'{len(workdirs)} workdirs.')
+  if len(set(seeds)) != len(seeds):
+    raise errors.ConfigError(f'Seeds must differ; got {list(seeds)}.')
+  train.check_config(config)
+  if config.task != 'classification':
+    raise errors.ConfigError(
+        f'Training seeds as one program supports the classification task, not '
+        f'{config.task!r}; train each seed with launch.train.')
+  mesh = parallel.make_mesh()
+  base = pipeline.make_feeder(config, mesh)
+  if not isinstance(base, pipeline.InMemoryFeeder):
+    raise errors.ConfigError(
+        f'Dataset {config.dataset.name!r} is streamed, not held in memory; training '
+        'seeds as one program needs an in-memory dataset.')
+  configs = seed_configs(config, seeds)
+  for c, workdir in zip(configs, workdirs):
+    train.prepare_workdir(workdir, c)
+  task = TASKS[config.task]
+  feeder = SeedFeeder(base, config, seeds)
+  model = train.build_model(config, base)
+  total_steps = train.num_train_steps(config, base.steps_per_epoch)
+  tx, schedule = optim.make_optimizer(config, total_steps)
+  # Each seed's (init key, step key), split exactly as a single run splits it.
+  keys_Sx2 = jax.vmap(lambda s: jax.random.split(jax.random.key(s)))(
+      jnp.asarray(seeds, jnp.uint32))
+  init_rng_S, step_rng_S = keys_Sx2[:, 0], keys_Sx2[:, 1]
+
+  init_fn = jax.vmap(train.make_init_fn(config, model, tx, base))
+  shardings = task.state_shardings(jax.eval_shape(init_fn, init_rng_S), mesh)
+  state_S = jax.jit(init_fn, out_shardings=shardings)(init_rng_S)
+
+  ckpt = SeedCheckpointers(workdirs, config)
+  train_seconds = 0.0
+  if (step := ckpt.common_step()) is not None:
+    state_S, meta = ckpt.restore(step, checkpoint.abstract_like(_slice(state_S, 0)))
+    state_S = jax.device_put(state_S, shardings)
+    train_seconds = meta['train_seconds']
+    writers.log(f'Resumed {len(seeds)} seeds from step {step}.')
+
+  repl = parallel.replicated(mesh)
+  batch = parallel.batch_sharded(mesh)
+  train_jit = jax.jit(
+      functools.partial(
+          _train_seeds_on_indices,
+          bind_step=lambda rng: task.bind_train_step(config, model, tx, schedule, rng)),
+      in_shardings=(shardings, repl, feeder.index_sharding, repl),
+      out_shardings=(shardings, repl), donate_argnums=(0,))
+  eval_jit = jax.jit(
+      functools.partial(_eval_seeds_on_indices, eval_fn=task.bind_eval_step(config, model)),
+      in_shardings=(shardings, repl, batch, batch), out_shardings=repl)
+  step_rng_S = jax.device_put(step_rng_S, repl)
+
+  writer = SeedWriters(workdirs, tensorboard=config.tensorboard)
+  ctx = train.LoopContext(
+      config=config, feeder=feeder,
+      train_fn=lambda state, *args: train_jit(state, *args, step_rng_S),
+      eval_fn=eval_jit, total_steps=total_steps, ckpt=ckpt, writer=writer)
+  writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
+              f'{len(seeds)} seeds {list(seeds)} as one program, '
+              f'{train.num_params(_slice(state_S.params, 0)):,} params each, '
+              f'{total_steps} steps, {jax.device_count()} device(s).')
+  t0 = time.perf_counter()
+  try:
+    state_S, train_seconds = train.train_loop(ctx, state_S, train_seconds)
+    final = train.evaluate(task, eval_jit, state_S, feeder)
+    writer.write(total_steps, final)
+  finally:
+    writer.close()
+    ckpt.close()
+
+  all_results = []
+  for i, (c, workdir) in enumerate(zip(configs, workdirs)):
+    results = {k: float(np.asarray(v)[i]) if np.ndim(v) else v for k, v in final.items()}
+    state = _slice(state_S, i)
+    results.update(
+        steps=total_steps, train_seconds=train_seconds, seeds_in_program=len(seeds),
+        examples_per_second=total_steps * config.batch_size * len(seeds)
+        / max(train_seconds, 1e-9),
+        num_params=train.num_params(state.params), num_devices=jax.device_count(),
+        dataset=config.dataset.name, model=config.model.name)
+    results.update(train.best_during_training(task, workdir))
+    train.write_results(workdir, results, c)
+    if config.plot and jax.process_index() == 0:
+      task.plot_run(workdir, c, model, state, base)
+    all_results.append(results)
+  writers.log(f'{len(seeds)} seeds done in {time.perf_counter() - t0:.0f} s: '
+              + writers.format_scalars({k: [r[k] for r in all_results] for k in final}))
+  return all_results
