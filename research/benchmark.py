@@ -9,15 +9,21 @@ from typing import Any
 import jax
 
 from research import errors, optim, parallel, train
-from research.data import pipeline, text_pipeline
+from research.data import DATASETS, pipeline, text_classification, text_pipeline
 from research.tasks import TASKS
 
 
 def make_feeder(config, mesh, synthetic: tuple[int, ...] | None, num_classes: int):
   """The config's own data, or random data: `synthetic` is an image shape
-  (H, W, C) for classification, (vocab size,) for language models."""
+  (H, W, C) for classification, (length, vocab size) for text classification,
+  (vocab size,) for language models."""
   if synthetic is None:
     return TASKS[config.task].make_feeder(config, mesh)
+  if config.task == 'classification' and DATASETS[config.dataset.name].labelled_text:
+    if len(synthetic) != 2:
+      raise errors.ConfigError(
+          f'--synthetic for text classification is LENGTH,VOCAB_SIZE; got {synthetic}.')
+    return text_classification.SyntheticTextFeeder(config, mesh, *synthetic, num_classes)
   if config.task == 'classification':
     if len(synthetic) != 3:
       raise errors.ConfigError(f'--synthetic for classification is H,W,C; got {synthetic}.')

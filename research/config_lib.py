@@ -140,6 +140,23 @@ def text(level: str = 'char', *, max_vocab: int | None = None,
   return c
 
 
+def text_classification(*, max_length: int, lowercase: bool = True, min_count: int = 1,
+                        max_vocab: int | None = None,
+                        vectors_path: str | None = None) -> ml_collections.ConfigDict:
+  """Word tokens of labelled texts (research/data/text_classification.py): the
+  vocabulary is the train split's words seen `min_count` times (at most
+  `max_vocab`), every text becomes `max_length` ids (truncated or padded), and
+  `vectors_path` names pre-trained word vectors (word2vec binary/text or GloVe
+  text) for the model's `embed` table."""
+  c = ml_collections.ConfigDict()
+  c.max_length = max_length
+  c.lowercase = lowercase
+  c.min_count = min_count
+  c.max_vocab = _maybe(max_vocab, int)
+  c.vectors_path = _maybe(vectors_path, str)
+  return c
+
+
 FORTUNES_DEBIAN_DIR = '/usr/share/games/fortunes'
 
 
@@ -167,10 +184,17 @@ def augment(*, crop_padding: int = 0, flip: bool = False,
 
 def optimizer(name: str, learning_rate: float, *, momentum: float = 0.9,
               nesterov: bool = False, b1: float = 0.9, b2: float = 0.999,
-              weight_decay: float = 0.0,
-              grad_clip_norm: float | None = None) -> ml_collections.ConfigDict:
+              weight_decay: float = 0.0, grad_clip_norm: float | None = None,
+              rho: float = 0.95, eps: float = 1e-6, max_norm: float | None = None,
+              max_norm_modules: tuple = ('out',),
+              frozen_modules: tuple = ()) -> ml_collections.ConfigDict:
   """`name` in research.optim.OPTIMIZERS. momentum/nesterov: 'momentum';
-  b1/b2: 'adam'/'adamw'; weight_decay: decoupled for 'adamw', L2 otherwise."""
+  b1/b2: 'adam'/'adamw'; rho/eps: 'adadelta'; weight_decay: decoupled for
+  'adamw', L2 otherwise. max_norm: after every step, each output unit's weight
+  vector in the kernels of `max_norm_modules` (top-level parameter names) is
+  rescaled to L2 norm <= max_norm (Hinton et al. 2012; Kim 2014). The
+  parameters of `frozen_modules` are not trained (e.g. ('embed',): static
+  pre-trained word vectors)."""
   c = ml_collections.ConfigDict()
   c.name = name
   c.learning_rate = learning_rate
@@ -178,8 +202,13 @@ def optimizer(name: str, learning_rate: float, *, momentum: float = 0.9,
   c.nesterov = nesterov
   c.b1 = b1
   c.b2 = b2
+  c.rho = rho
+  c.eps = eps
   c.weight_decay = weight_decay
   c.grad_clip_norm = _maybe(grad_clip_norm, float)
+  c.max_norm = _maybe(max_norm, float)
+  c.max_norm_modules = tuple(max_norm_modules)
+  c.frozen_modules = tuple(frozen_modules)
   return c
 
 

@@ -192,17 +192,30 @@ def _flatten_intermediates(tree, prefix=''):
 
 def plot_run(workdir: str, config, model, state, feeder) -> list[str]:
   """Every picture worth looking at for a finished classification run."""
+  import numpy as np
   paths = [plot_training_curves(workdir)]
   if not hasattr(feeder, 'eval_images_host'):
     return paths  # Streaming datasets: curves only.
   from research.data import datasets
   images, labels = feeder.eval_images_host, feeder.eval_labels_host
-  try:
-    names = datasets.class_names(config.dataset)
-  except Exception:  # Mocked or unnamed labels: fall back to indices.
-    names = [str(i) for i in range(feeder.num_classes)]
+  if hasattr(feeder, 'class_names'):  # Text feeders know theirs.
+    names = feeder.class_names
+  else:
+    try:
+      names = datasets.class_names(config.dataset)
+    except Exception:  # Mocked or unnamed labels: fall back to indices.
+      names = [str(i) for i in range(feeder.num_classes)]
   preds = predict(model, state, images)
   paths.append(plot_confusion_matrix(labels, preds, names, os.path.join(workdir, 'confusion_matrix.png')))
+  if hasattr(feeder, 'tokenizer'):  # Text: what the filters fire on, then done.
+    if hasattr(model, 'feature_maps'):
+      # The first test text of the predicted class that is classified right.
+      right = np.flatnonzero(preds == labels)
+      index = int(right[0]) if right.size else 0
+      paths.append(plot_textcnn_ngrams(
+          model, state.params, feeder.tokenizer, feeder.eval_texts[index], names,
+          os.path.join(workdir, 'ngrams.png')))
+    return paths
   if images.ndim == 3:  # 1-D signals (MNIST-1D): examples of each class.
     paths.append(plot_signals(images, labels, names, preds, os.path.join(workdir, 'signals.png')))
   for p in (plot_filters(state.params, os.path.join(workdir, 'filters.png')),
@@ -281,7 +294,7 @@ def plot_table(title: str, unit: str, summary: list[dict], extra_labels: dict[st
   import numpy as np
   plt = _pyplot()
   series = [('paper', lambda s: (s['paper'], None, [])), ('ours', lambda s: (s['mean'], s['std'], s['values']))]
-  series += [(label, lambda s, m=m: (s['extra'][m]['mean'], s['extra'][m]['std'],
+  series += [(f'ours: {label}', lambda s, m=m: (s['extra'][m]['mean'], s['extra'][m]['std'],
                                       s['extra'][m]['values']))
              for m, label in extra_labels.items()]
   if all(s['paper'] is None for s in summary):
@@ -301,10 +314,82 @@ def plot_table(title: str, unit: str, summary: list[dict], extra_labels: dict[st
       if values:
         ax.plot(values, [y[i] - offset] * len(values), 'k.', markersize=3)
   ax.set_yticks(y, [s['row'] for s in summary])
-  ax.set(xlabel=unit, title=title)
+  import textwrap
+  ax.set_xlabel(unit)
+  ax.set_title(textwrap.fill(title, 60), fontsize=10)
   ax.grid(axis='x', alpha=0.3)
   handles, labels = ax.get_legend_handles_labels()
   ax.legend(handles, labels, loc='lower right', fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def textcnn_ngrams(model, params, tokenizer, text: str, top: int = 12) -> dict:
+  """For one text: the `top` filters of a TextCNN (research/models/text.py)
+  with the largest max-over-time activation, each with the n-gram it fired
+  on (its window at the argmax position), plus per-word evidence (the sum of
+  those maxima over the windows covering each word) and the class scores."""
+  import jax
+  import numpy as np
+
+  from research.data import text_classification
+
+  ids = text_classification.encode(tokenizer, [text])
+  maps = model.apply({'params': params}, ids, method=type(model).feature_maps)
+  logits = np.asarray(model.apply({'params': params}, ids, train=False))[0]
+  words = text_classification.tokens_of(tokenizer, text)
+  pad = max(model.window_sizes) - 1  # zero columns the model adds on each side
+  found = []
+  for h, m in zip(model.window_sizes, maps):
+    m = np.asarray(m[0])  # positions x filters
+    pos = m.argmax(0)
+    for f in range(m.shape[1]):
+      first = int(pos[f]) - pad  # index of the window's first word
+      span = [i for i in range(first, first + h) if 0 <= i < len(words)]
+      found.append((float(m[pos[f], f]), h, f, span))
+  found.sort(key=lambda x: -x[0])
+  best = found[:top]
+  evidence = np.zeros(len(words))
+  for value, _, _, span in best:
+    evidence[span] += value
+  return dict(words=words, filters=[
+      dict(activation=v, window=h, filter=f, ngram=' '.join(words[i] for i in span) or '(padding)')
+      for v, h, f, span in best], evidence=evidence, probabilities=np.asarray(jax.nn.softmax(logits)))
+
+
+def plot_textcnn_ngrams(model, params, tokenizer, text: str, class_names, path: str,
+                        top: int = 12) -> str:
+  """Which n-grams of one text the strongest filters fire on (bars), and how
+  much of that evidence each word carries (the shaded words)."""
+  import textwrap
+
+  import numpy as np
+  plt = _pyplot()
+  info = textcnn_ngrams(model, params, tokenizer, text, top)
+  words, filters, evidence = info['words'], info['filters'], info['evidence']
+  pred = int(np.argmax(info['probabilities']))
+  fig, (ax_words, ax_bars) = plt.subplots(
+      2, 1, figsize=(9, 2.2 + 0.32 * len(filters)), gridspec_kw={'height_ratios': [1, 5]})
+  ax_words.axis('off')
+  shade = evidence / max(evidence.max(), 1e-9)
+  x, y = 0.0, 0.8
+  for word, s in zip(words, shade):
+    width = 0.012 * (len(word) + 1)
+    if x + width > 1.0:
+      x, y = 0.0, y - 0.3
+    ax_words.text(x, y, word, fontsize=9, family='monospace', va='center',
+                  bbox=dict(facecolor=plt.cm.Oranges(s), edgecolor='none', pad=1.5))
+    x += width
+  ax_words.set_title(textwrap.fill(
+      f'predicted: {class_names[pred]} ({info["probabilities"][pred]:.0%}); shade = '
+      f'evidence of the {len(filters)} strongest filters', 90), fontsize=9)
+  labels = [f'h={f["window"]} #{f["filter"]}: "{f["ngram"]}"' for f in filters]
+  ax_bars.barh(range(len(filters))[::-1], [f['activation'] for f in filters], color='C1')
+  ax_bars.set_yticks(range(len(filters))[::-1], labels, fontsize=8)
+  ax_bars.set_xlabel('max-over-time activation (Kim 2014, eq. 3)')
+  ax_bars.grid(axis='x', alpha=0.3)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

@@ -145,6 +145,31 @@ TABLES: dict[str, Table] = {
               'evaluations every 250 steps is shown beside it. The reference notebook '
               '(notebooks/mnist1d-classification.ipynb, one seed, its logged output) ends '
               'at 31.5 / 65.1 / 92.3 / 89.1 %, shuffled 31.5 / 66.0 / 58.7 / 53.3 %.')),
+    'kim2014': Table(
+        name='kim2014',
+        title='Kim 2014, CNNs for sentence classification: SST-2 (GLUE validation)',
+        metric='accuracy',
+        rows=tuple(
+            Row(name, 'configs/sst2_textcnn.py', variant, paper=paper,
+                source='Kim 2014, Table 2 (SST-2 test)')
+            for name, variant, paper in (('CNN-rand', 'rand', 82.7), ('CNN-static', 'static', 86.8),
+                                         ('CNN-non-static', 'nonstatic', 87.2))),
+        note=('Needs the TFDS glue/sst2 files and the word2vec GoogleNews vectors (see '
+              'configs/sst2_textcnn.py). GLUE hides the SST-2 test labels: ours are on its '
+              '872 validation sentences, Kim\'s on the 1,821 test sentences.')),
+    'fortunes_text': Table(
+        name='fortunes_text',
+        title='Which of 43 Debian `fortunes` files a quotation comes from (12,157 train / 1,552 test)',
+        metric='accuracy',
+        rows=(
+            Row('Bag-of-words logistic regression', 'configs/fortunes_textcnn.py', 'bow',
+                vmap_seeds=True),
+            Row('LSTM 128', 'configs/fortunes_textcnn.py', 'lstm', vmap_seeds=True),
+            Row('TextCNN (CNN-rand)', 'configs/fortunes_textcnn.py', 'cnn', vmap_seeds=True),
+        ),
+        note=('Same splits, vocabulary (train words seen twice or more) and 64-word inputs for '
+              'every row; hyper-parameters chosen on the validation split. No published '
+              'figures exist for this corpus.')),
 }
 
 

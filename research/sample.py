@@ -19,15 +19,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import errors
+from research import checkpoint, errors
 from research.data import text, text_pipeline
 from research.tasks import language_model
 
 
 def load_run(workdir: str) -> tuple[ml_collections.ConfigDict, text.Vocabulary, Any, Any]:
   """(config, vocabulary, model, params) of a language-model workdir."""
-  import orbax.checkpoint as ocp
-
   config_path = os.path.join(workdir, 'config.json')
   vocab_path = os.path.join(workdir, text_pipeline.VOCAB_FILE)
   for path in (config_path, vocab_path):
@@ -41,13 +39,7 @@ def load_run(workdir: str) -> tuple[ml_collections.ConfigDict, text.Vocabulary, 
   vocab = text.Vocabulary.load(vocab_path)
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   model = language_model.MODELS[config.model.name](vocab_size=len(vocab), **kwargs)
-  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, 'checkpoints')))
-  step = manager.latest_step()
-  if step is None:
-    raise errors.ConfigError(f'{workdir!r} has no checkpoint yet.')
-  state = ocp.StandardCheckpointer().restore(
-      os.path.join(os.path.abspath(workdir), 'checkpoints', str(step), 'state'))
-  params = jax.tree.map(jnp.asarray, state['params'])
+  _, params = checkpoint.latest_params(workdir)
   return config, vocab, model, params
 
 

@@ -15,7 +15,8 @@ import tensorflow_datasets as tfds
 from research import errors, train, writers
 from research.data import DATASETS
 from testlib import (REPO_ROOT, config_names, load_config, quiet, restore_state_tree,
-                     subprocess_env, write_idx_dir, write_text_corpus)
+                     subprocess_env, write_idx_dir, write_labelled_text, write_text_corpus,
+                     write_word_vectors)
 
 
 def losses(workdir):
@@ -28,10 +29,15 @@ def test_every_config_trains_runlocal(name, tmp_path):
   config.tensorboard = config.plot = True
   spec = DATASETS[config.dataset.name]
   run = tmp_path / 'run'
+  if spec.labelled_text and config.text.vectors_path is not None:  # Pre-trained vectors.
+    config.text.vectors_path = write_word_vectors(
+        str(tmp_path / 'vectors.bin'), config.model.embed_dim)
   if spec.needs_manual_dir:  # Tiny local files, read by the real builder.
     if config.dataset.name == 'text_corpus':
       layout = 'ptb' if config.text.level == 'word' else 'single'
       config.dataset.manual_dir = write_text_corpus(str(tmp_path / 'text'), layout)
+    elif config.dataset.name == 'labelled_text':
+      config.dataset.manual_dir = write_labelled_text(str(tmp_path / 'labelled'))
     else:
       write_idx_dir(str(tmp_path / 'idx'))
       config.dataset.manual_dir = str(tmp_path / 'idx')
@@ -56,6 +62,8 @@ def test_every_config_trains_runlocal(name, tmp_path):
     if spec.in_memory:
       assert (run / 'confusion_matrix.png').exists()
     assert (run / 'signals.png').exists() == config.dataset.name.startswith('mnist1d')
+    assert (run / 'tokenizer.json').exists() == spec.labelled_text
+    assert (run / 'ngrams.png').exists() == (config.model.name == 'textcnn')
     keys = ('test_accuracy', 'test_loss')
   else:  # language_model
     for split in ('validation', 'test'):

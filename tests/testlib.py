@@ -116,3 +116,28 @@ def write_text_corpus(directory: str, layout: str = 'single', num_chars: int = 4
   else:
     raise ValueError(layout)
   return directory
+
+
+def write_labelled_text(directory: str, per_class: int = 10) -> str:
+  """Three classes of short quotations in the fortune-file layout (one file
+  per class, examples between '%' lines), read by the labelled_text builder."""
+  words = {'food': 'bread cheese soup apple', 'law': 'judge court lawyer appeal',
+           'love': 'heart kiss darling romance'}
+  os.makedirs(directory, exist_ok=True)
+  for label, vocab in words.items():
+    vocab = vocab.split()
+    quotes = [' '.join(vocab[(i + j) % 4] for j in range(3 + i % 4)) + f' number {i}.'
+              for i in range(per_class)]
+    with open(os.path.join(directory, label), 'w', encoding='utf-8') as f:
+      f.write('\n%\n'.join(quotes) + '\n%\n')
+  return directory
+
+
+def write_word_vectors(path: str, dim: int, words=('the', 'bread', 'judge', 'kiss')) -> str:
+  """A tiny word2vec binary file of `dim`-dimensional vectors."""
+  import numpy as np
+
+  from research.data import word_vectors
+  vectors = np.random.default_rng(0).uniform(-1, 1, (len(words), dim)).astype(np.float32)
+  word_vectors.write_word2vec(path, list(words), vectors, binary=True)
+  return path

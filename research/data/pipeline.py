@@ -186,6 +186,11 @@ class ImageFeeder:
   def sync_workdir(self, workdir: str) -> None:
     del workdir  # Nothing derived from the data needs saving.
 
+  def initial_params(self, params):
+    """Freshly initialised params, completed with anything the data brings
+    (text feeders: pre-trained word vectors); called inside the jitted init."""
+    return params
+
   def run_eval(self, eval_fn, state) -> dict[str, dict[str, float]]:
     """{'test': sums} over the eval split (reported as test_* metrics)."""
     return {'test': run_eval_batches(eval_fn, state, self.eval_args())}
@@ -368,6 +373,9 @@ class StreamingFeeder(ImageFeeder):
 
 
 def make_feeder(config, mesh) -> Any:
+  if DATASETS[config.dataset.name].labelled_text:
+    from research.data import text_classification
+    return text_classification.TextClassificationFeeder(config, mesh)
   if DATASETS[config.dataset.name].in_memory:
     return InMemoryFeeder(config, mesh)
   return StreamingFeeder(config, mesh)

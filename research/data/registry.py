@@ -16,6 +16,9 @@ class DatasetSpec:
   how_to_get: str = ''
   # Text corpora: TFDS split (or slice) read as our 'train'/'validation'/'test'.
   text_splits: dict | None = None
+  # (text, label) examples, `image_key` naming the text: the text-classification
+  # feeder (research/data/text_classification.py) and text models.
+  labelled_text: bool = False
 
 
 def _public(name: str, in_memory: bool = True) -> DatasetSpec:
@@ -83,4 +86,22 @@ DATASETS: dict[str, DatasetSpec] = {
     'mnist1d_large': _mnist1d('large'),
     'kmnist_idx': _idx(
         'kmnist', 'Download the four kmnist *-ubyte.gz files from github.com/rois-codh/kmnist.'),
+    # A local labelled text dataset for text classification
+    # (research/data/builders/labelled_text.py).
+    'labelled_text': DatasetSpec(
+        tfds_name='labelled_text', image_key='text', builds_offline=True, needs_manual_dir=True,
+        labelled_text=True,
+        how_to_get=('Put UTF-8 labelled text in one directory: train.csv or train.jsonl '
+                    '(columns/keys text and label; optional validation/valid/dev and test '
+                    'files), class folders DIR/CLASS/*.txt or DIR/train/CLASS/*.txt (optional '
+                    "validation and test folders), or fortune files (one class per file, "
+                    "examples between '%' lines), e.g. `apt-get install fortunes` gives "
+                    '/usr/share/games/fortunes; pass it as --config.dataset.manual_dir=DIR '
+                    '(and a separate --config.dataset.data_dir for each such directory).')),
+    # Public labelled text (Kim 2014's SST-2; Maas et al. 2011's IMDB reviews).
+    # GLUE's SST-2 test labels are hidden: evaluate on 'validation'.
+    'glue_sst2': dataclasses.replace(
+        _public('glue/sst2'), image_key='sentence', labelled_text=True),
+    'imdb_reviews': dataclasses.replace(
+        _public('imdb_reviews/plain_text'), image_key='text', labelled_text=True),
 }

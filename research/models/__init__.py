@@ -2,7 +2,8 @@
 linen module class.
 
 Every model is `Module(num_classes=..., **config.model minus name)` and is
-called as `model.apply(variables, x_BxHxWxC, train=bool)` -> `logits_BxK`.
+called as `model.apply(variables, x_BxHxWxC, train=bool)` -> `logits_BxK`
+(text models: `x_BxL` word ids, and `vocab_size` from the data as well).
 The recurrent language model (`rnn.RNNLanguageModel`) is registered by its own
 task, `research.tasks.language_model`.
 """
@@ -15,6 +16,7 @@ from research.models.linear import Linear
 from research.models.mlp import MLP
 from research.models.resnet import CifarResNet, ResNet
 from research.models.rnn import RNNClassifier
+from research.models.text import BagOfWords, RNNTextClassifier, TextCNN
 from research.models.vgg import VGG
 
 MODELS = {
@@ -28,4 +30,11 @@ MODELS = {
     'alexnet': AlexNet,
     'cnn1d': CNN1D,
     'rnn_classifier': RNNClassifier,
+    # Text classifiers: input rows of word ids; `vocab_size` comes from the data.
+    'textcnn': TextCNN,
+    'bag_of_words': BagOfWords,
+    'rnn_text': RNNTextClassifier,
 }
+
+# Models that read word ids (need a labelled-text dataset, and it needs them).
+TEXT_MODELS = frozenset({'textcnn', 'bag_of_words', 'rnn_text'})

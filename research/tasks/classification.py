@@ -14,13 +14,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from research import config_lib, parallel, plots
+from research import config_lib, errors, parallel, plots
 from research.data import augment, pipeline
-from research.models import MODELS  # noqa: F401  (the task's model registry)
+from research.data.registry import DATASETS
+from research.models import MODELS, TEXT_MODELS  # noqa: F401  (MODELS: the task's registry)
 from research.train_state import TrainState
 
 # Model fields filled in from the data rather than the config.
-DATA_MODEL_FIELDS = ('num_classes',)
+DATA_MODEL_FIELDS = ('num_classes', 'vocab_size')
 
 # Metrics whose best value over the run's evaluations goes into results.json.
 BEST_DURING_TRAINING = {'test_accuracy': max}
@@ -116,6 +117,12 @@ def summarize_eval(sums: dict[str, float], prefix: str) -> dict[str, float]:
 
 def check_config(config) -> None:
   config_lib.check_choice('loss', config.loss, LOSSES)
+  text_data = DATASETS[config.dataset.name].labelled_text
+  if (config.model.name in TEXT_MODELS) != text_data:
+    raise errors.ConfigError(
+        f'Model {config.model.name!r} reads '
+        f'{"word ids" if config.model.name in TEXT_MODELS else "images or signals"}, but '
+        f'dataset {config.dataset.name!r} holds {"texts" if text_data else "images or signals"}.')
 
 
 def state_shardings(abstract_state: TrainState, mesh) -> Any:
@@ -133,7 +140,7 @@ def init_variables(model, feeder) -> Callable:
   def init(rng):
     variables = dict(model.init({'params': rng, 'dropout': rng},
                                 jnp.zeros((1, *feeder.input_shape)), train=False))
-    return variables.pop('params'), variables
+    return feeder.initial_params(variables.pop('params')), variables
 
   return init
 

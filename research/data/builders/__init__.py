@@ -1,8 +1,9 @@
 """The project's own TFDS builders. Importing this package registers them."""
 
+from research.data.builders.labelled_text import LabelledText
 from research.data.builders.mnist1d import Mnist1d
 from research.data.builders.mnist_idx import MnistIdx
 from research.data.builders.sklearn_digits import SklearnDigits
 from research.data.builders.text_corpus import TextCorpus
 
-__all__ = ['Mnist1d', 'MnistIdx', 'SklearnDigits', 'TextCorpus']
+__all__ = ['LabelledText', 'Mnist1d', 'MnistIdx', 'SklearnDigits', 'TextCorpus']

@@ -1,0 +1,185 @@
+"""Input for text classification: labelled texts from TFDS -> a word vocabulary
+fitted on the train split -> fixed-length rows of word ids on device.
+
+Tokenisation is HuggingFace `tokenizers` (a WordLevel model: Unicode NFKC
+normalisation, optional lowercasing, split into words and punctuation runs),
+so the exact tokenizer, vocabulary and padding/truncation length are one
+`tokenizer.json` that is saved in the workdir beside the checkpoints and read
+back by `launch.predict`. Ids: 0 = '[PAD]', 1 = '[UNK]' (any word outside the
+vocabulary: not in the train split, or rarer than `text.min_count`).
+
+Rows are `text.max_length` ids: longer texts are truncated (their first words
+kept), shorter ones padded with 0 at the end. The rows then go through the
+same in-memory feeder as images (`pipeline.InMemoryFeeder`), so training,
+exact evaluation, vmapped seeds and tables work unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from research import errors
+from research.data import pipeline
+from research.data.registry import DATASETS
+
+PAD, UNK = '[PAD]', '[UNK]'
+TOKENIZER_FILE = 'tokenizer.json'
+LABELS_FILE = 'labels.json'
+_READ_CHUNK = 4096
+
+
+def load_texts(dataset_config, split: str) -> tuple[list[str], np.ndarray, list[str]]:
+  """(texts, labels int32, class names) of a whole split, in TFDS order."""
+  import tensorflow_datasets as tfds
+
+  from research.data import datasets
+  spec = DATASETS[dataset_config.name]
+  builder = datasets.prepare(dataset_config)
+  ds = builder.as_dataset(split=split, batch_size=_READ_CHUNK, shuffle_files=False)
+  texts, labels = [], []
+  for chunk in tfds.as_numpy(ds):
+    texts += [t.decode('utf-8') for t in chunk[spec.image_key]]
+    labels.append(chunk[spec.label_key])
+  if not texts:
+    raise errors.DataNotFoundError(f'{dataset_config.name}[{split}] is empty.')
+  label_feature = builder.info.features[spec.label_key]
+  names = list(label_feature.names)
+  labels = np.concatenate(labels).astype(np.int32)
+  bad = np.flatnonzero((labels < 0) | (labels >= len(names)))
+  if bad.size:
+    raise errors.DataNotFoundError(
+        f'{dataset_config.name}[{split}]: example {bad[0]} has label {labels[bad[0]]}, outside '
+        f'the label set {names} ({bad.size} such examples). Hidden test labels (e.g. '
+        "GLUE's test splits) cannot be evaluated: use the validation split.")
+  empty = [i for i, t in enumerate(texts) if not t.strip()]
+  if empty:
+    raise errors.DataNotFoundError(
+        f'{dataset_config.name}[{split}]: example {empty[0]} has an empty text '
+        f'({len(empty)} such examples).')
+  return texts, labels, names
+
+
+def fit_tokenizer(texts: Sequence[str], text_config):
+  """A WordLevel tokenizer whose vocabulary is the train split's words seen at
+  least `min_count` times (the `max_vocab` most frequent, if set), with
+  padding/truncation to `max_length`."""
+  from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+  tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+  steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if text_config.lowercase else [])
+  tokenizer.normalizer = normalizers.Sequence(steps)
+  tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()  # \w+ | [^\w\s]+
+  trainer = trainers.WordLevelTrainer(
+      vocab_size=text_config.max_vocab or 2 ** 31 - 1, min_frequency=text_config.min_count,
+      special_tokens=[PAD, UNK], show_progress=False)
+  tokenizer.train_from_iterator(texts, trainer=trainer)
+  tokenizer.enable_padding(pad_id=0, pad_token=PAD, length=text_config.max_length)
+  tokenizer.enable_truncation(max_length=text_config.max_length)
+  return tokenizer
+
+
+def encode(tokenizer, texts: Sequence[str]) -> np.ndarray:
+  """N x max_length int32 word ids."""
+  return np.asarray([e.ids for e in tokenizer.encode_batch(list(texts))], np.int32)
+
+
+def tokens_of(tokenizer, text: str) -> list[str]:
+  """The words the model sees for `text` (without padding)."""
+  return [t for t in tokenizer.encode(text).tokens if t != PAD]
+
+
+def load_tokenizer(workdir: str):
+  from tokenizers import Tokenizer
+  path = os.path.join(workdir, TOKENIZER_FILE)
+  if not os.path.exists(path):
+    raise errors.DataNotFoundError(f'{path} not found: {workdir!r} is not a text-classification workdir.')
+  return Tokenizer.from_file(path)
+
+
+def load_class_names(workdir: str) -> list[str]:
+  with open(os.path.join(workdir, LABELS_FILE), encoding='utf-8') as f:
+    return json.load(f)
+
+
+class TextClassificationFeeder(pipeline.InMemoryFeeder):
+  """Word-id rows of the train and eval splits, held on every device."""
+
+  def __init__(self, config, mesh):
+    ds = config.dataset
+    train_texts, train_labels, names = load_texts(ds, ds.train_split)
+    eval_texts, eval_labels, _ = load_texts(ds, ds.eval_split)
+    self.tokenizer = fit_tokenizer(train_texts, config.text)
+    self.class_names = names
+    self.eval_texts = eval_texts  # For pictures of what the model reads.
+    self.embed_dim = config.model.embed_dim if 'embed_dim' in config.model else None
+    self.vectors_path = config.text.vectors_path
+    data = pipeline.ArrayData(
+        train_images=encode(self.tokenizer, train_texts), train_labels=train_labels,
+        eval_images=encode(self.tokenizer, eval_texts), eval_labels=eval_labels,
+        num_classes=len(names))
+    super().__init__(config, mesh, data=data)
+    unk_share = float(np.mean(data.eval_images == 1) / max(np.mean(data.eval_images != 0), 1e-9))
+    self.stats = dict(vocab_size=self.tokenizer.get_vocab_size(), train_examples=len(train_texts),
+                      eval_examples=len(eval_texts), eval_unknown_word_share=unk_share,
+                      train_truncated_share=float(np.mean(data.train_images[:, -1] != 0)))
+
+  @property
+  def model_kwargs(self) -> dict[str, Any]:
+    return {'num_classes': self.num_classes, 'vocab_size': self.tokenizer.get_vocab_size()}
+
+  def sync_workdir(self, workdir: str) -> None:
+    """Saves the tokenizer (vocabulary, normalisation, length) and the class
+    names; a resumed run must have rebuilt exactly the same ones."""
+    import jax
+    path = os.path.join(workdir, TOKENIZER_FILE)
+    if os.path.exists(path):
+      saved = load_tokenizer(workdir).get_vocab()
+      if saved != self.tokenizer.get_vocab() or load_class_names(workdir) != self.class_names:
+        raise errors.ConfigError(
+            f'Vocabulary mismatch: {path} was built from other training data than this '
+            "run's; use a new --workdir for a changed dataset.")
+      return
+    if jax.process_index() == 0:
+      self.tokenizer.save(path)
+      with open(os.path.join(workdir, LABELS_FILE), 'w', encoding='utf-8') as f:
+        json.dump(self.class_names, f, indent=1)
+
+  def initial_params(self, params):
+    """Pre-trained word vectors into the 'embed' table (CNN-static/non-static)."""
+    if self.vectors_path is None:
+      return params
+    from research.data import word_vectors
+    vocab = self.tokenizer.get_vocab()
+    words = sorted(vocab, key=vocab.get)
+    if 'embed' not in params:
+      raise errors.ConfigError('text.vectors_path is set, but the model has no `embed` table.')
+    # Words missing from the file get Kim's U(-0.25, 0.25), the same for every
+    # seed (seed 0), so seeds differ only in the trained layers' init and order.
+    matrix, found = word_vectors.load_word_vectors(self.vectors_path, words, self.embed_dim)
+    self.stats['pretrained_words_found'] = found
+    params = dict(params)
+    params['embed'] = {'embedding': matrix}
+    return params
+
+
+class SyntheticTextFeeder(pipeline.InMemoryFeeder):
+  """Random word-id rows of a given length over a given vocabulary (for
+  benchmarks, and machines without TensorFlow/TFDS)."""
+
+  def __init__(self, config, mesh, length: int, vocab_size: int, num_classes: int = 2,
+               num_train: int = 4096, num_eval: int = 1024):
+    rng = np.random.default_rng(config.seed)
+    ids = lambda n: rng.integers(2, vocab_size, (n, length)).astype(np.int32)
+    labels = lambda n: rng.integers(0, num_classes, n).astype(np.int32)
+    self.vocab_size = vocab_size
+    super().__init__(config, mesh, data=pipeline.ArrayData(
+        train_images=ids(num_train), train_labels=labels(num_train),
+        eval_images=ids(num_eval), eval_labels=labels(num_eval), num_classes=num_classes))
+
+  @property
+  def model_kwargs(self) -> dict[str, Any]:
+    return {'num_classes': self.num_classes, 'vocab_size': self.vocab_size}
