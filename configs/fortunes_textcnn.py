@@ -13,10 +13,10 @@ builder accepts: CSV, JSON lines, class folders, fortune files).
 Variants (`--config=configs/fortunes_textcnn.py:VARIANT`):
   :cnn (default)  TextCNN, CNN-rand (Kim 2014: windows 3/4/5 x 100 filters,
                   max-over-time pooling, dropout 0.5, max-norm 3), random
-                  128-d word vectors learned from scratch (no pre-trained
+                  300-d word vectors learned from scratch (no pre-trained
                   vectors exist offline)
   :bow            multinomial logistic regression on word counts
-  :lstm           1-layer LSTM (128 units) over the words, last state -> softmax
+  :lstm           1-layer LSTM (150 units, 300-d words), last state -> softmax
   :runlocal       a smoke run (a few steps)
 
 Reproduce the table (2-core CPU; README, "Results"):
@@ -50,9 +50,14 @@ def get_config(arg=None):
   c.augment = config_lib.augment()  # none
 
   c.model = config_dict.ConfigDict()
+  # Chosen on the validation split (accuracy after 10 epochs, seed 0): TextCNN
+  # 128-d vectors 51.6 %, 300-d (Kim's size) 55.7 %, 128-d at lr 3e-3 54.2 %,
+  # 128-d for 20 epochs 52.9 %; bag of words lr 1e-2 with L2 1e-5 / 1e-4 / 3e-4 /
+  # 1e-3: 49.7 / 51.1 / 51.0 / 49.1 %, lr 3e-3: 49.7 %, lr 3e-2: 51.7 %,
+  # min_count 1: 50.4 %; LSTM 128-d / 128 units 43.5 %, 300-d / 150 units 43.8 %.
   if arg.model == 'cnn':
     c.model.name = 'textcnn'
-    c.model.embed_dim = 128
+    c.model.embed_dim = 300
     c.model.window_sizes = (3, 4, 5)
     c.model.num_filters = 100
     c.model.activation = 'relu'
@@ -60,12 +65,12 @@ def get_config(arg=None):
     max_norm, learning_rate, weight_decay = 3.0, 1e-3, 0.0
   elif arg.model == 'bow':
     c.model.name = 'bag_of_words'
-    max_norm, learning_rate, weight_decay = None, 1e-2, 1e-4
+    max_norm, learning_rate, weight_decay = None, 3e-2, 1e-4
   else:
     c.model.name = 'rnn_text'
     c.model.cell = 'lstm'
-    c.model.embed_dim = 128
-    c.model.hidden_size = 128
+    c.model.embed_dim = 300
+    c.model.hidden_size = 150
     c.model.dropout_rate = 0.5
     c.model.dtype = 'float32'
     max_norm, learning_rate, weight_decay = None, 1e-3, 0.0
