@@ -394,3 +394,83 @@ def plot_textcnn_ngrams(model, params, tokenizer, text: str, class_names, path: 
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return path
+
+
+def plot_autoencoder_curves(workdir: str, filename: str = 'curves.png') -> str:
+  """Training loss (the phase's: layer-wise, then end to end) and squared
+  reconstruction error per image, train batches and test evaluations."""
+  plt = _pyplot()
+  records = writers.read_metrics(workdir)
+  train = [r for r in records if 'loss' in r]
+  evals = [r for r in records if 'test_squared_error' in r]
+  fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 3.8))
+  ax_loss.plot([r['step'] for r in train], [float(r['loss']) for r in train])
+  ax_loss.set(xlabel='step', ylabel='cross-entropy per example', yscale='log',
+              title='training loss (pre-training phases, then fine-tuning)')
+  ax_err.plot([r['step'] for r in train], [float(r['squared_error']) for r in train], label='train')
+  ax_err.plot([r['step'] for r in evals], [float(r['test_squared_error']) for r in evals], 'o-',
+              label='test')
+  ax_err.set(xlabel='step', ylabel='squared error per image', yscale='log',
+             title='reconstruction error (full autoencoder)')
+  for ax in (ax_loss, ax_err):
+    ax.grid(alpha=0.3)
+  ax_err.legend()
+  fig.tight_layout()
+  path = os.path.join(workdir, filename)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def plot_reconstructions(originals, autoencoded, pca, image_shape, code_size: int,
+                         path: str) -> str:
+  """Rows: test images, the autoencoder's reconstructions, PCA's with as many
+  components as the code has units (Hinton & Salakhutdinov 2006, Fig. 2)."""
+  import numpy as np
+  plt = _pyplot()
+  rows = [('original', originals), (f'autoencoder ({code_size}-d code)', autoencoded),
+          (f'PCA ({code_size} components)', pca)]
+  n = len(originals)
+  fig, axes = plt.subplots(3, n, figsize=(1.1 * n, 3.6))
+  for i, (name, images) in enumerate(rows):
+    for j in range(n):
+      ax = axes[i, j]
+      ax.imshow(np.clip(images[j], 0, 1).reshape(image_shape[:2]), cmap='gray_r', vmin=0, vmax=1)
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if j == 0:
+        ax.set_ylabel(name, fontsize=7)
+    err = float(np.mean(np.sum((np.clip(images, 0, 1) - originals) ** 2, axis=-1)))
+    if i:
+      axes[i, n - 1].set_title(f'sq. err {err:.1f}', fontsize=7, loc='right')
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def plot_codes_2d(codes_NxC, pca_Nx2, labels, path: str) -> str:
+  """The test set in two dimensions coloured by class: the first two principal
+  components of the pixels beside the autoencoder's code (its first two
+  principal directions when the code has more than two units), as in Hinton &
+  Salakhutdinov 2006, Fig. 3."""
+  import numpy as np
+  plt = _pyplot()
+  if codes_NxC.shape[1] == 2:
+    auto, auto_title = codes_NxC, 'autoencoder: 2-d code'
+  else:
+    centered = codes_NxC - codes_NxC.mean(0)
+    _, _, vt = np.linalg.svd(centered, full_matrices=False)
+    auto = centered @ vt[:2].T
+    auto_title = f'autoencoder: {codes_NxC.shape[1]}-d code, first 2 principal directions'
+  fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+  for ax, points, title in ((axes[0], pca_Nx2, 'PCA: first 2 components of the pixels'),
+                            (axes[1], auto, auto_title)):
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap='tab10', s=3, alpha=0.7)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+  fig.colorbar(scatter, ax=axes, ticks=range(10), label='class')
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

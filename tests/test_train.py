@@ -65,6 +65,11 @@ def test_every_config_trains_runlocal(name, tmp_path):
     assert (run / 'tokenizer.json').exists() == spec.labelled_text
     assert (run / 'ngrams.png').exists() == (config.model.name == 'textcnn')
     keys = ('test_accuracy', 'test_loss')
+  elif config.task == 'autoencoder':
+    assert np.isfinite(results['test_squared_error'])
+    for picture in ('reconstructions.png', 'codes_2d.png'):
+      assert (run / picture).exists(), picture
+    keys = ('test_squared_error', 'test_loss', 'best_test_squared_error')
   else:  # language_model
     for split in ('validation', 'test'):
       assert np.isfinite(results[f'{split}_bits_per_token'])

@@ -6,13 +6,15 @@ bind_eval_step, summarize_eval and plot_run (see `research.train`). `COUNT_BASED
 rather than by gradient steps and bring their own `train_and_evaluate`.
 """
 
-from research.tasks import classification, language_model, ngram
+from research.tasks import autoencoder, classification, language_model, ngram, pca
 
 TASKS = {
     'classification': classification,
     'language_model': language_model,
+    'autoencoder': autoencoder,
 }
 
 COUNT_BASED_TASKS = {
     'ngram': ngram,
+    'pca': pca,
 }

@@ -1,0 +1,111 @@
+r"""Knowledge distillation on MNIST: the experiment of Hinton, Vinyals & Dean
+2015, sec. 3.
+
+Reproduce, in this order (the teacher first: the distilled student reads it;
+needs the TFDS `mnist` files, downloaded where a network exists):
+  python -m launch.train --config=configs/mnist_distill.py:teacher --workdir=runs/mnist_distill_teacher
+  python -m launch.train --config=configs/mnist_distill.py:student --workdir=runs/mnist_distill_student
+  python -m launch.train --config=configs/mnist_distill.py:distilled --workdir=runs/mnist_distill_distilled
+
+Another teacher: --config.distill.teacher_workdir=DIR on the last command
+(e.g. one trained from LeCun's IDX files with --config.dataset.name=mnist_idx
+--config.dataset.manual_dir=DIR: the same examples, so it may teach this student).
+Smoke test (20 steps each; the runlocal student reads the runlocal teacher):
+  python -m launch.train --config=configs/mnist_distill.py:teacher,runlocal --workdir=runs/mnist_distill_teacher_runlocal
+  python -m launch.train --config=configs/mnist_distill.py:distilled,runlocal --workdir=/tmp/distilled_runlocal
+
+Paper (Hinton et al. 2015, sec. 3, the 10,000 MNIST test images): the teacher,
+2x1200 ReLU units "strongly regularized using dropout and weight-constraints"
+with inputs jittered by up to two pixels, 67 test errors; the student, 2x800
+ReLU units, no regularization, 146 errors; the same student trained on the
+teacher's soft targets at temperature 20, 74 errors.
+Ours: not run on the development machine (no MNIST there; the Fashion-MNIST
+version, configs/fashion_mnist_distill.py, is). The paper trained far longer
+than these epochs (chosen for a 2-core CPU: teacher about 6 minutes, each
+student at most about 3).
+
+Variants (`:teacher` is the default, the first command):
+  teacher    task 'classification': MLP 784-1200-1200-10 ReLU, dropout 0.5 on
+             both hidden layers, max-norm 15 on each hidden unit's incoming
+             weights (Hinton et al. 2012, app. A), jitter = random translation
+             by up to 2 pixels (augment.crop_padding=2). Hinton et al. also
+             dropped 20% of the input pixels; the project's `mlp` has no input
+             dropout, so this teacher does not.
+  student    task 'classification': MLP 784-800-800-10 ReLU, no dropout, no
+             jitter: the paper's small net trained from scratch.
+  distilled  task 'distillation' (research/tasks/distillation.py): the student
+             net, loss (1 - a) * CE(labels) + a * T^2 * KL(teacher soft targets
+             || student's) with T = 20 and a = soft_weight = 0.9 (the paper:
+             "a considerably lower weight on the second objective function",
+             the hard labels). distill.teacher_workdir defaults to
+             runs/mnist_distill_teacher.
+Plus `runlocal` (20-step smoke run, combinable: `:distilled,runlocal`).
+
+All three read pixels in [0, 1], not standardized: the distilled student must
+see its inputs exactly as the teacher did, and the jitter's zero padding is
+then the black background.
+"""
+
+from ml_collections import config_dict
+
+from research import config_lib, errors
+
+VARIANTS = ('teacher', 'student', 'distilled')
+
+
+def get_config(arg=None):
+  arg = config_lib.parse_arg(arg, positional='variant', variant='teacher', runlocal=False)
+  if arg.variant not in VARIANTS:
+    raise errors.ConfigError(f'variant={arg.variant!r}; use one of {", ".join(VARIANTS)}.')
+  teacher = arg.variant == 'teacher'
+  c = config_dict.ConfigDict()
+  c.task = 'distillation' if arg.variant == 'distilled' else 'classification'
+  c.seed = 0
+
+  c.dataset = config_lib.dataset('mnist')
+  c.preprocess = config_lib.preprocess(standardize=False)
+  c.augment = config_lib.augment(crop_padding=2 if teacher else 0)
+
+  c.model = config_dict.ConfigDict()
+  c.model.name = 'mlp'
+  c.model.hidden_sizes = (1200, 1200) if teacher else (800, 800)
+  c.model.activation = 'relu'
+  c.model.dropout_rate = 0.5 if teacher else 0.0
+
+  c.loss = 'softmax_cross_entropy'
+  c.optimizer = config_lib.optimizer(
+      'adam', learning_rate=1e-3, max_norm=15.0 if teacher else None,
+      max_norm_modules=('hidden_0', 'hidden_1'))
+  c.schedule = config_lib.schedule('cosine')
+
+  if arg.variant == 'distilled':
+    c.distill = config_dict.ConfigDict()
+    # A finished classification run: read (config.json + latest checkpoint), never written.
+    c.distill.teacher_workdir = ('runs/mnist_distill_teacher_runlocal' if arg.runlocal
+                                 else 'runs/mnist_distill_teacher')
+    # The config that trains it (quoted in the error when it is missing).
+    c.distill.teacher_config = 'configs/mnist_distill.py:teacher' + (
+        ',runlocal' if arg.runlocal else '')
+    c.distill.temperature = 20.0  # T (Hinton et al. 2015, sec. 3)
+    c.distill.soft_weight = 0.9   # weight of the soft-target term; labels get 1 - 0.9
+
+  c.batch_size = 128
+  c.eval_batch_size = 1000
+  c.num_epochs = 20.0 if teacher else 10.0
+  c.num_train_steps = config_dict.placeholder(int)  # overrides num_epochs when set
+
+  c.log_every_steps = 200
+  c.eval_every_steps = 2340  # 5 epochs of 468 steps
+  c.checkpoint_every_steps = 2340
+  c.keep_checkpoints = 2
+  c.tensorboard = True
+  c.plot = True
+
+  if arg.runlocal:
+    c.num_train_steps = 20
+    c.batch_size = 16
+    c.eval_batch_size = 64
+    c.log_every_steps = 5
+    c.eval_every_steps = 10
+    c.checkpoint_every_steps = 10
+  return c

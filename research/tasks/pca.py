@@ -1,0 +1,64 @@
+"""Principal component analysis as a reconstruction baseline (the PCA rows of
+Hinton & Salakhutdinov 2006): the `num_components` leading eigenvectors of
+the train split's pixel covariance; a test image is reconstructed from its
+projection onto them. Same data path and metric as the autoencoder task
+(`test_squared_error`: squared error per image, pixels in [0, 1]), fitted in
+closed form (no steps, no seed), so a results table reads both alike.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from research import config_lib, errors, writers
+from research.data import DATASETS, pipeline
+from research.tasks import autoencoder
+
+MODELS = {'pca': None}
+
+
+def check_config(config) -> None:
+  config_lib.check_choice('dataset', config.dataset.name, DATASETS)
+  config_lib.check_choice('model', config.model.name, MODELS)
+  if config.model.num_components < 1:
+    raise errors.ConfigError(f'model.num_components must be >= 1, got {config.model.num_components}.')
+  if config.preprocess.standardize:
+    raise errors.ConfigError('PCA is compared on pixels in [0, 1]: set preprocess.standardize=False.')
+
+
+def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
+  """Fits PCA on the train split, scores the eval split; writes config.json,
+  results.json and reconstructions.png (refitting is cheap: a rerun refits)."""
+  from research import plots, train
+
+  check_config(config)
+  data = pipeline.load(config)
+  train.prepare_workdir(workdir, config)
+  x_train = data.train_images.reshape(len(data.train_images), -1)
+  x_test = data.eval_images.reshape(len(data.eval_images), -1)
+  k = config.model.num_components
+  if k > x_train.shape[1]:
+    raise errors.ConfigError(f'{k} components exceed the {x_train.shape[1]} input dimensions.')
+  t0 = time.perf_counter()
+  mean, components = autoencoder.pca_fit(x_train, k)
+  train_seconds = time.perf_counter() - t0
+  recon = autoencoder.pca_reconstruct(x_test, mean, components)
+  errors_per_image = np.sum((np.clip(recon, 0.0, 1.0) - x_test) ** 2, axis=-1)
+  unclipped = np.sum((recon - x_test) ** 2, axis=-1)
+  results = dict(
+      test_squared_error=float(errors_per_image.mean()),
+      test_squared_error_unclipped=float(unclipped.mean()),
+      test_examples=float(len(x_test)), steps=0, train_seconds=train_seconds,
+      num_params=int(components.size + mean.size), num_devices=0,
+      dataset=config.dataset.name, model=f'pca_{k}')
+  train.write_results(workdir, results, config)
+  if config.plot:
+    plots.plot_reconstructions(x_test[:10], recon[:10], recon[:10], data.eval_images.shape[1:],
+                               k, os.path.join(workdir, 'reconstructions.png'))
+  writers.log(f'PCA, {k} components: test squared error per image '
+              f'{results["test_squared_error"]:.3f}')
+  return results
