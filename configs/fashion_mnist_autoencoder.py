@@ -9,6 +9,11 @@ Variants (`--config=configs/fashion_mnist_autoencoder.py:VARIANT`):
                         fine-tuning of the unrolled network
   :e2e                  the same network trained end to end from random init
   :pca                  PCA with as many components as the code has units
+  :classify,init=pretrained|random
+                        the encoder + a softmax layer, trained as a classifier
+                        from the autoencoder's encoder (a finished run in
+                        runs/fmnist_ae, or --config.init_from.workdir=DIR) or
+                        from random init
   code=N                the code size (30; code=2 for the paper's Fig. 3 picture)
   source=idx|tfds       Debian's IDX files (default) or TFDS's fashion_mnist
   :runlocal             a smoke run (a few steps)
@@ -33,12 +38,13 @@ from ml_collections import config_dict
 
 from research import config_lib, errors
 
-VARIANTS = ('layerwise', 'e2e', 'pca')
+VARIANTS = ('layerwise', 'e2e', 'pca', 'classify')
+AUTOENCODER_WORKDIR = 'runs/fmnist_ae'  # where :classify,init=pretrained finds the encoder
 
 
 def get_config(arg=None):
   arg = config_lib.parse_arg(arg, positional='variant', variant='layerwise', code=30,
-                             source='idx', runlocal=False)
+                             init='pretrained', source='idx', runlocal=False)
   if arg.variant not in VARIANTS:
     raise errors.ConfigError(f'Unknown variant {arg.variant!r}; use one of {VARIANTS}.')
   c = config_dict.ConfigDict()
@@ -55,6 +61,8 @@ def get_config(arg=None):
     c.model.num_components = arg.code
     return c
 
+  if arg.variant == 'classify':
+    return _classifier(c, arg)
   c.task = 'autoencoder'
   c.augment = config_lib.augment()  # none
   c.model = config_dict.ConfigDict()
@@ -87,4 +95,43 @@ def get_config(arg=None):
     c.log_every_steps = 2
     c.eval_every_steps = 6
     c.checkpoint_every_steps = 6
+  return c
+
+
+def _classifier(c, arg):
+  """The encoder plus a softmax layer, fine-tuned for classification (the
+  paper's sec. on MNIST classification), from the pre-trained encoder or not."""
+  if arg.init not in ('pretrained', 'random'):
+    raise errors.ConfigError(f"init={arg.init!r}; use 'pretrained' or 'random'.")
+  c.task = 'classification'
+  c.augment = config_lib.augment()  # none
+  c.model = config_dict.ConfigDict()
+  c.model.name = 'encoder_classifier'
+  c.model.sizes = (1000, 500, 250, arg.code)
+  c.model.activation = 'sigmoid'
+  c.init_from = config_dict.ConfigDict()
+  c.init_from.workdir = (AUTOENCODER_WORKDIR if arg.init == 'pretrained'
+                        else config_dict.placeholder(str))
+  c.init_from.modules = tuple(f'encoder_{k}' for k in range(4))
+  c.loss = 'softmax_cross_entropy'
+  c.optimizer = config_lib.optimizer('adam', learning_rate=1e-3)
+  c.schedule = config_lib.schedule('cosine')
+  c.batch_size = 100
+  c.eval_batch_size = 1000
+  c.num_epochs = config_dict.placeholder(float)
+  c.num_train_steps = 3000    # 5 epochs
+  c.log_every_steps = 200
+  c.eval_every_steps = 600
+  c.checkpoint_every_steps = 1500
+  c.keep_checkpoints = 2
+  c.tensorboard = True
+  if arg.runlocal:
+    c.num_train_steps = 6
+    c.batch_size = 16
+    c.eval_batch_size = 64
+    c.model.sizes = (32, 16, 8, arg.code)
+    c.init_from.workdir = None  # a smoke run has no autoencoder to start from
+    c.log_every_steps = 2
+    c.eval_every_steps = 3
+    c.checkpoint_every_steps = 3
   return c

@@ -428,8 +428,8 @@ def plot_reconstructions(originals, autoencoded, pca, image_shape, code_size: in
   components as the code has units (Hinton & Salakhutdinov 2006, Fig. 2)."""
   import numpy as np
   plt = _pyplot()
-  rows = [('original', originals), (f'autoencoder ({code_size}-d code)', autoencoded),
-          (f'PCA ({code_size} components)', pca)]
+  rows = [('original', originals), (f'autoencoder\n{code_size}-d code', autoencoded),
+          (f'PCA\n{code_size} comp.', pca)]
   n = len(originals)
   fig, axes = plt.subplots(3, n, figsize=(1.1 * n, 3.6))
   for i, (name, images) in enumerate(rows):

@@ -58,6 +58,12 @@ def check_config(config: ml_collections.ConfigDict) -> None:
           f'{key}={config[key]} must be a positive multiple of the {n_dev} devices.')
   if config.num_train_steps is None and config.num_epochs is None:
     raise errors.ConfigError('Set num_train_steps or num_epochs.')
+  if 'init_from' in config and config.init_from.workdir is not None:
+    if not os.path.isdir(os.path.join(config.init_from.workdir, 'checkpoints')):
+      raise errors.ConfigError(
+          f'init_from.workdir {config.init_from.workdir!r} has no checkpoints: train it '
+          'first (e.g. python -m launch.train --config=configs/fashion_mnist_autoencoder.py '
+          f'--workdir={config.init_from.workdir}).')
   task.check_config(config)
 
 
@@ -96,6 +102,32 @@ def create_train_state(config, model, tx, feeder, rng, mesh) -> TrainState:
   abstract = jax.eval_shape(init_fn, rng)
   shardings = TASKS[config.task].state_shardings(abstract, mesh)
   return jax.jit(init_fn, out_shardings=shardings)(rng)
+
+
+def init_from_workdir(state: TrainState, init_from) -> TrainState:
+  """Copies the top-level parameter groups `init_from.modules` of another
+  workdir's latest checkpoint into a fresh state: e.g. a pre-trained deep
+  autoencoder's encoder layers into a classifier with the same layer names
+  (Hinton & Salakhutdinov 2006: fine-tuning for classification). Optional
+  config key `init_from` (workdir, modules); the optimizer state stays fresh."""
+  step, source = checkpoint.latest_params(init_from.workdir)
+  params = dict(state.params)
+  for name in init_from.modules:
+    if name not in source or name not in params:
+      where = init_from.workdir if name not in source else 'this model'
+      raise errors.ConfigError(
+          f'init_from.modules names {name!r}, which {where} lacks (source has '
+          f'{sorted(source)}, this model {sorted(params)}).')
+    want = jax.tree.map(lambda x: x.shape, params[name])
+    got = jax.tree.map(lambda x: x.shape, source[name])
+    if want != got:
+      raise errors.ConfigError(
+          f'init_from: {name!r} has shapes {got} in {init_from.workdir}, {want} here.')
+    params[name] = jax.tree.map(lambda new, old: jax.device_put(new, old.sharding),
+                                source[name], params[name])
+  writers.log(f'Initialised {", ".join(init_from.modules)} from {init_from.workdir} '
+              f'(step {step}).')
+  return state.replace(params=params)
 
 
 def state_shardings(state: TrainState) -> Any:
@@ -246,6 +278,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
   state = create_train_state(config, model, tx, feeder, init_rng, mesh)
 
+  if 'init_from' in config and config.init_from.workdir is not None:
+    state = init_from_workdir(state, config.init_from)  # A resumed run's checkpoint wins.
   ckpt = checkpoint.Checkpointer(
       os.path.join(workdir, 'checkpoints'), every_steps=config.checkpoint_every_steps,
       max_to_keep=config.keep_checkpoints)

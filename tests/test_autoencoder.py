@@ -106,3 +106,32 @@ def test_pca_run_and_bad_settings(tmp_path):
   bad = ae_config(tmp_path, pretrain_steps_per_layer=-1)
   with pytest.raises(errors.ConfigError, match='pretrain_steps_per_layer'):
     train.train_and_evaluate(bad, str(tmp_path / 'bad'))
+
+
+def test_classifier_starts_from_the_autoencoders_encoder(tmp_path):
+  from research import checkpoint, optim, parallel
+  from research.tasks import TASKS
+  train.train_and_evaluate(ae_config(tmp_path, variant='e2e'), str(tmp_path / 'ae'))
+  config = ae_config(tmp_path, variant='classify')
+  config.init_from.workdir = str(tmp_path / 'ae')
+  mesh = parallel.make_mesh()
+  feeder = TASKS['classification'].make_feeder(config, mesh)
+  model = train.build_model(config, feeder)
+  tx, _ = optim.make_optimizer(config, 6)
+  fresh = train.create_train_state(config, model, tx, feeder, jax.random.key(0), mesh)
+  state = train.init_from_workdir(fresh, config.init_from)
+  _, ae_params = checkpoint.latest_params(str(tmp_path / 'ae'))
+  for k in range(4):
+    for leaf in ('kernel', 'bias'):
+      np.testing.assert_array_equal(state.params[f'encoder_{k}'][leaf], ae_params[f'encoder_{k}'][leaf])
+  np.testing.assert_array_equal(state.params['out']['kernel'], fresh.params['out']['kernel'])
+  # A code of another size does not fit: a clear error.
+  other = ae_config(tmp_path, variant='classify,code=7')
+  other.init_from.workdir = str(tmp_path / 'ae')
+  with pytest.raises(errors.ConfigError, match="'encoder_3' has shapes"):
+    train.train_and_evaluate(other, str(tmp_path / 'clf7'))
+  missing = ae_config(tmp_path, variant='classify')
+  missing.init_from.workdir = str(tmp_path / 'nowhere')
+  with pytest.raises(errors.ConfigError, match='train it first'):
+    train.train_and_evaluate(missing, str(tmp_path / 'clf'))
+  assert not (tmp_path / 'clf').exists()

@@ -9,6 +9,7 @@ task, `research.tasks.language_model`.
 """
 
 from research.models.alexnet import AlexNet
+from research.models.autoencoder import EncoderClassifier
 from research.models.cnn import SmallCNN
 from research.models.cnn1d import CNN1D
 from research.models.lenet import LeNet5
@@ -30,6 +31,8 @@ MODELS = {
     'alexnet': AlexNet,
     'cnn1d': CNN1D,
     'rnn_classifier': RNNClassifier,
+    # The deep autoencoder's encoder + softmax (Hinton & Salakhutdinov 2006).
+    'encoder_classifier': EncoderClassifier,
     # Text classifiers: input rows of word ids; `vocab_size` comes from the data.
     'textcnn': TextCNN,
     'bag_of_words': BagOfWords,
