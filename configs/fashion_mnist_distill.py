@@ -26,13 +26,14 @@ Variants (`:teacher` is the default, the first command):
   student    task 'classification': MLP 784-800-800-10 ReLU, no dropout, no
              jitter: the paper's small net trained from scratch.
   distilled  task 'distillation' (research/tasks/distillation.py): the student
-             net, loss (1 - a) * CE(labels) + a * T^2 * CE(teacher soft targets)
-             with T = 20 (the paper's MNIST temperature) and a = soft_weight =
-             0.9. The paper found "the best results were generally obtained by
-             using a considerably lower weight on the second objective function"
-             (the hard labels), and with the T^2 factor the two terms' gradients
-             are of comparable size, so 0.9 : 0.1 is that lower weight. No
-             dropout, no jitter: "regularized solely by" the soft targets.
+             net, loss (1 - a) * CE(labels) + a * T^2 * KL(teacher's soft
+             targets || student's), with T = 20 (the paper's MNIST temperature)
+             and a = soft_weight = 0.9. The paper found "the best results were
+             generally obtained by using a considerably lower weight on the
+             second objective function" (the hard labels), and with the T^2
+             factor the two terms' gradients are of comparable size, so
+             0.9 : 0.1 is that lower weight. No dropout, no jitter: the paper's
+             student was "regularized solely by" the soft targets.
              distill.teacher_workdir defaults to runs/fashion_mnist_distill_teacher.
 Plus `runlocal` (20-step smoke run, combinable: `:distilled,runlocal`) and
 `source=idx|tfds`.
@@ -42,17 +43,25 @@ distilled student must see its inputs exactly as the teacher did (the task
 checks that the preprocessing matches), and the jitter's zero padding is then
 the images' black background.
 
-Budget on the development machine (2-core CPU, shared with another job;
-measured over 300 steps each and extrapolated): teacher 20 epochs, about 6
-minutes; student 10 epochs, about 1 minute; distilled 10 epochs (the teacher
-runs forward on every batch), about 3 minutes.
+Budget on the development machine (2-core CPU shared with other jobs, load
+average 6 to 8 during the runs): teacher 20 epochs, 6.5 minutes wall (364 s of
+training); student 10 epochs, 1.5 minutes; distilled 10 epochs, 2.2 minutes
+(the teacher runs forward on every batch). launch.benchmark under the same
+load: teacher 29.6, student 68, distilled 44 steps/s.
 
 Data: `:source=idx` (default) reads the IDX files of Debian's
 `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist; override with
 --config.dataset.manual_dir=DIR); `:source=tfds` uses TFDS's `fashion_mnist`
 (the same examples: a teacher trained from either teaches a student reading
 either).
-Ours: not in a table yet.
+Ours (seed 0, one run each, the commands above): teacher 87.07% test
+accuracy, student 90.29%, distilled 87.52%. At this budget the heavily
+regularized teacher underfits Fashion-MNIST and is worse than the plain
+student; the distilled student agrees with its teacher on 97% of the training
+images and inherits its errors. Without the jitter
+(--config.augment.crop_padding=0) the teacher reaches 89.55% and its distilled
+student 88.70%. Distillation pays when the teacher is better than the
+student: a longer teacher run (--config.num_epochs) is the first thing to try.
 """
 
 from ml_collections import config_dict

@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import re
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +18,11 @@ import tensorflow_datasets as tfds
 
 import research.tasks
 from research import errors, parallel, train, writers
+from research.models import MLP
 from research.tasks import distillation
-from testlib import load_config, quiet, restore_state_tree, write_idx_dir
+from research.train_state import TrainState
+from testlib import (REPO_ROOT, load_config, quiet, restore_state_tree, subprocess_env,
+                     write_idx_dir)
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +154,7 @@ def test_teacher_is_read_only_and_outside_the_student_state(fashion_data, fashio
 
   teacher_after = restore_state_tree(str(fashion_teacher), 20)
   jax.tree.map(np.testing.assert_array_equal, teacher_after, teacher_before)
-  assert _files(fashion_teacher) == teacher_files  # nothing written or touched
+  assert _files(fashion_teacher) == teacher_files  # no file written, added or removed
 
   # The student's checkpoint holds the student (2x800) and its optimizer only.
   saved = restore_state_tree(str(tmp_path / 'student'), 20)
@@ -206,6 +211,100 @@ def test_extended_distillation_run_equals_a_straight_one(fashion_data, fashion_t
   assert extended['test_loss'] == straight['test_loss']
 
 
+def test_teacher_runs_in_eval_mode(fashion_data, fashion_teacher):
+  # The runlocal teacher has dropout 0.5: in train mode its logits would
+  # change with the step's key. In eval mode they are its deterministic output.
+  config = distilled_config(fashion_data, fashion_teacher)
+  teacher = distillation.load_teacher(config, num_classes=10, input_shape=(28, 28, 1),
+                                      mesh=parallel.make_mesh())
+  assert teacher.model.dropout_rate == 0.5
+  student = MLP(num_classes=10, hidden_sizes=(8,))
+  params = student.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))['params']
+  tx = optax.sgd(0.0)
+  state = TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                     opt_state=tx.init(params), model_state={})
+  rng = np.random.default_rng(0)
+  batch = {'image': jnp.asarray(rng.normal(size=(6, 28, 28, 1)), jnp.float32),
+           'label': jnp.asarray(rng.integers(0, 10, 6))}
+  teacher_logits = teacher.model.apply(teacher.variables, batch['image'], train=False)
+  student_logits = student.apply({'params': params}, batch['image'])
+  metrics = [distillation.train_step(
+      state, batch, teacher.variables, apply_fn=student.apply,
+      teacher_apply_fn=teacher.model.apply, tx=tx, schedule=optax.constant_schedule(0.0),
+      rng=jax.random.key(seed), temperature=4.0, soft_weight=0.5)[1] for seed in (1, 2)]
+  for m in metrics:
+    np.testing.assert_allclose(m['soft_loss'], distillation.soft_target_loss(
+        student_logits, teacher_logits, temperature=4.0).mean(), rtol=1e-6)
+    assert m['teacher_accuracy'] == np.mean(np.argmax(teacher_logits, -1) == batch['label'])
+
+
+def test_student_records_its_teacher_and_refuses_a_changed_one(fashion_data, tmp_path):
+  teacher = tmp_path / 'teacher'
+  train.train_and_evaluate(fashion_config('teacher', fashion_data), str(teacher))
+  student = tmp_path / 'student'
+  config = distilled_config(fashion_data, teacher)
+  first = train.train_and_evaluate(config, str(student))
+  record = json.loads((student / 'teacher.json').read_text())
+  assert record['workdir'] == str(teacher) and record['step'] == 20
+  assert record['model'] == 'mlp' and len(record['sha256']) == 64
+  # Re-running the finished student with the same teacher re-evaluates it.
+  assert train.train_and_evaluate(config, str(student))['test_loss'] == first['test_loss']
+  # The teacher trained further: resuming the student would mix two teachers.
+  train.train_and_evaluate(fashion_config('teacher', fashion_data, num_train_steps=30),
+                           str(teacher))
+  with pytest.raises(errors.ConfigError, match='was distilled from the teacher .* at step 20; '
+                     r'the teacher now read \(.*, step 30\) has other variables'):
+    train.train_and_evaluate(config, str(student))
+
+
+def test_distilled_student_teaches_the_next_generation(fashion_data, fashion_teacher, tmp_path):
+  first = tmp_path / 'first'
+  train.train_and_evaluate(distilled_config(fashion_data, fashion_teacher), str(first))
+  second = train.train_and_evaluate(distilled_config(fashion_data, first), str(tmp_path / 'second'))
+  assert second['steps'] == 20
+  assert json.loads((tmp_path / 'second' / 'teacher.json').read_text())['workdir'] == str(first)
+
+
+def test_benchmark_times_the_distillation_step(fashion_data, fashion_teacher):
+  from research import benchmark
+  report = benchmark.benchmark(distilled_config(fashion_data, fashion_teacher),
+                               steps=3, warmup=1, repeats=1)
+  assert report['steps_per_second'] > 0 and report['params'] == 1_276_810
+
+
+# launch.train in a subprocess, with the task registered as the fixture does.
+_LAUNCH_WITH_TASK = (
+    'import sys, research.tasks; from research.tasks import distillation; '
+    "research.tasks.TASKS.setdefault('distillation', distillation); "
+    'from launch import train; sys.argv[0] = "launch.train"; train.run()')
+
+
+def test_one_device_and_eight_devices_give_the_same_loss_curve(fashion_data, fashion_teacher,
+                                                               tmp_path):
+  # The teacher's variables replicated, the batch split over 8 devices.
+  overrides = {'distill.teacher_workdir': fashion_teacher, 'log_every_steps': 1,
+               'dataset.manual_dir': fashion_data / 'idx',
+               'dataset.data_dir': fashion_data / 'tfds', 'tensorboard': False, 'plot': False}
+  cmd = [sys.executable, '-c', _LAUNCH_WITH_TASK,
+         '--config=configs/fashion_mnist_distill.py:distilled,runlocal',
+         f'--workdir={tmp_path / "eight"}'] + [f'--config.{k}={v}' for k, v in overrides.items()]
+  env = subprocess_env(XLA_FLAGS='--xla_force_host_platform_device_count=8')
+  proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert '8 device(s)' in proc.stdout and 'Teacher: mlp from' in proc.stdout
+  assert jax.device_count() == 1
+  one = train.train_and_evaluate(distilled_config(fashion_data, fashion_teacher, log_every_steps=1),
+                                 str(tmp_path / 'one'))
+
+  def losses(workdir):
+    return [r['loss'] for r in writers.read_metrics(str(workdir)) if 'loss' in r]
+
+  np.testing.assert_allclose(losses(tmp_path / 'eight'), losses(tmp_path / 'one'), rtol=1e-4)
+  eight = json.loads((tmp_path / 'eight' / 'results.json').read_text())
+  assert eight['num_devices'] == 8
+  assert eight['test_loss'] == pytest.approx(one['test_loss'], rel=1e-3)
+
+
 # --- Teachers that do not fit: one-line errors before anything is written ----
 
 
@@ -242,7 +341,8 @@ def test_teacher_of_another_task_is_refused(fashion_data, fashion_teacher, tmp_p
   teacher_config = json.loads((fashion_teacher / 'config.json').read_text())
   (other / 'config.json').write_text(json.dumps({**teacher_config, 'task': 'language_model'}))
   _refused(distilled_config(fashion_data, other), tmp_path / 'student',
-           "holds a 'language_model' run; the teacher must be a 'classification' run")
+           "holds a 'language_model' run; the teacher must be a classifier "
+           r"\(a run of task 'classification' or 'distillation'\)")
 
 
 def test_teacher_trained_on_another_dataset_is_refused(fashion_data, tmp_path):
@@ -298,6 +398,12 @@ def test_teacher_with_another_number_of_classes_is_refused(fashion_data, fashion
 def test_bad_distill_knobs_are_refused(fashion_data, fashion_teacher, tmp_path, key, value, match):
   _refused(distilled_config(fashion_data, fashion_teacher, **{key: value}),
            tmp_path / 'student', match)
+
+
+def test_distillation_task_without_distill_knobs_is_refused(fashion_data, tmp_path):
+  config = fashion_config('student', fashion_data)
+  config.task = 'distillation'
+  _refused(config, tmp_path / 'student', r'needs config.distill \(teacher_workdir')
 
 
 def test_data_identity_joins_idx_and_tfds_builders():

@@ -6,12 +6,13 @@ bind_eval_step, summarize_eval and plot_run (see `research.train`). `COUNT_BASED
 rather than by gradient steps and bring their own `train_and_evaluate`.
 """
 
-from research.tasks import autoencoder, classification, language_model, ngram, pca
+from research.tasks import autoencoder, classification, distillation, language_model, ngram, pca
 
 TASKS = {
     'classification': classification,
     'language_model': language_model,
     'autoencoder': autoencoder,
+    'distillation': distillation,
 }
 
 COUNT_BASED_TASKS = {

@@ -13,24 +13,29 @@ with student logits s, teacher logits t, labels y, temperature T =
 (`distillation_loss`; the KL is the paper's cross-entropy with the soft
 targets less their entropy, a constant: the same gradients).
 
-The teacher is read, never written: its workdir's config.json names its model
+The teacher is read, never written: the workdir of a finished 'classification'
+(or 'distillation') run. Its config.json names its model
 (`research.models.MODELS`), and its latest checkpoint gives its params and
 model state (e.g. batch-norm statistics). It runs in eval mode (no dropout,
 running statistics) on exactly the student's (augmented) batch. Its variables
 are not part of the student's TrainState: they reach the compiled step as an
 argument (`DistillationFeeder.make_train_fn`), so they are never updated, never
 saved in the student's checkpoints, and not baked into the compiled program
-as constants. Every way a teacher can fail to fit the student (missing,
-unfinished, another task, other data, other preprocessing, another number of
-classes, inputs it cannot read) is a one-line ConfigError raised by
-`check_config` or `make_feeder`, i.e. before `research.train` writes anything
-into the student's workdir.
+as constants. The student's workdir records which teacher it learned from
+(teacher.json: the teacher's workdir, step and a hash of its variables), and
+a resumed run must find the same teacher. Every way a teacher can fail to fit
+the student (missing, unfinished, not a classifier, other data, other
+preprocessing, another number of classes, inputs it cannot read) is a
+one-line ConfigError raised by `check_config` or `make_feeder`, i.e. before
+`research.train` writes anything into the student's workdir. A distilled
+student is a classifier too, so it may teach the next generation.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 from typing import Any, Callable
@@ -61,6 +66,9 @@ plot_run = classification.plot_run
 
 # The hard-label term of the objective (and the reported test loss).
 HARD_LOSS = 'softmax_cross_entropy'
+
+# Runs whose workdir holds a classifier (config.json + params) that may teach.
+TEACHER_TASKS = ('classification', 'distillation')
 
 
 # --- The objective ----------------------------------------------------------
@@ -96,7 +104,7 @@ def distillation_loss(student_logits_BxK: jax.Array, teacher_logits_BxK: jax.Arr
   makes the loss read 0 for a perfect match instead of alpha * T^2 * H(p)
   (about 830 at T = 20, alpha = 0.9 with 10 classes, which would hide the
   progress). The soft term's gradient with respect to s is
-  (softmax(s / T) - softmax(t / T)) / T (sec. 2.1), so it is multiplied by T^2
+  (softmax(s / T) - softmax(t / T)) / T (sec. 2.1, eq. 2), so it is multiplied by T^2
   to keep its size comparable to the hard term's as T changes (sec. 2: "it is
   important to multiply them by T^2 when using both hard and soft targets").
   At soft_weight 0 this is exactly softmax cross-entropy; at soft_weight 1 the
@@ -193,10 +201,11 @@ class Teacher:
   model: nn.Module
   variables: dict[str, Any]          # {'params': ..., 'batch_stats': ...}, on the mesh
   step: int                          # the checkpoint read
+  sha256: str                        # of the variables' bytes (teacher.json)
 
 
 def _train_first_hint(config) -> str:
-  teacher_config = config.distill.teacher_config or 'configs/NAME.py:ARG'
+  teacher_config = config.distill.get('teacher_config') or 'configs/NAME.py:ARG'
   return (f'train the teacher first with: python -m launch.train --config={teacher_config} '
           f'--workdir={config.distill.teacher_workdir}')
 
@@ -217,7 +226,7 @@ def _latest_step(workdir: str) -> int | None:
 
 def read_teacher_config(config) -> ml_collections.ConfigDict:
   """The teacher workdir's config.json, once the workdir holds a finished
-  classification run (config.json, results.json and a checkpoint)."""
+  classifier's run (config.json, results.json and a checkpoint)."""
   workdir = config.distill.teacher_workdir
   if workdir is None or not os.path.isdir(workdir):
     raise errors.ConfigError(
@@ -229,10 +238,10 @@ def read_teacher_config(config) -> ml_collections.ConfigDict:
         f'{_train_first_hint(config)}.')
   with open(path, encoding='utf-8') as f:
     teacher_config = ml_collections.ConfigDict(json.load(f))
-  if teacher_config.get('task') != 'classification':
+  if teacher_config.get('task') not in TEACHER_TASKS:
     raise errors.ConfigError(
         f'Teacher workdir {workdir!r} holds a {teacher_config.get("task")!r} run; the '
-        "teacher must be a 'classification' run.")
+        f'teacher must be a classifier (a run of task {" or ".join(map(repr, TEACHER_TASKS))}).')
   if teacher_config.model.name not in MODELS:
     raise errors.ConfigError(
         f'Teacher workdir {workdir!r} uses model {teacher_config.model.name!r}, which '
@@ -309,9 +318,9 @@ def _first_line(e: Exception) -> str:
 
 def _classes_in_checkpoint(teacher_config, variables, input_shape) -> int | None:
   """The teacher's number of outputs, read off its checkpoint: the leaves
-  whose shapes depend on num_classes (found by initialising its model for K
-  and K + 1 classes) give it. None where the model cannot even be initialised
-  on these inputs."""
+  whose shapes depend on num_classes (found by initialising its model for 2
+  and 3 classes) give it. None where the model cannot even be initialised on
+  these inputs."""
   inputs = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
   shapes = []
   for k in (2, 3):
@@ -366,13 +375,43 @@ def load_teacher(config, *, num_classes: int, input_shape: tuple[int, ...], mesh
   step, variables = restore_teacher_variables(workdir)
   check_teacher_fits(teacher_config, variables, num_classes=num_classes,
                      input_shape=input_shape, workdir=workdir)
+  digest = hashlib.sha256()
+  for path, x in jax.tree_util.tree_flatten_with_path(variables)[0]:
+    digest.update(jax.tree_util.keystr(path).encode())
+    digest.update(np.ascontiguousarray(x).tobytes())
   return Teacher(
       workdir=workdir, config=teacher_config,
       model=build_teacher_model(teacher_config, num_classes=num_classes),
-      variables=jax.tree.map(lambda x: parallel.replicate(x, mesh), variables), step=step)
+      variables=jax.tree.map(lambda x: parallel.replicate(x, mesh), variables), step=step,
+      sha256=digest.hexdigest())
 
 
 # --- Feeding ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TeacherBound:
+  """A jitted or compiled train function `(state, teacher_variables, *feeder
+  args)` called as `(state, *feeder args)`, like every feeder's train
+  function; `lower(...).compile()` gives a compiled one (launch.benchmark)."""
+  fn: Any
+  teacher_variables: Any
+
+  def __call__(self, state, *args):
+    return self.fn(state, self.teacher_variables, *args)
+
+  def lower(self, state, *args):
+    lowered = self.fn.lower(state, self.teacher_variables, *args)
+    return _LoweredWithTeacher(lowered, self.teacher_variables)
+
+
+@dataclasses.dataclass(frozen=True)
+class _LoweredWithTeacher:
+  lowered: Any
+  teacher_variables: Any
+
+  def compile(self) -> TeacherBound:
+    return TeacherBound(self.lowered.compile(), self.teacher_variables)
 
 
 class DistillationFeeder:
@@ -393,9 +432,29 @@ class DistillationFeeder:
       raise AttributeError(name)
     return getattr(self.base, name)
 
-  def make_train_fn(self, step_fn: Callable, state_shardings):
+  def sync_workdir(self, workdir: str) -> None:
+    """Records the teacher in the student's workdir (teacher.json); a resumed
+    run must find the same teacher there, as a resumed text run must find the
+    same vocabulary: a teacher trained further since would change the math."""
+    self.base.sync_workdir(workdir)
+    record = {'workdir': os.path.abspath(self.teacher.workdir), 'step': self.teacher.step,
+              'model': self.teacher.config.model.name, 'sha256': self.teacher.sha256}
+    path = os.path.join(workdir, 'teacher.json')
+    if os.path.exists(path):
+      with open(path, encoding='utf-8') as f:
+        old = json.load(f)
+      if old['sha256'] != record['sha256']:
+        raise errors.ConfigError(
+            f'Workdir {workdir!r} was distilled from the teacher {old["workdir"]!r} at step '
+            f'{old["step"]}; the teacher now read ({record["workdir"]!r}, step '
+            f'{record["step"]}) has other variables. Use a new --workdir, or that teacher.')
+    elif jax.process_index() == 0:
+      with open(path, 'w', encoding='utf-8') as f:
+        json.dump(record, f, indent=2, sort_keys=True)
+
+  def make_train_fn(self, step_fn: Callable, state_shardings) -> TeacherBound:
     """(state, *feeder args) -> (state, metrics), donating state: the wrapped
-    feeder's compiled train function, called inside one that adds the
+    feeder's jitted train function, called inside one that takes the
     teacher's variables as an argument."""
 
     def train_fn(state, teacher_variables, *args):
@@ -404,8 +463,7 @@ class DistillationFeeder:
 
       return self.base.make_train_fn(student_step, state_shardings)(state, *args)
 
-    compiled = jax.jit(train_fn, donate_argnums=(0,))
-    return lambda state, *args: compiled(state, self.teacher.variables, *args)
+    return TeacherBound(jax.jit(train_fn, donate_argnums=(0,)), self.teacher.variables)
 
 
 def make_feeder(config, mesh) -> DistillationFeeder:
