@@ -208,15 +208,19 @@ TABLES: dict[str, Table] = {
             Row('Student 2x800, from scratch', 'configs/fashion_mnist_distill.py', 'student',
                 overrides=(('preprocess.standardize', True),), paper=146,
                 source='Hinton et al. 2015, sec. 3 (MNIST)'),
-            Row('Student 2x800, distilled (T = 20)', 'configs/fashion_mnist_distill.py',
-                'distilled', overrides=(('preprocess.standardize', True), (
-                    'distill.teacher_workdir', FMNIST_CNN_TEACHER)), paper=74,
+            Row('Student 2x800, distilled (T = 4, soft weight 0.5)',
+                'configs/fashion_mnist_distill.py', 'distilled', overrides=(
+                    ('preprocess.standardize', True),
+                    ('distill.teacher_workdir', FMNIST_CNN_TEACHER),
+                    ('distill.temperature', 4.0), ('distill.soft_weight', 0.5)), paper=74,
                 source='Hinton et al. 2015, sec. 3 (MNIST)'),
         ),
         note=('Teacher: the small CNN of the fashion_mnist table, seed 0 (93.08 % test '
               f'accuracy, i.e. 692 errors; run that table first: {FMNIST_CNN_TEACHER}). The '
-              "paper's MNIST teacher (2x1200, dropout, jitter) makes 67 errors. Paper figures "
-              'are MNIST test errors, shown for reference.')),
+              "paper's MNIST teacher (2x1200, dropout, jitter) makes 67 errors. T and the soft "
+              'weight were chosen on a held-out part of the train split (train[50000:], seed 0: '
+              'student 90.16 %; T = 20, weight 0.9 on the test split 89.56 % vs 90.35 %; T = 4, '
+              'weight 0.5: 90.77 %). Paper figures are MNIST test errors, shown for reference.')),
 }
 
 

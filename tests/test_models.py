@@ -67,7 +67,8 @@ def test_mlp_dropout_only_in_training():
 
 def test_registry_names():
   assert set(MODELS) == {'linear', 'mlp', 'lenet5', 'small_cnn', 'cifar_resnet',
-                         'resnet', 'vgg', 'alexnet', 'cnn1d', 'rnn_classifier'}
+                         'resnet', 'vgg', 'alexnet', 'cnn1d', 'rnn_classifier',
+                         'encoder_classifier', 'textcnn', 'bag_of_words', 'rnn_text'}
 
 
 @pytest.mark.parametrize('padding', ['VALID', 'SAME'])
