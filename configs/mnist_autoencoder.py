@@ -1,0 +1,37 @@
+r"""Hinton & Salakhutdinov (2006)'s MNIST experiment itself: the
+784-1000-500-250-30 deep autoencoder vs 30-component PCA on TFDS `mnist`
+(download it where a network exists: `tfds build mnist --data_dir=DIR`, then
+--config.dataset.data_dir=DIR).
+
+Same variants and recipe as configs/fashion_mnist_autoencoder.py (which this
+file reuses, changing only the dataset): `:layerwise` (default), `:e2e`,
+`:pca`, `:classify,init=pretrained|random`, `code=N`, `:runlocal`.
+
+  python -m launch.train --config=configs/mnist_autoencoder.py:layerwise --workdir=runs/mnist_ae
+  python -m launch.train --config=configs/mnist_autoencoder.py:pca --workdir=runs/mnist_pca
+
+Paper (MNIST, sec. "MNIST" / Fig. 2): average squared error per test image,
+autoencoder 3.00, PCA 13.87. Ours: not run here (no MNIST files offline; the
+Fashion-MNIST table `hinton2006` is in the README).
+"""
+
+import importlib.util
+import os
+
+from research import config_lib
+
+
+def _fashion_config_module():
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fashion_mnist_autoencoder.py')
+  spec = importlib.util.spec_from_file_location('fashion_mnist_autoencoder', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def get_config(arg=None):
+  c = _fashion_config_module().get_config(arg)
+  c.dataset = config_lib.dataset('mnist')
+  if 'init_from' in c and c.init_from.workdir is not None:
+    c.init_from.workdir = 'runs/mnist_ae'
+  return c
