@@ -42,7 +42,7 @@ METRICS = {
     'error': ('error %', lambda r, split: 100.0 * (1.0 - float(r[f'{split}_accuracy']))),
     'bits_per_token': ('bits per token', lambda r, split: float(r[f'{split}_bits_per_token'])),
     'perplexity': ('perplexity', lambda r, split: float(r[f'{split}_perplexity'])),
-    'errors': ('test errors (of 10,000)', lambda r, split: (
+    'errors': ('errors (of 10,000)', lambda r, split: (
         (1.0 - float(r[f'{split}_accuracy'])) * float(r[f'{split}_examples']))),
     'squared_error': ('squared error per image',
                       lambda r, split: float(r[f'{split}_squared_error'])),
