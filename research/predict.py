@@ -32,6 +32,10 @@ class TextClassifier:
   class_names: list[str]
   step: int
 
+  def __post_init__(self):
+    # Compiled once per classifier: every row has the tokenizer's fixed length.
+    self.logits_fn = jax.jit(functools.partial(self.model.apply, train=False))
+
 
 def load_classifier(workdir: str) -> TextClassifier:
   config_path = os.path.join(workdir, 'config.json')
@@ -58,12 +62,8 @@ def predict(classifier: TextClassifier, texts: Sequence[str]) -> np.ndarray:
     if not t.strip():
       raise errors.ConfigError(f'Text {i} is empty; give the classifier some words.')
   ids = text_classification.encode(classifier.tokenizer, texts)
-  logits = _apply(classifier.model, classifier.params, ids)
+  logits = classifier.logits_fn({'params': classifier.params}, ids)
   return np.asarray(jax.nn.softmax(logits, axis=-1))
-
-
-def _apply(model, params, ids):
-  return jax.jit(functools.partial(model.apply, train=False))({'params': params}, ids)
 
 
 def describe(classifier: TextClassifier, text: str, top: int = 5) -> str:

@@ -267,11 +267,10 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
       continue
     writers.log(f'[{table.name}] {row.name} seed {seed}: training in {workdir}.')
     t0 = time.perf_counter()
-    result = train.train_and_evaluate(load_row_config(row, seed, repo_root), workdir)
-    result['wall_seconds'] = time.perf_counter() - t0
-    with open(path, 'w', encoding='utf-8') as f:
-      json.dump(result, f, indent=2, sort_keys=True)
-    results.append(result)
+    train.train_and_evaluate(load_row_config(row, seed, repo_root), workdir)
+    _add_wall_seconds([workdir], time.perf_counter() - t0)
+    with open(path, encoding='utf-8') as f:
+      results.append(json.load(f))
   return results
 
 

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from research import errors
+from research import errors, writers
 from research.data import pipeline
 from research.data.registry import DATASETS
 
@@ -123,9 +123,10 @@ class TextClassificationFeeder(pipeline.InMemoryFeeder):
         num_classes=len(names))
     super().__init__(config, mesh, data=data)
     unk_share = float(np.mean(data.eval_images == 1) / max(np.mean(data.eval_images != 0), 1e-9))
-    self.stats = dict(vocab_size=self.tokenizer.get_vocab_size(), train_examples=len(train_texts),
-                      eval_examples=len(eval_texts), eval_unknown_word_share=unk_share,
-                      train_truncated_share=float(np.mean(data.train_images[:, -1] != 0)))
+    writers.log(
+        f'{ds.name}: {len(train_texts):,} train / {len(eval_texts):,} eval texts, vocabulary '
+        f'{self.tokenizer.get_vocab_size():,}, {unk_share:.1%} of eval words unknown, '
+        f'{np.mean(data.train_images[:, -1] != 0):.1%} of train texts truncated.')
 
   @property
   def model_kwargs(self) -> dict[str, Any]:
@@ -160,7 +161,7 @@ class TextClassificationFeeder(pipeline.InMemoryFeeder):
     # Words missing from the file get Kim's U(-0.25, 0.25), the same for every
     # seed (seed 0), so seeds differ only in the trained layers' init and order.
     matrix, found = word_vectors.load_word_vectors(self.vectors_path, words, self.embed_dim)
-    self.stats['pretrained_words_found'] = found
+    writers.log(f'{found:,} of {len(words):,} vocabulary words found in {self.vectors_path}.')
     params = dict(params)
     params['embed'] = {'embedding': matrix}
     return params
