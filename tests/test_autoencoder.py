@@ -135,3 +135,11 @@ def test_classifier_starts_from_the_autoencoders_encoder(tmp_path):
   with pytest.raises(errors.ConfigError, match='train it first'):
     train.train_and_evaluate(missing, str(tmp_path / 'clf'))
   assert not (tmp_path / 'clf').exists()
+
+
+def test_autoencoder_refuses_text_data(tmp_path):
+  config = ae_config(tmp_path)
+  config.dataset.name = 'labelled_text'
+  with pytest.raises(errors.ConfigError, match='not text'):
+    train.train_and_evaluate(config, str(tmp_path / 'x'))
+  assert not (tmp_path / 'x').exists()

@@ -188,3 +188,32 @@ def test_fortunes_table_rows_load(tmp_path):
   assert {reproduce.load_row_config(r, 0, REPO_ROOT).model.name for r in table.rows} == {
       'bag_of_words', 'rnn_text', 'textcnn'}
   json.dumps([r.name for r in table.rows])
+
+
+def test_max_norm_on_a_module_the_model_lacks_is_named():
+  config = ml_collections.ConfigDict({'optimizer': config_lib.optimizer(
+      'adam', learning_rate=1e-3, max_norm=3.0, max_norm_modules=('classifier',)),
+      'schedule': config_lib.schedule('constant')})
+  tx, _ = optim.make_optimizer(config, 10)
+  with pytest.raises(errors.ConfigError, match='max_norm_modules names'):
+    tx.init({'out': {'kernel': jnp.ones((2, 3))}})
+
+
+@pytest.mark.parametrize('texts, labels, match', [
+    ([b'a fine film', b'dull'], [1, -1], 'outside the label set'),
+    ([b'a fine film', b'   '], [1, 0], 'empty text')])
+def test_hidden_labels_and_empty_texts_in_a_split_are_refused(texts, labels, match):
+  import tensorflow as tf
+  import tensorflow_datasets as tfds
+
+  def as_dataset(self, split, batch_size=None, **kwargs):
+    del self, split, kwargs
+    ds = tf.data.Dataset.from_tensor_slices(
+        {'sentence': tf.constant(texts), 'label': tf.constant(labels, tf.int64),
+         'idx': tf.constant([0, 1], tf.int32)})
+    return ds.batch(batch_size) if batch_size else ds
+
+  config = load_config('sst2_textcnn', 'rand')
+  with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+    with pytest.raises(errors.DataNotFoundError, match=match):
+      text_classification.load_texts(config.dataset, 'test')
