@@ -1,5 +1,6 @@
 """Shared command-line plumbing for the launchers (no flags defined here)."""
 
+import os
 import sys
 
 from absl import flags
@@ -20,3 +21,29 @@ def parse_flags(argv):
                'declare (configs are locked; check the spelling against the file).')
   print(f'error: {message}', file=sys.stderr)
   sys.exit(2)
+
+
+def maybe_initialize_distributed(enabled: bool, coordinator_address: str | None,
+                                 num_processes: int | None, process_id: int | None) -> None:
+  """Joins the JAX distributed runtime when asked (flags) or configured (env).
+
+  Must run before any JAX computation. Missing values come from
+  JAX_NUM_PROCESSES / JAX_PROCESS_ID (JAX itself reads JAX_COORDINATOR_ADDRESS),
+  and on TPU VMs, Slurm and Open MPI from JAX's cluster auto-detection.
+  """
+  env = os.environ
+  if num_processes is None and env.get('JAX_NUM_PROCESSES'):
+    num_processes = int(env['JAX_NUM_PROCESSES'])
+  if process_id is None and env.get('JAX_PROCESS_ID'):
+    process_id = int(env['JAX_PROCESS_ID'])
+  if not (enabled or coordinator_address or num_processes is not None
+          or process_id is not None):
+    return
+  import jax
+  # CPU hosts exchange collectives over TCP with gloo (no effect on TPU/GPU
+  # collectives); without it a multi-process CPU run cannot all-reduce.
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(coordinator_address, num_processes, process_id)
+  print(f'process {jax.process_index()} of {jax.process_count()}: '
+        f'{jax.local_device_count()} local / {jax.device_count()} global '
+        f'{jax.devices()[0].platform} devices', flush=True)

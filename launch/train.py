@@ -26,7 +26,16 @@ _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'Directory for config, checkpoints, metrics and results.')
 _DISTRIBUTED = flags.DEFINE_bool(
     'jax_distributed', False,
-    'Call jax.distributed.initialize() first (multi-host: TPU pods, Slurm, ...).')
+    'Call jax.distributed.initialize() first (multi-host). On TPU VMs, Slurm and '
+    'Open MPI it finds the coordinator, process count and id itself; elsewhere '
+    'give the three flags below (or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, '
+    'JAX_PROCESS_ID). Any of them implies --jax_distributed.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None, 'host:port of process 0 (multi-host).')
+_NUM_PROCESSES = flags.DEFINE_integer(
+    'num_processes', None, 'Number of processes (multi-host).', lower_bound=1)
+_PROCESS_ID = flags.DEFINE_integer(
+    'process_id', None, 'This process, 0 ... num_processes - 1 (multi-host).', lower_bound=0)
 _NUM_SEEDS = flags.DEFINE_integer(
     'num_seeds', 1,
     'Train this many consecutive seeds, starting at config.seed, as one vmapped '
@@ -41,10 +50,9 @@ def main(argv):
     # Orbax and TFDS log every file they touch at INFO; keep the console to
     # our progress lines unless --verbosity is given.
     logging.set_verbosity(logging.WARNING)
-  import jax
-  if _DISTRIBUTED.value:
-    jax.distributed.initialize()
-  from research import errors, train
+  cli.maybe_initialize_distributed(
+      _DISTRIBUTED.value, _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  from research import errors, preemption, train
   config_file = flags.FLAGS['config'].config_filename.split(':', 1)[0]
   if not os.path.isfile(config_file):
     print(f'error: config file {config_file!r} not found (run from the '
@@ -62,6 +70,8 @@ def main(argv):
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  except preemption.Preempted as e:
+    print(str(e), flush=True)  # Every process: each one's log says where it stopped.
 
 
 def run():

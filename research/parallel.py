@@ -36,3 +36,10 @@ def replicate(host_array: np.ndarray, mesh: Mesh) -> jax.Array:
   """Every device gets the whole array (each process passes the same data)."""
   return jax.make_array_from_process_local_data(
       replicated(mesh), host_array, host_array.shape)
+
+
+def sync_processes(name: str) -> None:
+  """Blocks until every process gets here (a no-op on one process)."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices(name)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import checkpoint, config_lib, errors, optim, parallel, writers
+from research import checkpoint, config_lib, errors, optim, parallel, preemption, writers
 from research.data import DATASETS
 from research.tasks import COUNT_BASED_TASKS, TASKS
 from research.train_state import TrainState
@@ -168,10 +168,13 @@ def prepare_workdir(workdir: str, config) -> None:
       raise errors.ConfigError(
           f'Workdir {workdir!r} holds a run with a different config '
           f'(changed: {", ".join(changed)}). Use a new --workdir, or the same config.')
+  # Every process has checked the old file before process 0 replaces it.
+  parallel.sync_processes('prepare_workdir')
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as f:
+    with open(path + '.tmp', 'w', encoding='utf-8') as f:
       json.dump(new, f, indent=2, sort_keys=True)
+    os.replace(path + '.tmp', path)
 
 
 def _flat_keys(d: dict, prefix: str = '') -> set[str]:
@@ -232,31 +235,40 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
       interval.append(m)
       pending = None
 
-  for step in range(start, ctx.total_steps):
-    state, metrics = ctx.train_fn(state, *ctx.feeder.train_args(step))
-    drain()
-    pending = (step, metrics)
-    done = step + 1
-    is_last = done == ctx.total_steps
-    if done % config.log_every_steps == 0 or is_last:
+  watch = preemption.PreemptionWatch()
+  try:
+    for step in range(start, ctx.total_steps):
+      state, metrics = ctx.train_fn(state, *ctx.feeder.train_args(step))
       drain()
-      # Mean over the interval's steps (per seed when metrics carry a seed axis).
-      scalars = {k: np.mean([m[k] for m in interval], axis=0) for k in interval[0]}
-      scalars.update(progress.update(done))
-      interval.clear()
-      ctx.writer.write(done, scalars)
-      writers.log(writers.format_progress(done, ctx.total_steps, scalars))
-    if ctx.ckpt.should_save(done) or is_last:
-      drain()
-      elapsed = train_seconds + time.perf_counter() - t0
-      ctx.ckpt.save(done, state, {'train_seconds': elapsed}, force=is_last)
-    if (config.eval_every_steps and done % config.eval_every_steps == 0 and not is_last):
-      drain()
-      eval_t0 = time.perf_counter()
-      results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.feeder)
-      ctx.writer.write(done, results)
-      writers.log(f'step {done}: ' + writers.format_scalars(results))
-      t0 += time.perf_counter() - eval_t0  # Eval time is not train time.
+      pending = (step, metrics)
+      done = step + 1
+      is_last = done == ctx.total_steps
+      if done % config.log_every_steps == 0 or is_last:
+        drain()
+        # Mean over the interval's steps (per seed when metrics carry a seed axis).
+        scalars = {k: np.mean([m[k] for m in interval], axis=0) for k in interval[0]}
+        scalars.update(progress.update(done))
+        interval.clear()
+        ctx.writer.write(done, scalars)
+        writers.log(writers.format_progress(done, ctx.total_steps, scalars))
+      # Every process asks at every step (the multi-host protocol needs it).
+      preempted = watch.reached(done) and not is_last
+      if ctx.ckpt.should_save(done) or is_last or preempted:
+        drain()
+        elapsed = train_seconds + time.perf_counter() - t0
+        ctx.ckpt.save(done, state, {'train_seconds': elapsed}, force=is_last or preempted)
+      if preempted:
+        ctx.ckpt.wait()
+        raise preemption.Preempted(done)
+      if (config.eval_every_steps and done % config.eval_every_steps == 0 and not is_last):
+        drain()
+        eval_t0 = time.perf_counter()
+        results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.feeder)
+        ctx.writer.write(done, results)
+        writers.log(f'step {done}: ' + writers.format_scalars(results))
+        t0 += time.perf_counter() - eval_t0  # Eval time is not train time.
+  finally:
+    watch.close()
   drain()
   return state, train_seconds + time.perf_counter() - t0
 
@@ -326,6 +338,8 @@ def best_during_training(task, workdir: str) -> dict[str, Any]:
   periodic ones and the final one) as `best_NAME`, and the step as
   `best_NAME_step`. Papers that report the best test figure seen during
   training (e.g. MNIST-1D's reference code) are compared with these."""
+  if jax.process_index() != 0:
+    return {}  # Only process 0 writes (and so may read) the metrics file.
   records = writers.read_metrics(workdir)
   best = {}
   for name, pick in task.BEST_DURING_TRAINING.items():

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import jax
 import numpy as np
 
-from research import errors
+from research import errors, parallel
 from research.data.registry import DATASETS
 
 _READ_CHUNK = 8192
@@ -60,6 +61,19 @@ def prepare(dataset_config):
         f'Dataset {dataset_config.name!r} is not prepared under '
         f'{os.path.dirname(builder.data_dir)!r} and downloading is off '
         f'(--config.dataset.download=False). {spec.how_to_get}')
+  # Several processes building into one shared data dir collide on TFDS's final
+  # rename: process 0 builds first; the others then find the data built (shared
+  # dir) or build their own copy (a data dir per host).
+  if jax.process_index() == 0:
+    _download_and_prepare(builder, spec, dataset_config, download_config)
+  parallel.sync_processes(f'prepare {dataset_config.name}')
+  builder = get_builder(dataset_config)
+  if not builder.is_prepared():
+    _download_and_prepare(builder, spec, dataset_config, download_config)
+  return builder
+
+
+def _download_and_prepare(builder, spec, dataset_config, download_config) -> None:
   try:
     builder.download_and_prepare(download_config=download_config)
   except (FileNotFoundError, ValueError) as e:
@@ -72,7 +86,6 @@ def prepare(dataset_config):
     raise errors.DataNotFoundError(
         f'Could not download/prepare {dataset_config.name!r}: '
         f'{type(e).__name__}: {e}. {spec.how_to_get}') from e
-  return builder
 
 
 def load_split(dataset_config, split: str) -> Split:

@@ -59,7 +59,7 @@ def preprocess(inputs: np.ndarray, preprocess_config, mean, std) -> np.ndarray:
     return ((x - mean) / std).astype(np.float32)
   size = preprocess_config.image_size
   if size is not None and x.shape[1:3] != (size, size):
-    cpu = jax.devices('cpu')[0]
+    cpu = jax.local_devices(backend='cpu')[0]  # this process's own
     with jax.default_device(cpu):
       x = np.asarray(jax.image.resize(
           jnp.asarray(x), (x.shape[0], size, size, x.shape[3]), 'bilinear'))

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from research import errors, writers
+from research import errors, parallel, writers
 from research.data import pipeline
 from research.data.registry import DATASETS
 
@@ -144,6 +144,7 @@ class TextClassificationFeeder(pipeline.InMemoryFeeder):
             f'Vocabulary mismatch: {path} was built from other training data than this '
             "run's; use a new --workdir for a changed dataset.")
       return
+    parallel.sync_processes('sync_tokenizer')  # No process reads a half-written file.
     if jax.process_index() == 0:
       self.tokenizer.save(path)
       with open(os.path.join(workdir, LABELS_FILE), 'w', encoding='utf-8') as f:

@@ -208,7 +208,9 @@ def sync_vocabulary(workdir: str, vocab: text.Vocabulary) -> None:
           f'{len(vocab)} tokens with different ids (first differences: '
           f'{_first_differences(saved, vocab)}). The corpus or text options '
           'changed: use a new --workdir, or the original data.')
-  elif jax.process_index() == 0:
+    return
+  parallel.sync_processes('sync_vocabulary')  # No process reads a half-written file.
+  if jax.process_index() == 0:
     vocab.save(path)
 
 
