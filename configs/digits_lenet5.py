@@ -11,11 +11,14 @@ accuracy on the fixed split (research/data/builders/sklearn_digits.py).
 Ours: see README, "Results".
 
 Variants: `:runlocal` is a 20-step smoke run for tests and first checks.
+
+Sweep (`get_sweep`): 2 learning rates x 2 seeds, tabulated as mean ± std:
+  python -m launch.sweep --config=configs/digits_lenet5.py --root=runs/sweeps
 """
 
 from ml_collections import config_dict
 
-from research import config_lib
+from research import config_lib, sweep
 
 
 def get_config(arg=None):
@@ -57,3 +60,9 @@ def get_config(arg=None):
     c.eval_every_steps = 10
     c.checkpoint_every_steps = 10
   return c
+
+
+def get_sweep(arg=None):
+  del arg  # The same sweep for every variant.
+  return sweep.Sweep(
+      points=sweep.product(sweep.axis('optimizer.learning_rate', [1e-3, 3e-3])), seeds=2)

@@ -47,3 +47,18 @@ def maybe_initialize_distributed(enabled: bool, coordinator_address: str | None,
   print(f'process {jax.process_index()} of {jax.process_count()}: '
         f'{jax.local_device_count()} local / {jax.device_count()} global '
         f'{jax.devices()[0].platform} devices', flush=True)
+
+
+def config_overrides(config, path: str, arg: str | None) -> dict:
+  """The `--config.KEY=VALUE` flags applied to `config`: its dotted keys whose
+  values differ from a fresh `get_config(arg)` of the same file."""
+  from research import config_lib
+
+  def flat(d, prefix=''):
+    out = {}
+    for k, v in d.items():
+      out.update(flat(v, f'{prefix}{k}.') if hasattr(v, 'items') else {f'{prefix}{k}': v})
+    return out
+
+  fresh, given = flat(config_lib.load(path, arg)), flat(config)
+  return {k: v for k, v in given.items() if fresh.get(k) != v}

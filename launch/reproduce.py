@@ -3,6 +3,7 @@ r"""Reproduce a paper-style table: every row for N seeds, beside the paper's fig
   python -m launch.reproduce TABLE [--seeds=3] [--root=runs/tables] [--format=markdown|latex]
   python -m launch.reproduce TABLE --notrain     # the table of the runs finished so far
   python -m launch.reproduce TABLE --workers=2   # CPU host: 2 runs at a time, a core each
+  python -m launch.reproduce --sweep=configs/NAME.py[:ARG]   # a config's sweep (launch.sweep)
 
 Finished runs (a workdir with results.json) are reused and interrupted ones
 resume, so killing this and running it again only does the missing work. The
@@ -19,20 +20,28 @@ _ROOT = flags.DEFINE_string('root', 'runs/tables', 'Where the workdirs and table
 _FORMAT = flags.DEFINE_enum('format', 'markdown', ['markdown', 'latex'], 'Table format.')
 _TRAIN = flags.DEFINE_bool(
     'train', True, 'Train missing runs; --notrain prints the table of finished runs so far.')
+_SWEEP = flags.DEFINE_string(
+    'sweep', None, 'Instead of a TABLE: the sweep a config declares, '
+    'configs/NAME.py[:ARG] (research/sweep.py; launch.sweep runs it with overrides).')
 _WORKERS = flags.DEFINE_integer(
     'workers', 1, 'Runs trained at once as subprocesses, each pinned to its share of the '
     'CPU cores (CPU hosts; 1: in this process).')
 
 
 def main(argv):
-  if len(argv) != 2:
-    raise app.UsageError('Give exactly one table name, e.g. `fashion_mnist`.')
+  if len(argv) != (1 if _SWEEP.value else 2):
+    raise app.UsageError('Give exactly one table name, e.g. `fashion_mnist`, or --sweep.')
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
-  from research import errors, reproduce
+  from research import errors, reproduce, sweep
+  options = dict(seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
+                 train_missing=_TRAIN.value, workers=_WORKERS.value)
   try:
-    print(reproduce.run_table(argv[1], seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
-                              train_missing=_TRAIN.value, workers=_WORKERS.value))
+    if _SWEEP.value:
+      path, _, arg = _SWEEP.value.partition(':')
+      print(reproduce.tabulate(sweep.to_table(path, arg or None), **options))
+    else:
+      print(reproduce.run_table(argv[1], **options))
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

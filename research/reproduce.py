@@ -285,7 +285,7 @@ def _add_wall_seconds(workdirs: list[str], seconds: float) -> None:
       json.dump(result, f, indent=2, sort_keys=True)
 
 
-def _launch_command(row: Row, seed: int, workdir: str, repo_root: str,
+def launch_command(row: Row, seed: int, workdir: str, repo_root: str,
                     num_seeds: int = 1) -> list[str]:
   config = os.path.join(repo_root, row.config) + (f':{row.arg}' if row.arg else '')
   return [sys.executable, '-m', 'launch.train', f'--config={config}', f'--workdir={workdir}',
@@ -342,7 +342,7 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
       writers.log(f'[{table.name}] {row.name} {seeds_str}: training in {launch_dir} '
                   f'(cores {slots[slot]}, log {launch_dir}.log).')
       process = subprocess.Popen(
-          _launch_command(row, seed, launch_dir, repo_root, num_seeds), cwd=repo_root,
+          launch_command(row, seed, launch_dir, repo_root, num_seeds), cwd=repo_root,
           stdout=log, stderr=subprocess.STDOUT)
       # Pinned right after the start (a preexec_fn would run in a forked copy of
       # this multithreaded process); the child's threads start after imports.
@@ -459,10 +459,22 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
   raise errors.ConfigError(f'Unknown format {fmt!r}; use markdown or latex.')
 
 
+def check_metric(metric: str) -> None:
+  config_lib.check_choice('metric', metric, METRICS)
+
+
 def run_table(name: str, *, seeds: int, root: str, fmt: str = 'markdown',
               repo_root: str = '.', train_missing: bool = True, workers: int = 1) -> str:
+  """The named table of TABLES: trains what is missing, prints and saves it."""
   config_lib.check_choice('table', name, TABLES)
-  table = TABLES[name]
+  return tabulate(TABLES[name], seeds=seeds, root=root, fmt=fmt, repo_root=repo_root,
+                  train_missing=train_missing, workers=workers)
+
+
+def tabulate(table: Table, *, seeds: int, root: str, fmt: str = 'markdown',
+             repo_root: str = '.', train_missing: bool = True, workers: int = 1) -> str:
+  """Any table (TABLES' or a sweep's, research/sweep.py): trains the missing
+  runs, then writes ROOT/TABLE/table.{md|tex,json,png} and returns the text."""
   for row in table.rows:  # Every config resolves before anything trains.
     load_row_config(row, 0, repo_root)
   if train_missing and workers > 1:

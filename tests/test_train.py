@@ -256,3 +256,35 @@ def test_fashion_configs_with_the_public_builder_under_mock_data(name, tmp_path)
   with tfds.testing.mock_data(num_examples=32):
     results = train.train_and_evaluate(config, str(tmp_path))
   assert results['steps'] == 2 and results['test_examples'] == 32
+
+
+def test_sigterm_saves_exits_cleanly_and_the_rerun_matches(tmp_path, monkeypatch):
+  import signal
+  from research import preemption
+  from research.data import pipeline
+
+  overrides = dict(num_train_steps=60, log_every_steps=10, eval_every_steps=0,
+                   checkpoint_every_steps=1000)
+  straight = train.train_and_evaluate(
+      quiet(load_config('digits_perceptron'), **overrides), str(tmp_path / 'straight'))
+  train_args = pipeline.InMemoryFeeder.train_args
+
+  def signal_at_step_23(self, step):
+    if step == 23:
+      os.kill(os.getpid(), signal.SIGTERM)  # As a scheduler would, mid-step.
+    return train_args(self, step)
+
+  previous_handler = signal.getsignal(signal.SIGTERM)
+  with monkeypatch.context() as m:
+    m.setattr(pipeline.InMemoryFeeder, 'train_args', signal_at_step_23)
+    with pytest.raises(preemption.Preempted, match='saved at step 24') as stop:
+      train.train_and_evaluate(
+          quiet(load_config('digits_perceptron'), **overrides), str(tmp_path / 'cut'))
+  assert stop.value.step == 24
+  assert signal.getsignal(signal.SIGTERM) is previous_handler  # Handler restored.
+  assert '24' in os.listdir(tmp_path / 'cut' / 'checkpoints')
+  assert not os.path.exists(tmp_path / 'cut' / 'results.json')
+  resumed = train.train_and_evaluate(
+      quiet(load_config('digits_perceptron'), **overrides), str(tmp_path / 'cut'))
+  for key in ('test_loss', 'test_accuracy', 'steps'):
+    assert resumed[key] == straight[key], key
