@@ -9,7 +9,7 @@ from research import writers
 
 def plot_training_curves(workdir: str, filename: str = 'curves.png') -> str:
   """Training loss/accuracy per logged step and every eval point."""
-  plt = pyplot()
+  plt = figures()
   records = writers.read_metrics(workdir)
   train = [r for r in records if 'loss' in r]
   evals = [r for r in records if 'test_accuracy' in r]
@@ -31,12 +31,29 @@ def plot_training_curves(workdir: str, filename: str = 'curves.png') -> str:
   return path
 
 
-def pyplot():
-  """matplotlib.pyplot on the headless Agg backend (set on first use, not at import)."""
-  import matplotlib
-  matplotlib.use('Agg')  # Headless; chosen here, not when the package is imported.
-  import matplotlib.pyplot as plt
-  return plt
+class _Figures:
+  """The slice of pyplot these plots use (`subplots`, `close`, `cm`), on
+  matplotlib `Figure`s that never touch pyplot's global state: no backend is
+  switched and no figure is registered, so plotting into files is safe inside
+  notebooks (whose inline backend stays as it is) and in worker threads."""
+
+  _FIGURE_KEYS = ('figsize', 'dpi', 'layout', 'constrained_layout')
+
+  def __init__(self):
+    import matplotlib.cm
+    self.cm = matplotlib.cm
+
+  def subplots(self, nrows: int = 1, ncols: int = 1, **kwargs):
+    from matplotlib.figure import Figure
+    fig = Figure(**{k: kwargs.pop(k) for k in self._FIGURE_KEYS if k in kwargs})
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+  def close(self, fig) -> None:
+    del fig  # Nothing to release: pyplot never knew the figure.
+
+
+def figures() -> _Figures:
+  return _Figures()
 
 
 def predict(model, state, images, batch_size: int = 1000):
@@ -61,7 +78,7 @@ def plot_signals(signals_NxLxC, labels, class_names, preds, path: str, per_class
   model's prediction: what a 1-D classifier has to tell apart."""
   import numpy as np
 
-  plt = pyplot()
+  plt = figures()
   num_classes = len(class_names)
   fig, axes = plt.subplots(per_class, num_classes, figsize=(1.6 * num_classes, 1.3 * per_class),
                            sharex=True, sharey=True, squeeze=False)
@@ -87,7 +104,7 @@ def plot_signals(signals_NxLxC, labels, class_names, preds, path: str, per_class
 def plot_confusion_matrix(labels, preds, class_names, path: str) -> str:
   import numpy as np
 
-  plt = pyplot()
+  plt = figures()
   k = len(class_names)
   matrix = np.zeros((k, k), np.int64)
   np.add.at(matrix, (labels, preds), 1)
@@ -131,7 +148,7 @@ def plot_filters(params, path: str, max_filters: int = 64) -> str | None:
   n = min(kernel.shape[-1], max_filters)
   cols = min(n, 16)
   rows = -(-n // cols)
-  plt = pyplot()
+  plt = figures()
   fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8 + 0.5), squeeze=False)
   for i, ax in enumerate(axes.flat):
     ax.axis('off')
@@ -163,7 +180,7 @@ def plot_feature_maps(model, state, image, path: str, max_maps: int = 8) -> str 
   maps = [(n, m) for n, m in maps if m.ndim == 3 and m.shape[0] > 1]  # skip 1x1 maps
   if not maps:
     return None
-  plt = pyplot()
+  plt = figures()
   cols = max_maps + 1
   fig, axes = plt.subplots(len(maps), cols, figsize=(cols * 1.1, len(maps) * 1.2 + 0.3), squeeze=False)
   for row, (name, fmap) in enumerate(maps):
@@ -228,7 +245,7 @@ def plot_run(workdir: str, config, model, state, feeder) -> list[str]:
 
 def plot_lm_curves(workdir: str, filename: str = 'curves.png') -> str:
   """Bits per token: training (per logged step), validation and test (per eval)."""
-  plt = pyplot()
+  plt = figures()
   records = writers.read_metrics(workdir)
   train = [r for r in records if 'bits_per_token' in r]
   evals = [r for r in records if 'validation_bits_per_token' in r]
@@ -267,7 +284,7 @@ def plot_lstm_gates(model, params, vocab, ids, path: str, length: int = 80,
   or close at which characters."""
   import numpy as np
 
-  plt = pyplot()
+  plt = figures()
   tokens = np.asarray(ids[:length])
   gates = lstm_gates(model, params, tokens, layer)
   visible = {'\n': '⏎', ' ': '␣'}  # whitespace characters as visible symbols
@@ -293,7 +310,7 @@ def plot_table(title: str, unit: str, summary: list[dict], extra_labels: dict[st
   there is one), ours (mean, error bar = std over seeds, dots = each seed),
   and any extra metric columns (e.g. best during training)."""
   import numpy as np
-  plt = pyplot()
+  plt = figures()
   series = [('paper', lambda s: (s['paper'], None, [])), ('ours', lambda s: (s['mean'], s['std'], s['values']))]
   series += [(f'ours: {label}', lambda s, m=m: (s['extra'][m]['mean'], s['extra'][m]['std'],
                                       s['extra'][m]['values']))
@@ -367,7 +384,7 @@ def plot_textcnn_ngrams(model, params, tokenizer, text: str, class_names, path: 
   import textwrap
 
   import numpy as np
-  plt = pyplot()
+  plt = figures()
   info = textcnn_ngrams(model, params, tokenizer, text, top)
   words, filters, evidence = info['words'], info['filters'], info['evidence']
   pred = int(np.argmax(info['probabilities']))
@@ -400,7 +417,7 @@ def plot_textcnn_ngrams(model, params, tokenizer, text: str, class_names, path: 
 def plot_autoencoder_curves(workdir: str, filename: str = 'curves.png') -> str:
   """Training loss (the phase's: layer-wise, then end to end) and squared
   reconstruction error per image, train batches and test evaluations."""
-  plt = pyplot()
+  plt = figures()
   records = writers.read_metrics(workdir)
   train = [r for r in records if 'loss' in r]
   evals = [r for r in records if 'test_squared_error' in r]
@@ -428,7 +445,7 @@ def plot_reconstructions(originals, autoencoded, pca, image_shape, code_size: in
   """Rows: test images, the autoencoder's reconstructions, PCA's with as many
   components as the code has units (Hinton & Salakhutdinov 2006, Fig. 2)."""
   import numpy as np
-  plt = pyplot()
+  plt = figures()
   rows = [('original', originals), (f'autoencoder\n{code_size}-d code', autoencoded),
           (f'PCA\n{code_size} comp.', pca)]
   n = len(originals)
@@ -456,7 +473,7 @@ def plot_codes_2d(codes_NxC, pca_Nx2, labels, path: str) -> str:
   principal directions when the code has more than two units), as in Hinton &
   Salakhutdinov 2006, Fig. 3."""
   import numpy as np
-  plt = pyplot()
+  plt = figures()
   if codes_NxC.shape[1] == 2:
     auto, auto_title = codes_NxC, 'autoencoder: 2-d code'
   else:

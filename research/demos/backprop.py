@@ -142,7 +142,7 @@ def run(*, small: bool = False, seed: int = 0) -> Result:
 def plot(result: Result, path: str) -> str:
   """Each config's kernel gradients, hand-written against jax.grad: every
   point on the diagonal, the largest difference in the title."""
-  plt = plots.pyplot()
+  plt = plots.figures()
   fig, axes = plt.subplots(1, len(result.checks), figsize=(4 * len(result.checks), 3.8),
                            squeeze=False)
   for ax, check, kernels in zip(axes[0], result.checks, result.kernel_grads):

@@ -7,8 +7,6 @@ import functools
 import jax
 import optax
 
-from research import plots
-
 
 def softmax_cross_entropy(logits_BxK, labels_B):
   return optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B).mean()
@@ -49,5 +47,4 @@ def _fit(model, loss_fn, steps, learning_rate, params, x, y):
 def save_figure(fig, path: str) -> str:
   fig.tight_layout()
   fig.savefig(path, dpi=110)
-  plots.pyplot().close(fig)
   return path

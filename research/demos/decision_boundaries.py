@@ -119,7 +119,7 @@ def run(*, small: bool = False, seed: int = 0) -> Result:
 def plot(result: Result, path: str) -> str:
   """Rows datasets, columns models: P(class 1) over the plane, the 0.5 contour
   (the decision boundary) and the training points."""
-  plt = plots.pyplot()
+  plt = plots.figures()
   rows, cols = len(result.prob), len(MODELS)
   fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
   for axes_row, (name, probs) in zip(axes, result.prob.items()):

@@ -97,7 +97,7 @@ def run(*, small: bool = False, seed: int = 0) -> Result:
 
 def plot(result: Result, path: str) -> str:
   """Weights and biases of each layer, log scale."""
-  plt = plots.pyplot()
+  plt = plots.figures()
   fig, ax = plt.subplots(figsize=(8, 3.2))
   names = [r['name'] for r in result.rows]
   y = np.arange(len(names))

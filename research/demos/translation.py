@@ -153,7 +153,7 @@ def run(*, small: bool = False, seed: int = 0) -> Result:
 
 def plot(result: Result, path: str) -> str:
   """Left: an image and its largest shift. Right: relative change vs shift."""
-  plt = plots.pyplot()
+  plt = plots.figures()
   fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={'width_ratios': [1, 1, 2.2]})
   largest = max(result.settings.shifts)
   for ax, s in zip(axes[:2], (0, largest)):

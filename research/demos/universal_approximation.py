@@ -123,7 +123,7 @@ def run(*, small: bool = False, seed: int = 0) -> Result:
 
 def plot(result: Result, path: str) -> str:
   """Left: the target and each width's fit. Right: test error vs width, log-log."""
-  plt = plots.pyplot()
+  plt = plots.figures()
   fig, (ax_fit, ax_err) = plt.subplots(1, 2, figsize=(10, 3.8))
   ax_fit.plot(result.x_test, result.y_test, 'k', lw=3, alpha=0.3, label='target')
   colours = plt.cm.viridis(np.linspace(0, 0.9, len(result.fits)))
