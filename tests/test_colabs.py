@@ -1,0 +1,52 @@
+"""Every notebook in colabs/ runs end to end in SMOKE mode (small data, few steps),
+offline, in a fresh kernel; and each .ipynb is in sync with its jupytext .py source."""
+
+import glob
+import os
+
+import pytest
+
+from testlib import REPO_ROOT
+
+SOURCES = sorted(glob.glob(os.path.join(REPO_ROOT, 'colabs', '*.py')))
+CELL_TIMEOUT_S = 600
+
+
+def test_there_are_notebooks():
+  assert len(SOURCES) >= 9, SOURCES
+
+
+@pytest.mark.parametrize('source', SOURCES, ids=os.path.basename)
+def test_ipynb_is_in_sync_with_its_source(source):
+  import jupytext
+  import nbformat
+
+  notebook = os.path.splitext(source)[0] + '.ipynb'
+  assert os.path.exists(notebook), f'run: jupytext --sync {source}'
+  want = [(c.cell_type, c.source) for c in jupytext.read(source).cells]
+  got = [(c.cell_type, c.source) for c in nbformat.read(notebook, as_version=4).cells]
+  assert got == want, f'{notebook} is stale: run `jupytext --sync {source}`'
+  # Committed notebooks carry no outputs (readable diffs, no stale results).
+  assert all(not c.get('outputs') for c in nbformat.read(notebook, as_version=4).cells)
+
+
+@pytest.mark.parametrize('source', SOURCES, ids=os.path.basename)
+def test_notebook_runs_in_smoke_mode(source, tmp_path, monkeypatch, tfds_data_dir):
+  import nbclient
+  import nbformat
+
+  notebook = nbformat.read(os.path.splitext(source)[0] + '.ipynb', as_version=4)
+  # The kernel inherits this environment: small mode, a private runs dir, the
+  # session's private TFDS dir, and no way to download (the notebooks mock
+  # public datasets in SMOKE mode; a download attempt fails at once).
+  monkeypatch.setenv('CLASSICNETS_SMOKE', '1')
+  monkeypatch.setenv('CLASSICNETS_RUNS', str(tmp_path / 'runs'))
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_data_dir)
+  monkeypatch.setenv('MPLBACKEND', 'Agg')
+  monkeypatch.setenv('NO_PROXY', '*')
+  monkeypatch.setenv('HTTPS_PROXY', 'http://127.0.0.1:9')  # Any download fails fast.
+  monkeypatch.setenv('HTTP_PROXY', 'http://127.0.0.1:9')
+  client = nbclient.NotebookClient(
+      notebook, timeout=CELL_TIMEOUT_S, kernel_name='python3',
+      resources={'metadata': {'path': os.path.join(REPO_ROOT, 'colabs')}})
+  client.execute()  # Raises CellExecutionError, with the cell and traceback, on any error.
