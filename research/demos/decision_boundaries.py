@@ -128,7 +128,11 @@ def plot(result: Result, path: str) -> str:
     for ax, model_name in zip(axes_row, MODELS):
       ax.contourf(xs, ys, probs[model_name], levels=np.linspace(0, 1, 11), cmap='RdBu_r',
                   alpha=0.6)
-      ax.contour(xs, ys, probs[model_name], levels=[0.5], colors='k', linewidths=1)
+      if np.ptp(probs[model_name]) > 1e-2:
+        ax.contour(xs, ys, probs[model_name], levels=[0.5], colors='k', linewidths=1)
+      else:  # Linear on XOR: cross-entropy's optimum is w = 0, P = 1/2 everywhere.
+        ax.text(0.5, 0.5, 'P(class 1) = 0.5 everywhere:\nno line separates XOR',
+                transform=ax.transAxes, ha='center', va='center', fontsize=9)
       ax.scatter(x[:, 0], x[:, 1], c=y, cmap='RdBu_r', vmin=0, vmax=1, edgecolors='k',
                  s=60 if len(x) < 10 else 10, linewidths=0.5)
       ax.set(xticks=[], yticks=[], aspect='equal',
