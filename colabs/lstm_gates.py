@@ -59,7 +59,8 @@ elif os.path.isdir('/usr/share/games/fortunes'):
 else:
   import tensorflow_datasets as tfds
   os.makedirs(corpus_dir, exist_ok=True)
-  splits = [tfds.as_numpy(tfds.load('tiny_shakespeare', split=s)) for s in ('train', 'validation', 'test')]
+  splits = [tfds.as_numpy(tfds.load('tiny_shakespeare', split=s))
+            for s in ('train', 'validation', 'test')]
   with open(os.path.join(corpus_dir, 'tiny_shakespeare.txt'), 'w', encoding='utf-8') as f:
     f.write(''.join(ex['text'].decode('utf-8') for split in splits for ex in split))
 print(corpus_dir, sorted(os.listdir(corpus_dir))[:5])

@@ -61,7 +61,8 @@ class Result:
 
 def layer_names(params) -> list[str]:
   """Layers in forward order: hidden_0, hidden_1, ..., out."""
-  hidden = sorted((k for k in params if k.startswith('hidden_')), key=lambda k: int(k.removeprefix('hidden_')))
+  hidden = sorted((k for k in params if k.startswith('hidden_')),
+                  key=lambda k: int(k.removeprefix('hidden_')))
   return hidden + ['out']
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import optax
@@ -45,6 +46,7 @@ def _fit(model, loss_fn, steps, learning_rate, params, x, y):
 
 
 def save_figure(fig, path: str) -> str:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   return path
