@@ -21,24 +21,21 @@
 # Runs as is on a Colab CPU, GPU or TPU runtime (the first cell installs the project).
 
 # %%
-# Setup. In Colab: fetch this project and install it for the runtime's accelerator.
-# Elsewhere: run from a checkout after `pip install -e .`. SMOKE (CI sets
-# CLASSICNETS_SMOKE=1) means small data and few steps.
+# Setup. In Colab: fetch this project once per runtime and install it for the runtime's
+# accelerator (colabs/install.sh). Elsewhere: a checkout after `pip install -e .`.
 import os
 import subprocess
 import sys
 
 if 'google.colab' in sys.modules:
-  REPO_URL = 'https://github.com/classicnets/classicnets'  # the repository (or your fork)
   if not os.path.isdir('/content/classicnets'):
-    subprocess.run(['git', 'clone', '--depth=1', REPO_URL, '/content/classicnets'], check=True)
-  subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
+    subprocess.run(['git', 'clone', '--depth=1', 'https://github.com/classicnets/classicnets',
+                    '/content/classicnets'], check=True)
+    subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
   sys.path.insert(0, '/content/classicnets')
-  os.chdir('/content/classicnets')
-elif not os.path.isdir('configs'):
-  os.chdir('..')  # Opened from colabs/: work from the repository root.
-SMOKE = os.environ.get('CLASSICNETS_SMOKE') == '1'
-RUNS = os.path.abspath(os.environ.get('CLASSICNETS_RUNS', 'runs/colab'))
+from research import notebook
+
+SMOKE, RUNS = notebook.setup()  # cwd: the repository root; SMOKE: small data, few steps (CI)
 
 # %% [markdown]
 # ## Data and model
@@ -81,10 +78,8 @@ print(f"test accuracy {results['test_accuracy']:.4f} on {results['test_examples'
 # deeper maps are coarser and respond to larger parts of the outline.
 
 # %%
-from IPython.display import Image, display
-
 for picture in ('filters.png', 'feature_maps.png', 'confusion_matrix.png', 'curves.png'):
-  display(Image(os.path.join(workdir, picture)))
+  notebook.show(os.path.join(workdir, picture))
 
 # %% [markdown]
 # ## Shapes and parameters, layer by layer

@@ -27,24 +27,21 @@
 # Runs as is on a Colab CPU, GPU or TPU runtime (the first cell installs the project).
 
 # %%
-# Setup. In Colab: fetch this project and install it for the runtime's accelerator.
-# Elsewhere: run from a checkout after `pip install -e .`. SMOKE (CI sets
-# CLASSICNETS_SMOKE=1) means small data and few steps.
+# Setup. In Colab: fetch this project once per runtime and install it for the runtime's
+# accelerator (colabs/install.sh). Elsewhere: a checkout after `pip install -e .`.
 import os
 import subprocess
 import sys
 
 if 'google.colab' in sys.modules:
-  REPO_URL = 'https://github.com/classicnets/classicnets'  # the repository (or your fork)
   if not os.path.isdir('/content/classicnets'):
-    subprocess.run(['git', 'clone', '--depth=1', REPO_URL, '/content/classicnets'], check=True)
-  subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
+    subprocess.run(['git', 'clone', '--depth=1', 'https://github.com/classicnets/classicnets',
+                    '/content/classicnets'], check=True)
+    subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
   sys.path.insert(0, '/content/classicnets')
-  os.chdir('/content/classicnets')
-elif not os.path.isdir('configs'):
-  os.chdir('..')  # Opened from colabs/: work from the repository root.
-SMOKE = os.environ.get('CLASSICNETS_SMOKE') == '1'
-RUNS = os.path.abspath(os.environ.get('CLASSICNETS_RUNS', 'runs/colab'))
+from research import notebook
+
+SMOKE, RUNS = notebook.setup()  # cwd: the repository root; SMOKE: small data, few steps (CI)
 
 # %% [markdown]
 # ## The demo
@@ -53,14 +50,11 @@ RUNS = os.path.abspath(os.environ.get('CLASSICNETS_RUNS', 'runs/colab'))
 # P(class 1) over the plane, the 0.5 contour (the decision boundary) and the points.
 
 # %%
-from IPython.display import Image, display
-
 from research.demos import decision_boundaries
 
-os.makedirs(RUNS, exist_ok=True)
 result = decision_boundaries.run(small=SMOKE)
 print(result.describe())
-display(Image(decision_boundaries.plot(result, os.path.join(RUNS, 'decision_boundaries.png'))))
+notebook.show(decision_boundaries.plot(result, os.path.join(RUNS, 'decision_boundaries.png')))
 assert result.accuracy['xor']['linear'] <= 0.75
 assert result.accuracy['xor']['two_layer'] == 1.0
 

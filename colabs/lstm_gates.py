@@ -19,24 +19,21 @@
 # Runs as is on a Colab CPU, GPU or TPU runtime (the first cell installs the project).
 
 # %%
-# Setup. In Colab: fetch this project and install it for the runtime's accelerator.
-# Elsewhere: run from a checkout after `pip install -e .`. SMOKE (CI sets
-# CLASSICNETS_SMOKE=1) means small data and few steps.
+# Setup. In Colab: fetch this project once per runtime and install it for the runtime's
+# accelerator (colabs/install.sh). Elsewhere: a checkout after `pip install -e .`.
 import os
 import subprocess
 import sys
 
 if 'google.colab' in sys.modules:
-  REPO_URL = 'https://github.com/classicnets/classicnets'  # the repository (or your fork)
   if not os.path.isdir('/content/classicnets'):
-    subprocess.run(['git', 'clone', '--depth=1', REPO_URL, '/content/classicnets'], check=True)
-  subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
+    subprocess.run(['git', 'clone', '--depth=1', 'https://github.com/classicnets/classicnets',
+                    '/content/classicnets'], check=True)
+    subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
   sys.path.insert(0, '/content/classicnets')
-  os.chdir('/content/classicnets')
-elif not os.path.isdir('configs'):
-  os.chdir('..')  # Opened from colabs/: work from the repository root.
-SMOKE = os.environ.get('CLASSICNETS_SMOKE') == '1'
-RUNS = os.path.abspath(os.environ.get('CLASSICNETS_RUNS', 'runs/colab'))
+from research import notebook
+
+SMOKE, RUNS = notebook.setup()  # cwd: the repository root; SMOKE: small data, few steps (CI)
 
 # %% [markdown]
 # ## A corpus
@@ -89,7 +86,7 @@ def corpus_config(variant: str):
 
 lstm_config = corpus_config('runlocal' if SMOKE else 'lstm')
 if not SMOKE:
-  lstm_config.num_train_steps = 1000  # about 4 minutes on a CPU runtime; the table trains 2,604
+  lstm_config.num_train_steps = 6000  # about 2 minutes on one CPU core; the table trains 29,438
 lstm_dir = os.path.join(RUNS, 'lm_lstm')
 lstm = train.train_and_evaluate(lstm_config, lstm_dir)
 ngram = train.train_and_evaluate(corpus_config('ngram,order=5'), os.path.join(RUNS, 'lm_kn5'))
@@ -107,9 +104,7 @@ for name, r in (('LSTM', lstm), ('Kneser-Ney 5-gram', ngram)):
 # units over a piece of validation text.
 
 # %%
-from IPython.display import Image, display
-
-display(Image(os.path.join(lstm_dir, 'lstm_gates.png')))
+notebook.show(os.path.join(lstm_dir, 'lstm_gates.png'))
 
 # %% [markdown]
 # The gates are ordinary arrays: `plots.lstm_gates` runs the trained model over any text

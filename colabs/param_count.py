@@ -26,24 +26,21 @@
 # Runs as is on a Colab CPU, GPU or TPU runtime (the first cell installs the project).
 
 # %%
-# Setup. In Colab: fetch this project and install it for the runtime's accelerator.
-# Elsewhere: run from a checkout after `pip install -e .`. SMOKE (CI sets
-# CLASSICNETS_SMOKE=1) means small data and few steps.
+# Setup. In Colab: fetch this project once per runtime and install it for the runtime's
+# accelerator (colabs/install.sh). Elsewhere: a checkout after `pip install -e .`.
 import os
 import subprocess
 import sys
 
 if 'google.colab' in sys.modules:
-  REPO_URL = 'https://github.com/classicnets/classicnets'  # the repository (or your fork)
   if not os.path.isdir('/content/classicnets'):
-    subprocess.run(['git', 'clone', '--depth=1', REPO_URL, '/content/classicnets'], check=True)
-  subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
+    subprocess.run(['git', 'clone', '--depth=1', 'https://github.com/classicnets/classicnets',
+                    '/content/classicnets'], check=True)
+    subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
   sys.path.insert(0, '/content/classicnets')
-  os.chdir('/content/classicnets')
-elif not os.path.isdir('configs'):
-  os.chdir('..')  # Opened from colabs/: work from the repository root.
-SMOKE = os.environ.get('CLASSICNETS_SMOKE') == '1'
-RUNS = os.path.abspath(os.environ.get('CLASSICNETS_RUNS', 'runs/colab'))
+from research import notebook
+
+SMOKE, RUNS = notebook.setup()  # cwd: the repository root; SMOKE: small data, few steps (CI)
 
 # %% [markdown]
 # ## The demo
@@ -52,14 +49,11 @@ RUNS = os.path.abspath(os.environ.get('CLASSICNETS_RUNS', 'runs/colab'))
 # case is instant. (`result.markdown()` gives the table alone, as Markdown.)
 
 # %%
-from IPython.display import Image, display
-
 from research.demos import param_count
 
-os.makedirs(RUNS, exist_ok=True)
 result = param_count.run(small=SMOKE)
 print(result.describe())
-display(Image(param_count.plot(result, os.path.join(RUNS, 'param_count.png'))))
+notebook.show(param_count.plot(result, os.path.join(RUNS, 'param_count.png')))
 totals = {r['name']: r['total'] for r in result.rows}
 assert totals['fully connected'] == 10**12 + 10**6
 assert totals['convolution, 1 map'] == 10 * 10 + 1

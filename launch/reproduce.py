@@ -33,7 +33,7 @@ def main(argv):
     raise app.UsageError('Give exactly one table name, e.g. `fashion_mnist`, or --sweep.')
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
-  from research import errors, reproduce, sweep
+  from research import errors, preemption, reproduce, sweep
   options = dict(seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
                  train_missing=_TRAIN.value, workers=_WORKERS.value)
   try:
@@ -45,6 +45,8 @@ def main(argv):
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  except preemption.Preempted as e:  # Finished runs are kept; rerunning continues.
+    print(str(e), flush=True)
 
 
 if __name__ == '__main__':

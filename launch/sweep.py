@@ -37,7 +37,7 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
-  from research import errors, reproduce, sweep
+  from research import errors, preemption, reproduce, sweep
   path, _, arg = flags.FLAGS['config'].config_filename.partition(':')
   try:
     table = sweep.to_table(path, arg or None, cli.config_overrides(_CONFIG.value, path, arg or None))
@@ -49,6 +49,8 @@ def main(argv):
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  except preemption.Preempted as e:  # Finished runs are kept; rerunning continues.
+    print(str(e), flush=True)
 
 
 if __name__ == '__main__':
