@@ -50,3 +50,11 @@ def test_notebook_runs_in_smoke_mode(source, tmp_path, monkeypatch, tfds_data_di
       notebook, timeout=CELL_TIMEOUT_S, kernel_name='python3',
       resources={'metadata': {'path': os.path.join(REPO_ROOT, 'colabs')}})
   client.execute()  # Raises CellExecutionError, with the cell and traceback, on any error.
+
+
+def test_notebook_setup_finds_the_repository_or_says_how(tmp_path, monkeypatch):
+  from research import notebook
+  assert notebook.repository_root(os.path.join(REPO_ROOT, 'colabs')) == REPO_ROOT
+  monkeypatch.setattr(notebook, 'COLAB_CHECKOUT', str(tmp_path / 'absent'))
+  with pytest.raises(FileNotFoundError, match='open the notebook from'):
+    notebook.repository_root(str(tmp_path))

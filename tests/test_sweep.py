@@ -93,3 +93,23 @@ def test_launch_sweep_runs_two_learning_rates_by_two_seeds_and_tabulates(tmp_pat
       capture_output=True, text=True, timeout=300)
   assert again.returncode == 0, again.stderr[-3000:]
   assert again.stdout.count('(n=2)') == 2  # The finished runs, tabulated again.
+
+
+def test_sweep_with_an_unknown_metric_or_key_is_refused_before_training(tmp_path):
+  config = tmp_path / 'swept.py'
+  config.write_text(
+      'from research import sweep\n'
+      'import importlib.util, sys\n'
+      f'spec = importlib.util.spec_from_file_location("lenet", {LENET!r})\n'
+      'lenet = importlib.util.module_from_spec(spec); spec.loader.exec_module(lenet)\n'
+      'get_config = lenet.get_config\n'
+      'def get_sweep(arg=None):\n'
+      '  if arg == "metric":\n'
+      '    return sweep.Sweep(points=sweep.axis("batch_size", [8]), metric="f1")\n'
+      '  return sweep.Sweep(points=sweep.axis("optimizer.lr", [0.1]))\n')
+  with pytest.raises(errors.ConfigError, match="Unknown metric 'f1'"):
+    sweep.to_table(str(config), 'metric')
+  table = sweep.to_table(str(config))
+  with pytest.raises(errors.ConfigError, match="'optimizer.lr': the config has no such key"):
+    reproduce.tabulate(table, seeds=1, root=str(tmp_path / 'runs'))
+  assert not (tmp_path / 'runs').exists()
