@@ -52,8 +52,8 @@ def parse_arg(arg: str | None, *, positional: str | None = None,
   return parsed
 
 
-def load(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
-  """`configs/NAME.py[:ARG]` as `--config=` loads it: get_config(arg), locked."""
+def load_module(path: str):
+  """A config file as a module (its get_config, and get_sweep where it has one)."""
   import importlib.util
   import os
 
@@ -63,7 +63,12 @@ def load(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
   spec = importlib.util.spec_from_file_location(module_name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  config = module.get_config(arg)
+  return module
+
+
+def load(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
+  """`configs/NAME.py[:ARG]` as `--config=` loads it: get_config(arg), locked."""
+  config = load_module(path).get_config(arg)
   config.lock()
   return config
 

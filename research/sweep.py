@@ -19,12 +19,11 @@ on several workers and printing it as mean ± std over seeds are exactly what
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import itertools
 import os
 from typing import Any, Sequence
 
-from research import errors
+from research import config_lib, errors
 
 Point = dict[str, Any]  # dotted config key -> value
 
@@ -75,12 +74,7 @@ class Sweep:
 
 def load(config_path: str, arg: str | None = None) -> Sweep:
   """The sweep a config file declares (`get_sweep(arg)`)."""
-  if not os.path.isfile(config_path):
-    raise errors.ConfigError(f'Config file {config_path!r} not found.')
-  module_name = 'sweep_' + os.path.splitext(os.path.basename(config_path))[0]
-  spec = importlib.util.spec_from_file_location(module_name, config_path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  module = config_lib.load_module(config_path)
   if not hasattr(module, 'get_sweep'):
     raise errors.ConfigError(
         f'{config_path} declares no sweep: add `get_sweep(arg)` returning a '
