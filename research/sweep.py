@@ -120,6 +120,6 @@ def launch_commands(table, root: str) -> list[str]:
   lines = []
   for row in table.rows:
     for seed in range(row.seeds):
-      cmd = reproduce.launch_command(row, seed, reproduce.run_dir(root, table, row, seed), '.')
+      cmd = reproduce.launch_command(row, seed, reproduce.run_dir(root, table, row, seed), '')
       lines.append(shlex.join(['python', *cmd[1:]]))
   return lines
