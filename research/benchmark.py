@@ -9,7 +9,7 @@ from typing import Any
 import jax
 
 from research import errors, optim, parallel, train
-from research.data import DATASETS, pipeline, text_classification, text_pipeline
+from research.data import DATASETS, pipeline, textcls_feeding, lm_feeding
 from research.tasks import TASKS
 
 
@@ -23,7 +23,7 @@ def make_feeder(config, mesh, synthetic: tuple[int, ...] | None, num_classes: in
     if len(synthetic) != 2:
       raise errors.ConfigError(
           f'--synthetic for text classification is LENGTH,VOCAB_SIZE; got {synthetic}.')
-    return text_classification.SyntheticTextFeeder(config, mesh, *synthetic, num_classes)
+    return textcls_feeding.SyntheticTextFeeder(config, mesh, *synthetic, num_classes)
   if config.task == 'classification':
     if len(synthetic) != 3:
       raise errors.ConfigError(f'--synthetic for classification is H,W,C; got {synthetic}.')
@@ -33,7 +33,7 @@ def make_feeder(config, mesh, synthetic: tuple[int, ...] | None, num_classes: in
     if len(synthetic) != 1:
       raise errors.ConfigError(f'--synthetic for language models is the vocabulary size; '
                                f'got {synthetic}.')
-    return text_pipeline.TextFeeder(config, mesh, data=text_pipeline.synthetic(synthetic[0]))
+    return lm_feeding.TextFeeder(config, mesh, data=lm_feeding.synthetic(synthetic[0]))
   raise errors.ConfigError(f'No synthetic data for task {config.task!r}.')
 
 

@@ -135,7 +135,7 @@ def fashion_mnist(source: str) -> ml_collections.ConfigDict:
 
 def text(level: str = 'char', *, max_vocab: int | None = None,
          min_count: int = 1) -> ml_collections.ConfigDict:
-  """Tokens of a text corpus (research/data/text.py): 'char' or 'word' level;
+  """Tokens of a text corpus (research/data/lm_corpus.py): 'char' or 'word' level;
   the vocabulary is built from the train split, capped at `max_vocab` entries
   (with <unk>) and dropping tokens seen fewer than `min_count` times."""
   c = ml_collections.ConfigDict()
@@ -148,7 +148,7 @@ def text(level: str = 'char', *, max_vocab: int | None = None,
 def text_classification(*, max_length: int, lowercase: bool = True, min_count: int = 1,
                         max_vocab: int | None = None,
                         vectors_path: str | None = None) -> ml_collections.ConfigDict:
-  """Word tokens of labelled texts (research/data/text_classification.py): the
+  """Word tokens of labelled texts (research/data/textcls_feeding.py): the
   vocabulary is the train split's words seen `min_count` times (at most
   `max_vocab`), every text becomes `max_length` ids (truncated or padded), and
   `vectors_path` names pre-trained word vectors (word2vec binary/text or GloVe

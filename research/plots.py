@@ -352,12 +352,12 @@ def textcnn_ngrams(model, params, tokenizer, text: str, top: int = 12) -> dict:
   import jax
   import numpy as np
 
-  from research.data import text_classification
+  from research.data import textcls_feeding
 
-  ids = text_classification.encode(tokenizer, [text])
+  ids = textcls_feeding.encode(tokenizer, [text])
   maps = model.apply({'params': params}, ids, method=type(model).feature_maps)
   logits = np.asarray(model.apply({'params': params}, ids, train=False))[0]
-  words = text_classification.tokens_of(tokenizer, text)
+  words = textcls_feeding.tokens_of(tokenizer, text)
   pad = max(model.window_sizes) - 1  # zero columns the model adds on each side
   found = []
   for h, m in zip(model.window_sizes, maps):

@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 
 from research import checkpoint, errors
-from research.data import text_classification
+from research.data import textcls_feeding
 from research.models import MODELS, TEXT_MODELS
 
 
@@ -47,8 +47,8 @@ def load_classifier(workdir: str) -> TextClassifier:
     raise errors.ConfigError(
         f'{workdir!r} holds a {config.task!r} run of model {config.model.name!r}, not a text '
         f'classifier ({sorted(TEXT_MODELS)}).')
-  tokenizer = text_classification.load_tokenizer(workdir)
-  names = text_classification.load_class_names(workdir)
+  tokenizer = textcls_feeding.load_tokenizer(workdir)
+  names = textcls_feeding.load_class_names(workdir)
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   model = MODELS[config.model.name](
       num_classes=len(names), vocab_size=tokenizer.get_vocab_size(), **kwargs)
@@ -61,7 +61,7 @@ def predict(classifier: TextClassifier, texts: Sequence[str]) -> np.ndarray:
   for i, t in enumerate(texts):
     if not t.strip():
       raise errors.ConfigError(f'Text {i} is empty; give the classifier some words.')
-  ids = text_classification.encode(classifier.tokenizer, texts)
+  ids = textcls_feeding.encode(classifier.tokenizer, texts)
   logits = classifier.logits_fn({'params': classifier.params}, ids)
   return np.asarray(jax.nn.softmax(logits, axis=-1))
 
@@ -70,7 +70,7 @@ def describe(classifier: TextClassifier, text: str, top: int = 5) -> str:
   """The predicted class and the `top` most probable classes of one text."""
   probs = predict(classifier, [text])[0]
   order = np.argsort(-probs)[:top]
-  words = text_classification.tokens_of(classifier.tokenizer, text)
+  words = textcls_feeding.tokens_of(classifier.tokenizer, text)
   lines = [f'{classifier.class_names[order[0]]}',
            f'  words read ({len(words)}): {" ".join(words)}']
   lines += [f'  {probs[k]:6.1%}  {classifier.class_names[k]}' for k in order]

@@ -20,14 +20,14 @@ import ml_collections
 import numpy as np
 
 from research import checkpoint, errors
-from research.data import text, text_pipeline
+from research.data import lm_corpus, lm_feeding
 from research.tasks import language_model
 
 
-def load_run(workdir: str) -> tuple[ml_collections.ConfigDict, text.Vocabulary, Any, Any]:
+def load_run(workdir: str) -> tuple[ml_collections.ConfigDict, lm_corpus.Vocabulary, Any, Any]:
   """(config, vocabulary, model, params) of a language-model workdir."""
   config_path = os.path.join(workdir, 'config.json')
-  vocab_path = os.path.join(workdir, text_pipeline.VOCAB_FILE)
+  vocab_path = os.path.join(workdir, lm_feeding.VOCAB_FILE)
   for path in (config_path, vocab_path):
     if not os.path.exists(path):
       raise errors.ConfigError(
@@ -36,7 +36,7 @@ def load_run(workdir: str) -> tuple[ml_collections.ConfigDict, text.Vocabulary, 
     config = ml_collections.ConfigDict(json.load(f))
   if config.task != 'language_model':
     raise errors.ConfigError(f'{workdir!r} holds a {config.task!r} run, not a language model.')
-  vocab = text.Vocabulary.load(vocab_path)
+  vocab = lm_corpus.Vocabulary.load(vocab_path)
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   model = language_model.MODELS[config.model.name](vocab_size=len(vocab), **kwargs)
   _, params = checkpoint.latest_params(workdir)
@@ -64,17 +64,17 @@ def generate(model, params, prompt_ids, rng, temperature, *, length: int) -> jax
   return tokens
 
 
-def encode_prompt(vocab: text.Vocabulary, prompt: str) -> np.ndarray:
-  tokens = text.tokenize(prompt, vocab.level or 'char')
+def encode_prompt(vocab: lm_corpus.Vocabulary, prompt: str) -> np.ndarray:
+  tokens = lm_corpus.tokenize(prompt, vocab.level or 'char')
   if not tokens:
     raise errors.ConfigError('The prompt has no tokens; give at least one character/word.')
   return vocab.encode(tokens)
 
 
-def detokenize(vocab: text.Vocabulary, ids) -> str:
+def detokenize(vocab: lm_corpus.Vocabulary, ids) -> str:
   tokens = vocab.decode(ids)
   if vocab.level == 'word':
-    return ' '.join(tokens).replace(f' {text.EOS} ', '\n').replace(text.EOS, '\n')
+    return ' '.join(tokens).replace(f' {lm_corpus.EOS} ', '\n').replace(lm_corpus.EOS, '\n')
   return ''.join(tokens)
 
 
@@ -86,7 +86,7 @@ def sample(workdir: str, *, prompt: str, length: int, temperature: float, seed: 
 
 
 def sample_ids(workdir: str, *, prompt: str, length: int, temperature: float,
-               seed: int) -> tuple[text.Vocabulary, np.ndarray]:
+               seed: int) -> tuple[lm_corpus.Vocabulary, np.ndarray]:
   """(vocabulary, ids of the prompt followed by `length` sampled tokens)."""
   if length < 1:
     raise errors.ConfigError(f'length must be >= 1, got {length}.')

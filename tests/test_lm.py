@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from research import errors, ngram, reproduce, sample, train
-from research.data import text, text_pipeline
+from research.data import lm_corpus, lm_feeding
 from testlib import REPO_ROOT, load_config, quiet, subprocess_env, write_text_corpus
 
 
@@ -87,7 +87,7 @@ def test_cli_bad_text_input_is_one_error_line(tmp_path):
 def test_ngram_task_scores_the_neural_models_tokens(tmp_path):
   config = lm_config(tmp_path, 'ngram', **{'model.order': 3})
   results = train.train_and_evaluate(config, str(tmp_path / 'kn3'))
-  data = text_pipeline.load(config)
+  data = lm_feeding.load(config)
   lm = ngram.KneserNeyLM(3, len(data.vocab)).fit(data.ids['train'])
   for split in ('validation', 'test'):
     ids = data.ids[split]
@@ -96,7 +96,7 @@ def test_ngram_task_scores_the_neural_models_tokens(tmp_path):
     assert results[f'{split}_tokens'] == len(ids) - 1
   on_disk = json.load(open(tmp_path / 'kn3' / 'results.json'))
   assert on_disk['model'] == 'kneser_ney_3' and on_disk['num_params'] == lm.num_ngrams
-  assert text.Vocabulary.load(str(tmp_path / 'kn3' / 'vocab.json')) == data.vocab
+  assert lm_corpus.Vocabulary.load(str(tmp_path / 'kn3' / 'vocab.json')) == data.vocab
   # The LSTM run on the same data sees the same number of scored tokens.
   lstm = train.train_and_evaluate(lm_config(tmp_path), str(tmp_path / 'lstm'))
   assert lstm['test_tokens'] == results['test_tokens']

@@ -15,7 +15,7 @@ import pytest
 from jax.sharding import PartitionSpec as P
 
 from research import checkpoint, errors, optim, parallel, train
-from research.data import text, text_pipeline
+from research.data import lm_corpus, lm_feeding
 from research.tasks import TASKS, language_model
 from testlib import load_config, quiet
 
@@ -43,16 +43,16 @@ def _config(**overrides):
 
 def _data(train_len=27, val_len=12, test_len=9, seed=0):
   rng = np.random.default_rng(seed)
-  vocab = text.Vocabulary([f'<{i}>' for i in range(VOCAB)])
+  vocab = lm_corpus.Vocabulary([f'<{i}>' for i in range(VOCAB)])
   ids = {split: rng.integers(0, VOCAB, n).astype(np.int32)
          for split, n in (('train', train_len), ('validation', val_len), ('test', test_len))}
-  return text_pipeline.TokenData(vocab, ids)
+  return lm_feeding.TokenData(vocab, ids)
 
 
 def _setup(config, data):
   """(mesh, feeder, model, tx, schedule, state, step_rng) as train_and_evaluate builds them."""
   mesh = parallel.make_mesh()
-  feeder = text_pipeline.TextFeeder(config, mesh, data=data)
+  feeder = lm_feeding.TextFeeder(config, mesh, data=data)
   model = train.build_model(config, feeder)
   tx, schedule = optim.make_optimizer(config, config.num_train_steps)
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
@@ -89,7 +89,7 @@ def _assert_trees_close(a, b, **kwargs):
 
 def test_batchify_known_rows():
   ids = np.arange(23)
-  rows, steps = text_pipeline.batchify(ids, batch_size=3, seq_len=2)
+  rows, steps = lm_feeding.batchify(ids, batch_size=3, seq_len=2)
   # L = 22 // 3 = 7: rows start at 0, 7, 14 and hold L + 1 = 8 tokens each
   # (neighbours overlap by one); 7 // 2 = 3 windows per epoch; 21, 22 dropped.
   np.testing.assert_array_equal(rows, [np.arange(0, 8), np.arange(7, 15), np.arange(14, 22)])
@@ -100,18 +100,18 @@ def test_batchify_known_rows():
 
 def test_batchify_smallest_stream_and_too_short():
   # N = B*T + 1 is the least that gives one window.
-  rows, steps = text_pipeline.batchify(np.arange(7), batch_size=3, seq_len=2)
+  rows, steps = lm_feeding.batchify(np.arange(7), batch_size=3, seq_len=2)
   np.testing.assert_array_equal(rows, [[0, 1, 2], [2, 3, 4], [4, 5, 6]])
   assert steps == 1
   with pytest.raises(errors.ConfigError, match='too few'):
-    text_pipeline.batchify(np.arange(6), batch_size=3, seq_len=2)
+    lm_feeding.batchify(np.arange(6), batch_size=3, seq_len=2)
   with pytest.raises(errors.ConfigError):
-    text_pipeline.batchify(np.arange(10), batch_size=2, seq_len=5)
+    lm_feeding.batchify(np.arange(10), batch_size=2, seq_len=5)
 
 
 def test_eval_layout_known_rows():
   ids = np.arange(100, 110)  # 9 targets
-  layout = text_pipeline.eval_layout(ids, num_rows=2, seq_len=4)
+  layout = lm_feeding.eval_layout(ids, num_rows=2, seq_len=4)
   # ceil(9 / 2) = 5 -> rounded up to whole windows: 8 per row, 16 slots, 7 pads.
   assert {k: v.shape for k, v in layout.items()} == {k: (2, 8) for k in layout}
   np.testing.assert_array_equal(layout['inputs'],
@@ -126,7 +126,7 @@ def test_eval_layout_known_rows():
                                              (2, 1, 1), (64, 3, 7)])
 def test_eval_layout_scores_every_target_once(n, rows, seq_len):
   ids = np.arange(1000, 1000 + n)
-  layout = text_pipeline.eval_layout(ids, num_rows=rows, seq_len=seq_len)
+  layout = lm_feeding.eval_layout(ids, num_rows=rows, seq_len=seq_len)
   inputs, targets, mask = layout['inputs'], layout['targets'], layout['mask']
   assert inputs.shape[0] == rows and inputs.shape[1] % seq_len == 0
   assert mask.sum() == n - 1
@@ -151,7 +151,7 @@ def test_train_carry_is_threaded_and_reset_each_epoch():
   data = _data(train_len=27)
   _, feeder, model, tx, schedule, state, step_rng = _setup(config, data)
   B, T = config.batch_size, config.seq_len
-  rows, steps_per_epoch = text_pipeline.batchify(data.ids['train'], B, T)
+  rows, steps_per_epoch = lm_feeding.batchify(data.ids['train'], B, T)
   assert feeder.steps_per_epoch == steps_per_epoch == 3  # L = 13
   np.testing.assert_array_equal(jax.device_get(feeder.train_rows), rows)
   params = _host(state.params)
@@ -199,7 +199,7 @@ def test_train_carry_is_threaded_and_reset_each_epoch():
 
 def _direct_eval(model, params, ids, num_rows, seq_len):
   """Sum of cross-entropies / count, each eval row one model call from zeros."""
-  layout = text_pipeline.eval_layout(ids, num_rows, seq_len)
+  layout = lm_feeding.eval_layout(ids, num_rows, seq_len)
   total, count = 0.0, 0
   for r in range(num_rows):
     k = int(layout['mask'][r].sum())
@@ -222,7 +222,7 @@ def _evaluate(seq_len, data, eval_batch_size=2):
 
 def _windowwise_loss(model, params, ids, num_rows, seq_len):
   """The loss if every window restarted from zeros (no carry threading)."""
-  layout = text_pipeline.eval_layout(ids, num_rows, seq_len)
+  layout = lm_feeding.eval_layout(ids, num_rows, seq_len)
   total, count = 0.0, 0
   for off in range(0, layout['inputs'].shape[1], seq_len):
     w = slice(off, off + seq_len)

@@ -10,9 +10,9 @@ import tensorflow_datasets as tfds
 
 from research import errors
 from research.data import registry
-from research.data import text as text_lib
+from research.data import lm_corpus as text_lib
 from research.data.builders import text_corpus  # noqa: F401  (registers the builder)
-from research.data.text import EOS, UNK, Vocabulary, make_token_streams, tokenize
+from research.data.lm_corpus import EOS, UNK, Vocabulary, make_token_streams, tokenize
 
 # Multi-byte characters, so character and byte offsets differ.
 QUOTES_A = ('Ünïcödé is “fun” — said nobody.\n%\nA fortune cookie 🥠 a day\n'

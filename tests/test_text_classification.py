@@ -14,7 +14,7 @@ import optax
 import pytest
 
 from research import config_lib, errors, optim, predict, train
-from research.data import text_classification
+from research.data import textcls_feeding
 from research.models.text import BagOfWords, RNNTextClassifier, TextCNN
 from testlib import (REPO_ROOT, load_config, quiet, subprocess_env, write_labelled_text,
                      write_word_vectors)
@@ -25,22 +25,22 @@ def text_config(**kw):
 
 
 def test_vocabulary_comes_from_the_train_split_only():
-  tok = text_classification.fit_tokenizer(
+  tok = textcls_feeding.fit_tokenizer(
       ['The cat sat.', 'the cat ran', 'a dog'], text_config(min_count=1))
   vocab = tok.get_vocab()
   assert vocab['[PAD]'] == 0 and vocab['[UNK]'] == 1
   assert {'the', 'cat', 'sat', 'ran', 'a', 'dog', '.'} <= set(vocab)  # lowercased
-  ids = text_classification.encode(tok, ['The zebra sat on the cat and ran far away'])
+  ids = textcls_feeding.encode(tok, ['The zebra sat on the cat and ran far away'])
   assert ids.shape == (1, 8)  # truncated to max_length
-  words = text_classification.tokens_of(tok, 'the zebra sat')
+  words = textcls_feeding.tokens_of(tok, 'the zebra sat')
   assert words == ['the', '[UNK]', 'sat']  # 'zebra' is not a train word
-  short = text_classification.encode(tok, ['cat'])[0]
+  short = textcls_feeding.encode(tok, ['cat'])[0]
   assert short[0] == vocab['cat'] and list(short[1:]) == [0] * 7  # padded at the end
   # min_count: words seen once are out.
-  tok2 = text_classification.fit_tokenizer(['the cat', 'the dog'], text_config(min_count=2))
+  tok2 = textcls_feeding.fit_tokenizer(['the cat', 'the dog'], text_config(min_count=2))
   assert set(tok2.get_vocab()) == {'[PAD]', '[UNK]', 'the'}
   # Deterministic: the same texts give the same ids.
-  again = text_classification.fit_tokenizer(['The cat sat.', 'the cat ran', 'a dog'], text_config())
+  again = textcls_feeding.fit_tokenizer(['The cat sat.', 'the cat ran', 'a dog'], text_config())
   assert again.get_vocab() == vocab
 
 
@@ -118,7 +118,7 @@ def test_vocabulary_round_trips_through_the_workdir(tmp_path):
   assert classifier.step == 6 and classifier.class_names == ['food', 'law', 'love']
   # The restored classifier reproduces the run's own test accuracy exactly.
   from research import parallel
-  feeder = text_classification.TextClassificationFeeder(config, parallel.make_mesh())
+  feeder = textcls_feeding.TextClassificationFeeder(config, parallel.make_mesh())
   assert classifier.tokenizer.get_vocab() == feeder.tokenizer.get_vocab()
   probs = predict.predict(classifier, feeder.eval_texts)
   accuracy = float(np.mean(probs.argmax(-1) == feeder.eval_labels_host))
@@ -216,4 +216,4 @@ def test_hidden_labels_and_empty_texts_in_a_split_are_refused(texts, labels, mat
   config = load_config('sst2_textcnn', 'rand')
   with tfds.testing.mock_data(as_dataset_fn=as_dataset):
     with pytest.raises(errors.DataNotFoundError, match=match):
-      text_classification.load_texts(config.dataset, 'test')
+      textcls_feeding.load_texts(config.dataset, 'test')

@@ -374,8 +374,8 @@ class StreamingFeeder(ImageFeeder):
 
 def make_feeder(config, mesh) -> Any:
   if DATASETS[config.dataset.name].labelled_text:
-    from research.data import text_classification
-    return text_classification.TextClassificationFeeder(config, mesh)
+    from research.data import textcls_feeding
+    return textcls_feeding.TextClassificationFeeder(config, mesh)
   if DATASETS[config.dataset.name].in_memory:
     return InMemoryFeeder(config, mesh)
   return StreamingFeeder(config, mesh)

@@ -17,7 +17,7 @@ class DatasetSpec:
   # Text corpora: TFDS split (or slice) read as our 'train'/'validation'/'test'.
   text_splits: dict | None = None
   # (text, label) examples, `image_key` naming the text: the text-classification
-  # feeder (research/data/text_classification.py) and text models.
+  # feeder (research/data/textcls_feeding.py) and text models.
   labelled_text: bool = False
 
 

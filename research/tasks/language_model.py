@@ -24,7 +24,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from research import config_lib, errors, parallel, plots
-from research.data import text, text_pipeline
+from research.data import lm_corpus, lm_feeding
 from research.models.rnn import CELLS, RNNLanguageModel
 from research.train_state import TrainState
 
@@ -118,7 +118,7 @@ def summarize_eval(sums: dict[str, float], prefix: str) -> dict[str, float]:
 
 
 def check_config(config) -> None:
-  config_lib.check_choice('text level', config.text.level, dict.fromkeys(text.LEVELS))
+  config_lib.check_choice('text level', config.text.level, dict.fromkeys(lm_corpus.LEVELS))
   config_lib.check_choice('cell', config.model.cell, CELLS)
   if config.seq_len < 1:
     raise errors.ConfigError(f'seq_len must be >= 1, got {config.seq_len}.')
@@ -138,7 +138,7 @@ def state_shardings(abstract_state: TrainState, mesh) -> Any:
 
 
 def make_feeder(config, mesh):
-  return text_pipeline.TextFeeder(config, mesh)
+  return lm_feeding.TextFeeder(config, mesh)
 
 
 def init_variables(model: RNNLanguageModel, feeder) -> Callable:

@@ -2,7 +2,7 @@
 `lm_vs_ngram` table, fitted and scored on exactly the tokens, vocabulary and
 evaluation positions of the neural language models.
 
-Same data path as `research.tasks.language_model` (`text_pipeline.load`: the
+Same data path as `research.tasks.language_model` (`lm_feeding.load`: the
 training split's vocabulary, `<unk>` for unseen tokens), the same scored
 positions (every token of a split after its first, the first given as
 history), and the same metric names in `results.json`
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from research import config_lib, errors, ngram, writers
-from research.data import DATASETS, text, text_pipeline
+from research.data import DATASETS, lm_corpus, lm_feeding
 
 MODELS = {'kneser_ney': ngram.KneserNeyLM}
 
@@ -27,7 +27,7 @@ MODELS = {'kneser_ney': ngram.KneserNeyLM}
 def check_config(config) -> None:
   config_lib.check_choice('dataset', config.dataset.name, DATASETS)
   config_lib.check_choice('model', config.model.name, MODELS)
-  config_lib.check_choice('text level', config.text.level, dict.fromkeys(text.LEVELS))
+  config_lib.check_choice('text level', config.text.level, dict.fromkeys(lm_corpus.LEVELS))
   if config.model.order < 1:
     raise errors.ConfigError(f'model.order must be >= 1, got {config.model.order}.')
 
@@ -57,14 +57,14 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   from research import train  # prepare_workdir / write_results
 
   check_config(config)
-  data = text_pipeline.load(config)
+  data = lm_feeding.load(config)
   train.prepare_workdir(workdir, config)
-  text_pipeline.sync_vocabulary(workdir, data.vocab)
+  lm_feeding.sync_vocabulary(workdir, data.vocab)
   t0 = time.perf_counter()
   lm = MODELS[config.model.name](config.model.order, len(data.vocab)).fit(data.ids['train'])
   train_seconds = time.perf_counter() - t0
   results: dict[str, Any] = {}
-  for split in text_pipeline.TextFeeder.eval_splits:
+  for split in lm_feeding.TextFeeder.eval_splits:
     results.update(summarize(score(lm, data.ids[split]), split))
   results.update(
       steps=0, train_seconds=train_seconds, num_devices=0,

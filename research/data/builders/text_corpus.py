@@ -22,13 +22,13 @@ Reads UTF-8 text from TFDS's `manual_dir`, in one of two layouts:
     inside a word or a line.
 
 Every split is ONE example `{'text': Text}` holding the split's whole text, as in
-`tiny_shakespeare`, so the same code (`research.data.text`) reads both. Files
+`tiny_shakespeare`, so the same code (`research.data.lm_corpus`) reads both. Files
 are decoded as strict UTF-8 (a leading byte-order mark is dropped); line endings
 are kept as they are. Which files were read (names and sizes) is recorded in
 the dataset's metadata (`builder.info.metadata`).
 
 A prepared copy is not rebuilt when `manual_dir` changes: use one TFDS data_dir
-per corpus (`research.data.text.load_text_splits` checks the file list).
+per corpus (`research.data.lm_corpus.load_text_splits` checks the file list).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from research import errors, parallel
-from research.data import pipeline, text
+from research.data import pipeline, lm_corpus
 
 VOCAB_FILE = 'vocab.json'
 
@@ -36,14 +36,14 @@ VOCAB_FILE = 'vocab.json'
 @dataclasses.dataclass(frozen=True)
 class TokenData:
   """A vocabulary and int32 ids of the 'train', 'validation' and 'test' splits."""
-  vocab: text.Vocabulary
+  vocab: lm_corpus.Vocabulary
   ids: dict[str, np.ndarray]
 
 
 def load(config) -> TokenData:
   """Reads the dataset's text splits and tokenizes them (vocabulary from train)."""
-  splits = text.load_text_splits(config.dataset)
-  vocab, ids = text.make_token_streams(
+  splits = lm_corpus.load_text_splits(config.dataset)
+  vocab, ids = lm_corpus.make_token_streams(
       splits, config.text.level, max_vocab=config.text.max_vocab,
       min_count=config.text.min_count)
   return TokenData(vocab=vocab, ids=ids)
@@ -53,7 +53,7 @@ def synthetic(vocab_size: int, num_train: int = 1 << 20, num_eval: int = 1 << 14
               seed: int = 0) -> TokenData:
   """Uniformly random ids (for benchmarks and machines without TFDS)."""
   rng = np.random.default_rng(seed)
-  vocab = text.Vocabulary([f'<{i}>' for i in range(vocab_size)])
+  vocab = lm_corpus.Vocabulary([f'<{i}>' for i in range(vocab_size)])
   ids = {'train': rng.integers(0, vocab_size, num_train, dtype=np.int32)}
   for split in ('validation', 'test'):
     ids[split] = rng.integers(0, vocab_size, num_eval, dtype=np.int32)
@@ -194,13 +194,13 @@ class TextFeeder:
     return out
 
 
-def sync_vocabulary(workdir: str, vocab: text.Vocabulary) -> None:
+def sync_vocabulary(workdir: str, vocab: lm_corpus.Vocabulary) -> None:
   """Saves the vocabulary in the workdir, or checks it against the one a
   resumed run used: ids mean tokens only through it, so a run whose corpus or
   text options changed must not resume."""
   path = os.path.join(workdir, VOCAB_FILE)
   if os.path.exists(path):
-    saved = text.Vocabulary.load(path)
+    saved = lm_corpus.Vocabulary.load(path)
     if saved.fingerprint() != vocab.fingerprint():
       raise errors.ConfigError(
           f'Vocabulary mismatch: {workdir!r} was trained with a {saved.level}-level '
@@ -214,7 +214,7 @@ def sync_vocabulary(workdir: str, vocab: text.Vocabulary) -> None:
     vocab.save(path)
 
 
-def _first_differences(a: text.Vocabulary, b: text.Vocabulary, limit: int = 3) -> str:
+def _first_differences(a: lm_corpus.Vocabulary, b: lm_corpus.Vocabulary, limit: int = 3) -> str:
   diffs = [f'id {i}: {x!r} vs {y!r}' for i, (x, y) in enumerate(zip(a.tokens, b.tokens))
            if x != y][:limit]
   if not diffs and len(a) != len(b):

@@ -173,7 +173,7 @@ class Vocabulary:
   def from_json(cls, text: str) -> Vocabulary:
     data = json.loads(text)
     if not isinstance(data, dict) or data.get('format') != _JSON_FORMAT:
-      raise ValueError('Not a saved research.data.text.Vocabulary (missing "format").')
+      raise ValueError('Not a saved research.data.lm_corpus.Vocabulary (missing "format").')
     if data.get('version') != _JSON_VERSION:
       raise ValueError(f'Vocabulary JSON version {data.get("version")!r}; '
                        f'this code reads version {_JSON_VERSION}.')
