@@ -9,32 +9,18 @@ from typing import Any
 import jax
 
 from research import errors, optim, parallel, train
-from research.data import DATASETS, pipeline, textcls_feeding, lm_feeding
-from research.tasks import TASKS
+from research.tasks import TASKS, FittedTask
 
 
-def make_feeder(config, mesh, synthetic: tuple[int, ...] | None, num_classes: int):
-  """The config's own data, or random data: `synthetic` is an image shape
-  (H, W, C) for classification, (length, vocab size) for text classification,
-  (vocab size,) for language models."""
+def make_feeder(task, config, mesh, synthetic: tuple[int, ...] | None, num_classes: int):
+  """The config's own data, or random data of the task's kind: `synthetic`
+  is an image shape (H, W, C) for classification, (length, vocab size) for
+  text classification, (vocab size,) for language models."""
   if synthetic is None:
-    return TASKS[config.task].make_feeder(config, mesh)
-  if config.task == 'classification' and DATASETS[config.dataset.name].labelled_text:
-    if len(synthetic) != 2:
-      raise errors.ConfigError(
-          f'--synthetic for text classification is LENGTH,VOCAB_SIZE; got {synthetic}.')
-    return textcls_feeding.SyntheticTextFeeder(config, mesh, *synthetic, num_classes)
-  if config.task == 'classification':
-    if len(synthetic) != 3:
-      raise errors.ConfigError(f'--synthetic for classification is H,W,C; got {synthetic}.')
-    return pipeline.InMemoryFeeder(
-        config, mesh, data=pipeline.synthetic(config, synthetic, num_classes))
-  if config.task == 'language_model':
-    if len(synthetic) != 1:
-      raise errors.ConfigError(f'--synthetic for language models is the vocabulary size; '
-                               f'got {synthetic}.')
-    return lm_feeding.TextFeeder(config, mesh, data=lm_feeding.synthetic(synthetic[0]))
-  raise errors.ConfigError(f'No synthetic data for task {config.task!r}.')
+    return task.make_feeder(config, mesh)
+  if task.synthetic_feeder is None:
+    raise errors.ConfigError(f'No synthetic data for task {config.task!r}.')
+  return task.synthetic_feeder(config, mesh, synthetic, num_classes)
 
 
 def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
@@ -43,20 +29,23 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
   """Compile time and steady-state speed of the config's training step; an
   example is one image, or one sequence of `seq_len` tokens."""
   train.check_config(config)
-  if config.task not in TASKS:
+  task = TASKS[config.task]
+  if isinstance(task, FittedTask):
     raise errors.ConfigError(f'Task {config.task!r} has no training step to time.')
   mesh = parallel.make_mesh()
-  feeder = make_feeder(config, mesh, synthetic_shape, num_classes)
-  model = train.build_model(config, feeder)
+  feeder = make_feeder(task, config, mesh, synthetic_shape, num_classes)
+  constants = task.load_constants(config, feeder, mesh)
+  model = train.build_model(config, task, feeder)
   total = warmup + repeats * steps + 1
   tx, schedule = optim.make_optimizer(config, total)
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
-  state = train.create_train_state(config, model, tx, feeder, init_rng, mesh)
-  train_fn = train.make_train_fn(config, model, tx, schedule, step_rng, feeder,
-                                  train.state_shardings(state))
+  state = train.create_train_state(task, model, tx, feeder, init_rng, mesh)
+  train_fn, _ = train.compile_steps(task, model, config, tx, schedule, feeder, state,
+                                    constants, mesh)
+  step_rng = jax.device_put(step_rng, parallel.replicated(mesh))
 
   t0 = time.perf_counter()
-  compiled = train_fn.lower(state, *feeder.train_args(0)).compile()
+  compiled = train_fn.lower(state, step_rng, constants, *feeder.train_args(0)).compile()
   compile_seconds = time.perf_counter() - t0
 
   step = 0
@@ -65,7 +54,7 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
     nonlocal state, step
     metrics = None
     for _ in range(n):
-      state, metrics = compiled(state, *feeder.train_args(step))
+      state, metrics = compiled(state, step_rng, constants, *feeder.train_args(step))
       step += 1
     jax.block_until_ready((state, metrics))
 

@@ -73,17 +73,3 @@ def abstract_like(tree: Any) -> Any:
   target, so a state saved on N devices is laid out for this run's mesh."""
   return jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
-
-
-def latest_params(workdir: str) -> tuple[int, Any]:
-  """(step, params) of a workdir's newest checkpoint, as device arrays, read
-  without rebuilding the train state (no optimizer or model needed)."""
-  import jax.numpy as jnp
-  from research import errors
-
-  directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
-  step = ocp.CheckpointManager(directory).latest_step() if os.path.isdir(directory) else None
-  if step is None:
-    raise errors.ConfigError(f'{workdir!r} has no checkpoint yet.')
-  state = ocp.StandardCheckpointer().restore(os.path.join(directory, str(step), 'state'))
-  return step, jax.tree.map(jnp.asarray, state['params'])

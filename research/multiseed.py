@@ -15,26 +15,26 @@ pictures), so tables read it unchanged and one seed can be inspected alone.
 Running again on the same workdirs resumes from the newest step that every
 seed has checkpointed.
 
-Supported: in-memory classification datasets (the data is shared by the seeds;
-only the batch indices differ).
+Supported: any task whose feeder keeps its data in memory (`for_seeds`: the
+data is shared by the seeds, only the batch indices differ), e.g. every
+in-memory classification dataset.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from research import checkpoint, errors, optim, parallel, train, writers
-from research.data import pipeline
-from research.tasks import TASKS
+from research import step as step_lib
+from research import workdir as workdir_lib
+from research.data import feeding
+from research.tasks import TASKS, FittedTask
 
 
 def seed_configs(config: ml_collections.ConfigDict, seeds: Sequence[int]) -> list:
@@ -48,42 +48,6 @@ def seed_configs(config: ml_collections.ConfigDict, seeds: Sequence[int]) -> lis
 
 def _slice(tree: Any, i: int) -> Any:
   return jax.tree.map(lambda x: x[i], tree)
-
-
-class SeedFeeder:
-  """An in-memory feeder's data with one training order per seed: step s gives
-  the S x B matrix of example indices (row i = what seed i's single run sees)."""
-
-  def __init__(self, base: pipeline.InMemoryFeeder, config, seeds: Sequence[int]):
-    self.base = base
-    self.mesh = base.mesh
-    self.steps_per_epoch = base.steps_per_epoch
-    self.orders = [pipeline.TrainOrder(base.train_size, config.batch_size, s) for s in seeds]
-    # Seeds on no mesh axis, each seed's batch split over 'data'.
-    self.index_sharding = NamedSharding(self.mesh, P(None, parallel.DATA_AXIS))
-
-  def train_args(self, step: int) -> tuple:
-    local_SxB = np.stack([pipeline.process_rows(o.global_indices(step)) for o in self.orders])
-    global_shape = (local_SxB.shape[0], local_SxB.shape[1] * jax.process_count())
-    idx_SxB = jax.make_array_from_process_local_data(
-        self.index_sharding, local_SxB, global_shape)
-    return self.base.train_data, idx_SxB
-
-  def run_eval(self, eval_fn, state_S) -> dict[str, dict[str, np.ndarray]]:
-    """{'test': {name: one sum per seed}} over every eval example."""
-    return {'test': pipeline.run_eval_batches(eval_fn, state_S, self.base.eval_args())}
-
-
-def _train_seeds_on_indices(state_S, data, idx_SxB, step_rng_S, *, bind_step: Callable):
-  def one_seed(state, idx_B, rng):
-    batch = {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
-    return bind_step(rng)(state, batch)
-  return jax.vmap(one_seed)(state_S, idx_SxB, step_rng_S)
-
-
-def _eval_seeds_on_indices(state_S, data, idx_B, mask_B, *, eval_fn: Callable):
-  batch = {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
-  return jax.vmap(lambda state: eval_fn(state, batch, mask_B))(state_S)
 
 
 class SeedWriters:
@@ -107,7 +71,7 @@ class SeedCheckpointers:
 
   def __init__(self, workdirs: Sequence[str], config):
     self.checkpointers = [
-        checkpoint.Checkpointer(os.path.join(w, 'checkpoints'),
+        checkpoint.Checkpointer(workdir_lib.checkpoints_dir(w),
                                 every_steps=config.checkpoint_every_steps,
                                 max_to_keep=config.keep_checkpoints)
         for w in workdirs]
@@ -155,22 +119,23 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   if len(set(seeds)) != len(seeds):
     raise errors.ConfigError(f'Seeds must differ; got {list(seeds)}.')
   train.check_config(config)
-  if config.task != 'classification':
-    raise errors.ConfigError(
-        f'Training seeds as one program supports the classification task, not '
-        f'{config.task!r}; train each seed with launch.train.')
+  task = TASKS[config.task]
+  if isinstance(task, FittedTask):
+    raise errors.ConfigError(f'Task {config.task!r} is fitted in closed form: it has no seeds '
+                             'to train; run it with launch.train.')
   mesh = parallel.make_mesh()
-  base = pipeline.make_feeder(config, mesh)
-  if not isinstance(base, pipeline.InMemoryFeeder):
+  base = task.make_feeder(config, mesh)
+  if not isinstance(base, feeding.InMemoryFeeder):
     raise errors.ConfigError(
-        f'Dataset {config.dataset.name!r} is streamed, not held in memory; training '
-        'seeds as one program needs an in-memory dataset.')
+        f'Dataset {config.dataset.name!r} ({type(base).__name__}) is not held in memory; '
+        'training seeds as one program needs an in-memory dataset.')
+  constants = task.load_constants(config, base, mesh)
   configs = seed_configs(config, seeds)
   for c, workdir in zip(configs, workdirs):
-    train.prepare_workdir(workdir, c)
-  task = TASKS[config.task]
-  feeder = SeedFeeder(base, config, seeds)
-  model = train.build_model(config, base)
+    workdir_lib.prepare(workdir, c)
+    task.sync_workdir(workdir, c, base, constants)
+  feeder = base.for_seeds(config, seeds)
+  model = train.build_model(config, task, base)
   total_steps = train.num_train_steps(config, base.steps_per_epoch)
   tx, schedule = optim.make_optimizer(config, total_steps)
   # Each seed's (init key, step key), split exactly as a single run splits it.
@@ -178,36 +143,25 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
       jnp.asarray(seeds, jnp.uint32))
   init_rng_S, step_rng_S = keys_Sx2[:, 0], keys_Sx2[:, 1]
 
-  init_fn = jax.vmap(train.make_init_fn(config, model, tx, base))
+  init_fn = jax.vmap(train.make_init_fn(task, model, tx, base))
   shardings = task.state_shardings(jax.eval_shape(init_fn, init_rng_S), mesh)
-  state_S = jax.jit(init_fn, out_shardings=shardings)(init_rng_S)
+  state_S = step_lib.compile_init(init_fn, shardings)(init_rng_S)
 
   ckpt = SeedCheckpointers(workdirs, config)
   train_seconds = 0.0
-  if (step := ckpt.common_step()) is not None:
-    state_S, meta = ckpt.restore(step, checkpoint.abstract_like(_slice(state_S, 0)))
+  if (latest := ckpt.common_step()) is not None:
+    state_S, meta = ckpt.restore(latest, checkpoint.abstract_like(_slice(state_S, 0)))
     state_S = jax.device_put(state_S, shardings)
     train_seconds = meta['train_seconds']
-    writers.log(f'Resumed {len(seeds)} seeds from step {step}.')
+    writers.log(f'Resumed {len(seeds)} seeds from step {latest}.')
 
-  repl = parallel.replicated(mesh)
-  batch = parallel.batch_sharded(mesh)
-  train_jit = jax.jit(
-      functools.partial(
-          _train_seeds_on_indices,
-          bind_step=lambda rng: task.bind_train_step(config, model, tx, schedule, rng)),
-      in_shardings=(shardings, repl, feeder.index_sharding, repl),
-      out_shardings=(shardings, repl), donate_argnums=(0,))
-  eval_jit = jax.jit(
-      functools.partial(_eval_seeds_on_indices, eval_fn=task.bind_eval_step(config, model)),
-      in_shardings=(shardings, repl, batch, batch), out_shardings=repl)
-  step_rng_S = jax.device_put(step_rng_S, repl)
-
+  train_fn, eval_fn = train.compile_steps(task, model, config, tx, schedule, feeder, state_S,
+                                          constants, mesh, seed_axes=feeder.seed_axes)
   writer = SeedWriters(workdirs, tensorboard=config.tensorboard)
   ctx = train.LoopContext(
-      config=config, feeder=feeder,
-      train_fn=lambda state, *args: train_jit(state, *args, step_rng_S),
-      eval_fn=eval_jit, total_steps=total_steps, ckpt=ckpt, writer=writer)
+      config=config, task=task, feeder=feeder, train_fn=train_fn, eval_fn=eval_fn,
+      rng=jax.device_put(step_rng_S, parallel.replicated(mesh)), constants=constants,
+      total_steps=total_steps, ckpt=ckpt, writer=writer)
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{len(seeds)} seeds {list(seeds)} as one program, '
               f'{train.num_params(_slice(state_S.params, 0)):,} params each, '
@@ -215,7 +169,7 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   t0 = time.perf_counter()
   try:
     state_S, train_seconds = train.train_loop(ctx, state_S, train_seconds)
-    final = train.evaluate(task, eval_jit, state_S, feeder)
+    final = train.evaluate(task, eval_fn, state_S, feeder, constants)
     writer.write(total_steps, final)
   finally:
     writer.close()
@@ -232,7 +186,7 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
         num_params=train.num_params(state.params), num_devices=jax.device_count(),
         dataset=config.dataset.name, model=config.model.name)
     results.update(train.best_during_training(task, workdir))
-    train.write_results(workdir, results, c)
+    workdir_lib.write_results(workdir, results)
     if config.plot and jax.process_index() == 0:
       task.plot_run(workdir, c, model, state, base)
     all_results.append(results)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import os
 from typing import Any, Sequence
 
 import jax
 import ml_collections
 import numpy as np
 
-from research import checkpoint, errors
+from research import errors
+from research import workdir as workdir_lib
 from research.data import textcls_feeding
 from research.models import MODELS, TEXT_MODELS
 
@@ -38,11 +37,7 @@ class TextClassifier:
 
 
 def load_classifier(workdir: str) -> TextClassifier:
-  config_path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(config_path):
-    raise errors.ConfigError(f'{config_path} not found: --workdir must be a run of launch.train.')
-  with open(config_path, encoding='utf-8') as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  config = workdir_lib.read_config(workdir)
   if config.task != 'classification' or config.model.name not in TEXT_MODELS:
     raise errors.ConfigError(
         f'{workdir!r} holds a {config.task!r} run of model {config.model.name!r}, not a text '
@@ -52,8 +47,8 @@ def load_classifier(workdir: str) -> TextClassifier:
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   model = MODELS[config.model.name](
       num_classes=len(names), vocab_size=tokenizer.get_vocab_size(), **kwargs)
-  step, params = checkpoint.latest_params(workdir)
-  return TextClassifier(config, model, params, tokenizer, names, step)
+  run = workdir_lib.load_run(workdir)
+  return TextClassifier(config, model, run.params, tokenizer, names, run.step)
 
 
 def predict(classifier: TextClassifier, texts: Sequence[str]) -> np.ndarray:

@@ -10,7 +10,6 @@ likely token). One compiled `lax.scan` produces the whole sample.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from typing import Any
 
@@ -19,28 +18,25 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import checkpoint, errors
+from research import errors
+from research import workdir as workdir_lib
 from research.data import lm_corpus, lm_feeding
 from research.tasks import language_model
 
 
 def load_run(workdir: str) -> tuple[ml_collections.ConfigDict, lm_corpus.Vocabulary, Any, Any]:
   """(config, vocabulary, model, params) of a language-model workdir."""
-  config_path = os.path.join(workdir, 'config.json')
+  what = 'a language-model run of launch.train'
+  config = workdir_lib.read_config(workdir, what=what)
   vocab_path = os.path.join(workdir, lm_feeding.VOCAB_FILE)
-  for path in (config_path, vocab_path):
-    if not os.path.exists(path):
-      raise errors.ConfigError(
-          f'{path} not found: --workdir must be a language-model run of launch.train.')
-  with open(config_path, encoding='utf-8') as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  if not os.path.exists(vocab_path):
+    raise errors.ConfigError(f'{vocab_path} not found: --workdir must be {what}.')
   if config.task != 'language_model':
     raise errors.ConfigError(f'{workdir!r} holds a {config.task!r} run, not a language model.')
   vocab = lm_corpus.Vocabulary.load(vocab_path)
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   model = language_model.MODELS[config.model.name](vocab_size=len(vocab), **kwargs)
-  _, params = checkpoint.latest_params(workdir)
-  return config, vocab, model, params
+  return config, vocab, model, workdir_lib.load_run(workdir).params
 
 
 @functools.partial(jax.jit, static_argnames=('model', 'length'))

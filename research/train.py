@@ -1,7 +1,10 @@
 """Training and evaluation for every experiment: `train_and_evaluate(config, workdir)`.
 
-The pieces are importable on their own (`check_config`, `create_train_state`,
-`make_train_fn`, `evaluate`, `train_loop`) so tests and notebooks reuse them.
+flags -> config -> task (`research.tasks.TASKS`) -> feeder and model ->
+the trainer's compiled step (`research.step`) -> the loop -> the workdir
+(`research.workdir`). The pieces are importable on their own
+(`check_config`, `build_model`, `create_train_state`, `compile_steps`,
+`evaluate`, `train_loop`) so tests, notebooks and `research.multiseed` reuse them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -19,33 +22,26 @@ import ml_collections
 import numpy as np
 
 from research import checkpoint, config_lib, errors, optim, parallel, preemption, writers
-from research.data import DATASETS
-from research.tasks import COUNT_BASED_TASKS, TASKS
+from research import step as step_lib
+from research import workdir as workdir_lib
+from research.tasks import TASKS, FittedTask, Task
 from research.train_state import TrainState
-
-# Keys that may differ when a workdir is resumed (they do not change the math
-# of the steps already taken): extending a run or logging differently is fine.
-RESUMABLE_CHANGES = frozenset({
-    'num_train_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps',
-    'checkpoint_every_steps', 'keep_checkpoints', 'tensorboard', 'plot',
-    'dataset.data_dir', 'dataset.download',
-})
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Resolves every name in the config; raises ConfigError before any work."""
-  config_lib.check_choice('task', config.task, {**TASKS, **COUNT_BASED_TASKS})
-  if config.task in COUNT_BASED_TASKS:
-    COUNT_BASED_TASKS[config.task].check_config(config)
-    return
+  config_lib.check_choice('task', config.task, TASKS)
   task = TASKS[config.task]
-  config_lib.check_choice('dataset', config.dataset.name, DATASETS)
-  config_lib.check_choice('model', config.model.name, task.MODELS)
+  if isinstance(task, FittedTask):
+    task.check_config(config)
+    return
+  config_lib.check_choice('dataset', config.dataset.name, task.datasets)
+  config_lib.check_choice('model', config.model.name, task.models)
   config_lib.check_choice('optimizer', config.optimizer.name, dict.fromkeys(optim.OPTIMIZERS))
   config_lib.check_choice('schedule', config.schedule.name, dict.fromkeys(optim.SCHEDULES))
-  model_cls = task.MODELS[config.model.name]
+  model_cls = task.models[config.model.name]
   fields = ({f.name for f in dataclasses.fields(model_cls)}
-            - {'parent', 'name'} - set(task.DATA_MODEL_FIELDS))
+            - {'parent', 'name'} - set(task.data_model_fields))
   unknown = set(config.model) - fields - {'name'}
   if unknown:
     raise errors.ConfigError(
@@ -59,7 +55,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if config.num_train_steps is None and config.num_epochs is None:
     raise errors.ConfigError('Set num_train_steps or num_epochs.')
   if 'init_from' in config and config.init_from.workdir is not None:
-    if not os.path.isdir(os.path.join(config.init_from.workdir, 'checkpoints')):
+    if not os.path.isdir(workdir_lib.checkpoints_dir(config.init_from.workdir)):
       raise errors.ConfigError(
           f'init_from.workdir {config.init_from.workdir!r} has no checkpoints: train it '
           'first (e.g. python -m launch.train --config=configs/fashion_mnist_autoencoder.py '
@@ -67,11 +63,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   task.check_config(config)
 
 
-def build_model(config, feeder) -> nn.Module:
+def build_model(config, task: Task, feeder) -> nn.Module:
   """The config's model, completed with what the data decides (classes, vocabulary)."""
-  task = TASKS[config.task]
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
-  return task.MODELS[config.model.name](**feeder.model_kwargs, **kwargs)
+  return task.models[config.model.name](**feeder.model_kwargs, **kwargs)
 
 
 def num_train_steps(config, steps_per_epoch: int) -> int:
@@ -81,9 +76,9 @@ def num_train_steps(config, steps_per_epoch: int) -> int:
   return int(round(config.num_epochs * steps_per_epoch))
 
 
-def make_init_fn(config, model, tx, feeder):
+def make_init_fn(task: Task, model, tx, feeder) -> Callable[[jax.Array], TrainState]:
   """rng -> a fresh TrainState (step 0), a pure function to trace or vmap."""
-  init_variables = TASKS[config.task].init_variables(model, feeder)
+  init_variables = task.init_variables(model, feeder)
 
   def init_fn(rng):
     params, model_state = init_variables(rng)
@@ -93,15 +88,14 @@ def make_init_fn(config, model, tx, feeder):
   return init_fn
 
 
-def create_train_state(config, model, tx, feeder, rng, mesh) -> TrainState:
+def create_train_state(task: Task, model, tx, feeder, rng, mesh) -> TrainState:
   """Initialises params and optimizer state directly with their shardings."""
-  init_fn = make_init_fn(config, model, tx, feeder)
+  init_fn = make_init_fn(task, model, tx, feeder)
   # Shapes first (nothing allocated), then one compiled init that writes every
   # leaf straight into its sharding (the task's choice: params replicated,
   # per-example state such as a language model's carry split over the batch).
   abstract = jax.eval_shape(init_fn, rng)
-  shardings = TASKS[config.task].state_shardings(abstract, mesh)
-  return jax.jit(init_fn, out_shardings=shardings)(rng)
+  return step_lib.compile_init(init_fn, task.state_shardings(abstract, mesh))(rng)
 
 
 def init_from_workdir(state: TrainState, init_from) -> TrainState:
@@ -110,7 +104,8 @@ def init_from_workdir(state: TrainState, init_from) -> TrainState:
   autoencoder's encoder layers into a classifier with the same layer names
   (Hinton & Salakhutdinov 2006: fine-tuning for classification). Optional
   config key `init_from` (workdir, modules); the optimizer state stays fresh."""
-  step, source = checkpoint.latest_params(init_from.workdir)
+  run = workdir_lib.load_run(init_from.workdir)
+  source = run.params
   params = dict(state.params)
   for name in init_from.modules:
     if name not in source or name not in params:
@@ -126,7 +121,7 @@ def init_from_workdir(state: TrainState, init_from) -> TrainState:
     params[name] = jax.tree.map(lambda new, old: jax.device_put(new, old.sharding),
                                 source[name], params[name])
   writers.log(f'Initialised {", ".join(init_from.modules)} from {init_from.workdir} '
-              f'(step {step}).')
+              f'(step {run.step}).')
   return state.replace(params=params)
 
 
@@ -135,73 +130,39 @@ def state_shardings(state: TrainState) -> Any:
   return jax.tree.map(lambda x: x.sharding, state)
 
 
-def make_train_fn(config, model, tx, schedule, rng, feeder, shardings):
-  """The task's pure train step `(state, batch) -> (state, metrics)`, jitted by
-  the feeder (which owns how a batch reaches the devices) with the state in
-  and out in `shardings` (see `state_shardings`); the state is donated."""
-  step_fn = TASKS[config.task].bind_train_step(config, model, tx, schedule, rng)
-  return feeder.make_train_fn(step_fn, shardings)
-
-
-def make_eval_fn(config, model, feeder, shardings):
-  return feeder.make_eval_fn(TASKS[config.task].bind_eval_step(config, model), shardings)
-
-
-def evaluate(task, eval_fn, state, feeder) -> dict[str, float]:
-  """Exact metrics over every evaluation example (the feeder pads and masks)."""
+def evaluate(task: Task, eval_fn, state, feeder, constants) -> dict[str, float]:
+  """Exact metrics over every example of every eval split: the feeder pads
+  and masks, the eval step sums, and the sums accumulate on the host in
+  float64 (scalars, or one sum per seed for `research.multiseed`). Fetching
+  each batch's sums keeps at most one sharded computation in flight
+  (back-to-back dispatch can deadlock CPU collectives)."""
   results = {}
-  for prefix, sums in feeder.run_eval(eval_fn, state).items():
-    results.update(task.summarize_eval(sums, prefix))
+  for split in feeder.eval_splits:
+    carry = feeder.initial_eval_carry(state, split)
+    totals: dict[str, Any] = {}
+    for args in feeder.eval_args(split):
+      sums, carry = eval_fn(state, constants, carry, *args)
+      for k, v in jax.device_get(sums).items():
+        v = np.asarray(v, np.float64)
+        totals[k] = totals.get(k, 0.0) + (float(v) if v.ndim == 0 else v)
+    results.update(task.summarize_eval(totals, split))
   return results
-
-
-def prepare_workdir(workdir: str, config) -> None:
-  """Writes config.json, or checks that a resumed run has a compatible config."""
-  path = os.path.join(workdir, 'config.json')
-  new = json.loads(config.to_json_best_effort())  # tuples -> lists, as on disk
-  if os.path.exists(path):
-    with open(path, encoding='utf-8') as f:
-      old = json.load(f)
-    changed = sorted(k for k in _flat_keys(old) | _flat_keys(new)
-                     if _get(old, k) != _get(new, k) and k not in RESUMABLE_CHANGES)
-    if changed:
-      raise errors.ConfigError(
-          f'Workdir {workdir!r} holds a run with a different config '
-          f'(changed: {", ".join(changed)}). Use a new --workdir, or the same config.')
-  # Every process has checked the old file before process 0 replaces it.
-  parallel.sync_processes('prepare_workdir')
-  if jax.process_index() == 0:
-    os.makedirs(workdir, exist_ok=True)
-    with open(path + '.tmp', 'w', encoding='utf-8') as f:
-      json.dump(new, f, indent=2, sort_keys=True)
-    os.replace(path + '.tmp', path)
-
-
-def _flat_keys(d: dict, prefix: str = '') -> set[str]:
-  keys = set()
-  for k, v in d.items():
-    keys |= _flat_keys(v, f'{prefix}{k}.') if isinstance(v, dict) else {f'{prefix}{k}'}
-  return keys
-
-
-def _get(d: dict, dotted: str) -> Any:
-  for part in dotted.split('.'):
-    if not isinstance(d, dict) or part not in d:
-      return '<absent>'
-    d = d[part]
-  return d
 
 
 @dataclasses.dataclass
 class LoopContext:
-  """What the loop needs besides the state: compiled steps, data, outputs."""
+  """What the loop needs besides the state: compiled steps and their
+  arguments, data, outputs."""
   config: ml_collections.ConfigDict
-  feeder: Any  # the task's feeder (research/data/pipeline.py)
-  train_fn: Any
-  eval_fn: Any
+  task: Task
+  feeder: Any         # the task's Feeder (research.tasks.base)
+  train_fn: Callable  # research.step.compile_train_step
+  eval_fn: Callable   # research.step.compile_eval_step
+  rng: jax.Array      # the run's step key (one per seed for research.multiseed)
+  constants: Any      # the task's read-only arrays (a teacher), or None
   total_steps: int
-  ckpt: checkpoint.Checkpointer
-  writer: writers.MetricWriter
+  ckpt: Any           # checkpoint.Checkpointer, or multiseed.SeedCheckpointers
+  writer: Any         # writers.MetricWriter, or multiseed.SeedWriters
 
 
 def _check_finite(step: int, metrics: dict[str, Any], ckpt: checkpoint.Checkpointer):
@@ -238,7 +199,8 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
   watch = preemption.PreemptionWatch()
   try:
     for step in range(start, ctx.total_steps):
-      state, metrics = ctx.train_fn(state, *ctx.feeder.train_args(step))
+      state, metrics = ctx.train_fn(state, ctx.rng, ctx.constants,
+                                    *ctx.feeder.train_args(step))
       drain()
       pending = (step, metrics)
       done = step + 1
@@ -263,7 +225,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
       if (config.eval_every_steps and done % config.eval_every_steps == 0 and not is_last):
         drain()
         eval_t0 = time.perf_counter()
-        results = evaluate(TASKS[config.task], ctx.eval_fn, state, ctx.feeder)
+        results = evaluate(ctx.task, ctx.eval_fn, state, ctx.feeder, ctx.constants)
         ctx.writer.write(done, results)
         writers.log(f'step {done}: ' + writers.format_scalars(results))
         t0 += time.perf_counter() - eval_t0  # Eval time is not train time.
@@ -273,27 +235,41 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
   return state, train_seconds + time.perf_counter() - t0
 
 
+def compile_steps(task: Task, model, config, tx, schedule, feeder, state, constants, mesh,
+                  *, seed_axes: tuple | None = None) -> tuple[Callable, Callable]:
+  """(train_fn, eval_fn) compiled for the state's shardings (research.step)."""
+  shardings = jax.tree.map(lambda x: x.sharding, state)
+  train_fn = step_lib.compile_train_step(
+      step_lib.make_train_step(task, model, config, tx, schedule), feeder, shardings, constants,
+      mesh, seed_axes=seed_axes)
+  eval_fn = step_lib.compile_eval_step(task, model, config, feeder, shardings, constants, mesh,
+                                   seeds=seed_axes is not None)
+  return train_fn, eval_fn
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains (resuming from `workdir` if it holds checkpoints), evaluates on the
-  eval split, and writes config.json, metrics, checkpoints and results.json.
-  Count-based models (n-grams) are fitted by their task's own function."""
+  eval split(s), and writes config.json, metrics, checkpoints and results.json.
+  Closed-form baselines (n-grams, PCA) are fitted by their FittedTask."""
   check_config(config)
-  if config.task in COUNT_BASED_TASKS:
-    return COUNT_BASED_TASKS[config.task].train_and_evaluate(config, workdir)
+  task = TASKS[config.task]
+  if isinstance(task, FittedTask):
+    return task.fit_and_evaluate(config, workdir)
   mesh = parallel.make_mesh()
-  feeder = TASKS[config.task].make_feeder(config, mesh)
-  prepare_workdir(workdir, config)
-  feeder.sync_workdir(workdir)
-  model = build_model(config, feeder)
+  feeder = task.make_feeder(config, mesh)
+  constants = task.load_constants(config, feeder, mesh)
+  # Everything above can fail on bad input; nothing is written before here.
+  workdir_lib.prepare(workdir, config)
+  task.sync_workdir(workdir, config, feeder, constants)
+  model = build_model(config, task, feeder)
   total_steps = num_train_steps(config, feeder.steps_per_epoch)
   tx, schedule = optim.make_optimizer(config, total_steps)
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
-  state = create_train_state(config, model, tx, feeder, init_rng, mesh)
-
+  state = create_train_state(task, model, tx, feeder, init_rng, mesh)
   if 'init_from' in config and config.init_from.workdir is not None:
     state = init_from_workdir(state, config.init_from)  # A resumed run's checkpoint wins.
   ckpt = checkpoint.Checkpointer(
-      os.path.join(workdir, 'checkpoints'), every_steps=config.checkpoint_every_steps,
+      workdir_lib.checkpoints_dir(workdir), every_steps=config.checkpoint_every_steps,
       max_to_keep=config.keep_checkpoints)
   train_seconds = 0.0
   if (latest := ckpt.latest_step()) is not None:
@@ -301,20 +277,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     train_seconds = meta['train_seconds']
     writers.log(f'Resumed from step {latest} in {workdir}.')
 
+  train_fn, eval_fn = compile_steps(task, model, config, tx, schedule, feeder, state,
+                                    constants, mesh)
   writer = writers.MetricWriter(workdir, tensorboard=config.tensorboard)
-  ctx = LoopContext(
-      config=config, feeder=feeder,
-      train_fn=make_train_fn(config, model, tx, schedule, step_rng, feeder,
-                             state_shardings(state)),
-      eval_fn=make_eval_fn(config, model, feeder, state_shardings(state)),
-      total_steps=total_steps, ckpt=ckpt, writer=writer)
+  ctx = LoopContext(config=config, task=task, feeder=feeder, train_fn=train_fn,
+                    eval_fn=eval_fn, rng=jax.device_put(step_rng, parallel.replicated(mesh)),
+                    constants=constants, total_steps=total_steps, ckpt=ckpt, writer=writer)
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{num_params(state.params):,} params, {total_steps} steps '
               f'({total_steps / feeder.steps_per_epoch:.1f} epochs), '
               f'{jax.device_count()} device(s).')
   try:
     state, train_seconds = train_loop(ctx, state, train_seconds)
-    results = evaluate(TASKS[config.task], ctx.eval_fn, state, feeder)
+    results = evaluate(task, eval_fn, state, feeder, constants)
     writer.write(total_steps, results)
   finally:
     writer.close()
@@ -324,16 +299,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       examples_per_second=total_steps * config.batch_size / max(train_seconds, 1e-9),
       num_params=num_params(state.params), num_devices=jax.device_count(),
       dataset=config.dataset.name, model=config.model.name)
-  results.update(best_during_training(TASKS[config.task], workdir))
-  write_results(workdir, results, config)
+  results.update(best_during_training(task, workdir))
+  workdir_lib.write_results(workdir, results)
   if config.plot and jax.process_index() == 0:
-    TASKS[config.task].plot_run(workdir, config, model, state, feeder)
+    task.plot_run(workdir, config, model, state, feeder)
   writers.log('Final: ' + json.dumps(results))
   return results
 
 
-def best_during_training(task, workdir: str) -> dict[str, Any]:
-  """For each of the task's BEST_DURING_TRAINING metrics ({name: max or min}):
+def best_during_training(task: Task, workdir: str) -> dict[str, Any]:
+  """For each of the task's best_during_training metrics ({name: max or min}):
   its best value over every evaluation in the workdir's metrics.jsonl (the
   periodic ones and the final one) as `best_NAME`, and the step as
   `best_NAME_step`. Papers that report the best test figure seen during
@@ -342,7 +317,7 @@ def best_during_training(task, workdir: str) -> dict[str, Any]:
     return {}  # Only process 0 writes (and so may read) the metrics file.
   records = writers.read_metrics(workdir)
   best = {}
-  for name, pick in task.BEST_DURING_TRAINING.items():
+  for name, pick in task.best_during_training.items():
     seen = [(r[name], r['step']) for r in records if isinstance(r.get(name), (int, float))]
     if seen:
       # Ties go to the earliest step.
@@ -353,10 +328,3 @@ def best_during_training(task, workdir: str) -> dict[str, Any]:
 
 def num_params(params) -> int:
   return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params))
-
-
-def write_results(workdir: str, results: dict[str, Any], config) -> None:
-  if jax.process_index() != 0:
-    return
-  with open(os.path.join(workdir, 'results.json'), 'w', encoding='utf-8') as f:
-    json.dump(results, f, indent=2, sort_keys=True)

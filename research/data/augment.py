@@ -1,7 +1,8 @@
 """Training-time augmentation as pure jnp functions, run inside the compiled step.
 
-Each op draws its randomness from a key folded with the step number, so a
-resumed run augments exactly as an uninterrupted one would.
+Each op draws its randomness from the step's 'augment' key (the run's key
+folded with the step number, `research.step.step_rngs`), so a resumed run
+augments exactly as an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def random_erasing(key, images_BxHxWxC, prob: float, area=(0.02, 0.4), aspect=(0
   return jnp.where(erase_BxHxW[..., None], 0.0, images_BxHxWxC)
 
 
-def apply(batch: dict, step, *, config, rng) -> dict:
-  """Applies the augmentations enabled in `config` (config.augment)."""
+def apply(batch: dict, *, config, rng) -> dict:
+  """Applies the augmentations enabled in `config` (config.augment) with this
+  step's key `rng`."""
   if not (config.crop_padding or config.flip or config.erasing_prob):
     return batch
-  k_crop, k_flip, k_erase = jax.random.split(jax.random.fold_in(rng, step), 3)
+  k_crop, k_flip, k_erase = jax.random.split(rng, 3)
   images = batch['image']
   if config.crop_padding:
     images = random_crop(k_crop, images, config.crop_padding)

@@ -22,7 +22,7 @@ _READ_CHUNK = 8192
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-  images: np.ndarray  # N x H x W x C uint8 images, or N x L x C float32 signals
+  inputs: np.ndarray  # N x H x W x C uint8 images, or N x L x C float32 signals
   labels: np.ndarray  # N, int32
   num_classes: int
 
@@ -100,7 +100,7 @@ def load_split(dataset_config, split: str) -> Split:
   chunks = list(tfds.as_numpy(ds))
   if not chunks:
     raise errors.DataNotFoundError(f'{dataset_config.name}[{split}] is empty.')
-  images = np.concatenate([c[spec.image_key] for c in chunks])
+  images = np.concatenate([c[spec.input_key] for c in chunks])
   labels = np.concatenate([c[spec.label_key] for c in chunks]).astype(np.int32)
   num_classes = builder.info.features[spec.label_key].num_classes
   if images.ndim == 2:  # 1-D signals (MNIST-1D): N x L -> N x L x 1 channel.
@@ -109,7 +109,7 @@ def load_split(dataset_config, split: str) -> Split:
     raise errors.DataNotFoundError(
         f'{dataset_config.name}[{split}] gave inputs {images.shape} and labels '
         f'{labels.shape}; expected N x H x W x C images (or N x L x C signals) and N labels.')
-  return Split(images=images, labels=labels, num_classes=num_classes)
+  return Split(inputs=images, labels=labels, num_classes=num_classes)
 
 
 def class_names(dataset_config) -> list[str]:

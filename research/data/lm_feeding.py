@@ -19,16 +19,15 @@ The n-gram baselines (`research.tasks.ngram`) score the same ids[1:].
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import os
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import jax
 import numpy as np
 
 from research import errors, parallel
-from research.data import pipeline, lm_corpus
+from research import workdir as workdir_lib
+from research.data import feeding, lm_corpus
 
 VOCAB_FILE = 'vocab.json'
 
@@ -94,23 +93,7 @@ def _window(rows, offset, length):
   return jax.lax.dynamic_slice_in_dim(rows, offset, length, axis=1)
 
 
-def _train_on_window(state, rows_BxL, offset, *, step_fn, seq_len, batch_sharding):
-  batch = {
-      'inputs': _window(rows_BxL, offset, seq_len),
-      'targets': _window(rows_BxL, offset + 1, seq_len),
-      'reset': offset == 0,
-  }
-  batch = {k: (jax.lax.with_sharding_constraint(v, batch_sharding) if v.ndim else v)
-           for k, v in batch.items()}
-  return step_fn(state, batch)
-
-
-def _eval_on_window(state, data, offset, carry, *, eval_fn, seq_len):
-  batch = {k: _window(v, offset, seq_len) for k, v in data.items()}
-  return eval_fn(state, batch, carry)
-
-
-class TextFeeder:
+class TokenStreamFeeder:
   """Token rows on device; `train_args(step)` is just the window offset."""
 
   eval_splits = ('validation', 'test')
@@ -130,76 +113,65 @@ class TextFeeder:
             f'larger {split} split.')
     rows, self.steps_per_epoch = batchify(data.ids['train'], config.batch_size, self.seq_len)
     self.train_tokens = len(data.ids['train'])
-    self.train_rows = parallel.global_batch(pipeline.process_rows(rows), mesh)
+    self.train_rows = parallel.global_batch(feeding.process_rows(rows), mesh)
     self.eval_data = {}
     self.eval_tokens = {}
     for split in self.eval_splits:
       layout = eval_layout(data.ids[split], config.eval_batch_size, self.seq_len)
-      self.eval_data[split] = {k: parallel.global_batch(pipeline.process_rows(v), mesh)
+      self.eval_data[split] = {k: parallel.global_batch(feeding.process_rows(v), mesh)
                                for k, v in layout.items()}
       self.eval_tokens[split] = len(data.ids[split]) - 1
     self.eval_batch_size = config.eval_batch_size
     self.eval_ids_host = data.ids['validation']  # for pictures and samples
+    repl, batch = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+    self.train_arg_shardings = (batch, repl)  # token rows, window offset
+    self.eval_arg_shardings = (batch, repl)   # the split's rows, window offset
 
   @property
   def model_kwargs(self) -> dict[str, Any]:
     return {'vocab_size': len(self.vocab)}
 
-  def sync_workdir(self, workdir: str) -> None:
-    sync_vocabulary(workdir, self.vocab)
-
-  def make_train_fn(self, step_fn: Callable, state_shardings):
-    """jit(state, rows, offset) -> (state, metrics), donating the state."""
-    repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
-    fn = functools.partial(_train_on_window, step_fn=step_fn, seq_len=self.seq_len,
-                           batch_sharding=batch)
-    return jax.jit(fn, in_shardings=(state_shardings, batch, repl),
-                   out_shardings=(state_shardings, repl), donate_argnums=(0,))
-
   def train_args(self, step: int) -> tuple:
     offset = (step % self.steps_per_epoch) * self.seq_len
     return self.train_rows, np.int32(offset)
 
-  def make_eval_fn(self, eval_fn: Callable, state_shardings):
-    """jit(state, split data, offset, carry) -> (sums, carry), donating the carry."""
-    repl, batch = parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
-    fn = functools.partial(_eval_on_window, eval_fn=eval_fn, seq_len=self.seq_len)
-    return jax.jit(fn, in_shardings=(state_shardings, batch, repl, batch),
-                   out_shardings=(repl, batch), donate_argnums=(3,))
+  def train_batch(self, rows_BxL, offset) -> dict[str, jax.Array]:
+    batch = {
+        'inputs': _window(rows_BxL, offset, self.seq_len),
+        'targets': _window(rows_BxL, offset + 1, self.seq_len),
+        'reset': offset == 0,
+    }
+    sharding = parallel.batch_sharded(self.mesh)
+    return {k: (jax.lax.with_sharding_constraint(v, sharding) if v.ndim else v)
+            for k, v in batch.items()}
 
-  def eval_windows(self, split: str) -> Iterator[np.int32]:
-    row_len = self.eval_data[split]['inputs'].shape[1]
-    for offset in range(0, row_len, self.seq_len):
-      yield np.int32(offset)
+  def eval_args(self, split: str) -> Iterator[tuple]:
+    """The split's rows and each window's offset; the eval carry threads the
+    hidden state from one window to the next."""
+    data = self.eval_data[split]
+    for offset in range(0, data['inputs'].shape[1], self.seq_len):
+      yield data, np.int32(offset)
 
-  def initial_eval_carry(self, state) -> Any:
+  def eval_batch(self, data, offset) -> dict[str, jax.Array]:
+    return {k: _window(v, offset, self.seq_len) for k, v in data.items()}
+
+  def initial_eval_carry(self, state, split: str) -> Any:
     """Zeros shaped like the training carry, with eval_batch_size rows."""
+    del split
+
     def zeros(c):
       rows = np.zeros((self.eval_batch_size, *c.shape[1:]), c.dtype)
-      return parallel.global_batch(pipeline.process_rows(rows), self.mesh)
+      return parallel.global_batch(feeding.process_rows(rows), self.mesh)
 
     return jax.tree.map(zeros, state.model_state['carry'])
-
-  def run_eval(self, eval_fn, state) -> dict[str, dict[str, float]]:
-    """split -> sums over its windows, the carry threaded from one to the next."""
-    out = {}
-    for split in self.eval_splits:
-      carry = self.initial_eval_carry(state)
-      totals: dict[str, float] = {}
-      for offset in self.eval_windows(split):
-        sums, carry = eval_fn(state, self.eval_data[split], offset, carry)
-        for k, v in jax.device_get(sums).items():
-          totals[k] = totals.get(k, 0.0) + float(v)
-      out[split] = totals
-    return out
 
 
 def sync_vocabulary(workdir: str, vocab: lm_corpus.Vocabulary) -> None:
   """Saves the vocabulary in the workdir, or checks it against the one a
   resumed run used: ids mean tokens only through it, so a run whose corpus or
   text options changed must not resume."""
-  path = os.path.join(workdir, VOCAB_FILE)
-  if os.path.exists(path):
+
+  def check(path):
     saved = lm_corpus.Vocabulary.load(path)
     if saved.fingerprint() != vocab.fingerprint():
       raise errors.ConfigError(
@@ -208,10 +180,8 @@ def sync_vocabulary(workdir: str, vocab: lm_corpus.Vocabulary) -> None:
           f'{len(vocab)} tokens with different ids (first differences: '
           f'{_first_differences(saved, vocab)}). The corpus or text options '
           'changed: use a new --workdir, or the original data.')
-    return
-  parallel.sync_processes('sync_vocabulary')  # No process reads a half-written file.
-  if jax.process_index() == 0:
-    vocab.save(path)
+
+  workdir_lib.sync_file(workdir, VOCAB_FILE, write=vocab.save, check=check)
 
 
 def _first_differences(a: lm_corpus.Vocabulary, b: lm_corpus.Vocabulary, limit: int = 3) -> str:

@@ -10,7 +10,7 @@ vocabulary: not in the train split, or rarer than `text.min_count`).
 
 Rows are `text.max_length` ids: longer texts are truncated (their first words
 kept), shorter ones padded with 0 at the end. The rows then go through the
-same in-memory feeder as images (`pipeline.InMemoryFeeder`), so training,
+same in-memory feeder as images (`feeding.InMemoryFeeder`), so training,
 exact evaluation, vmapped seeds and tables work unchanged.
 """
 
@@ -22,8 +22,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from research import errors, parallel, writers
-from research.data import pipeline
+from research import errors, writers
+from research import workdir as workdir_lib
+from research.data import datasets
+from research.data.feeding import ArraySplits, InMemoryFeeder
 from research.data.registry import DATASETS
 
 PAD, UNK = '[PAD]', '[UNK]'
@@ -36,13 +38,12 @@ def load_texts(dataset_config, split: str) -> tuple[list[str], np.ndarray, list[
   """(texts, labels int32, class names) of a whole split, in TFDS order."""
   import tensorflow_datasets as tfds
 
-  from research.data import datasets
   spec = DATASETS[dataset_config.name]
   builder = datasets.prepare(dataset_config)
   ds = builder.as_dataset(split=split, batch_size=_READ_CHUNK, shuffle_files=False)
   texts, labels = [], []
   for chunk in tfds.as_numpy(ds):
-    texts += [t.decode('utf-8') for t in chunk[spec.image_key]]
+    texts += [t.decode('utf-8') for t in chunk[spec.input_key]]
     labels.append(chunk[spec.label_key])
   if not texts:
     raise errors.DataNotFoundError(f'{dataset_config.name}[{split}] is empty.')
@@ -105,8 +106,9 @@ def load_class_names(workdir: str) -> list[str]:
     return json.load(f)
 
 
-class TextClassificationFeeder(pipeline.InMemoryFeeder):
-  """Word-id rows of the train and eval splits, held on every device."""
+class TextClassificationFeeder(InMemoryFeeder):
+  """Word-id rows of the train and eval splits, held on every device, and
+  the pre-trained word vectors of the vocabulary (CNN-static/non-static)."""
 
   def __init__(self, config, mesh):
     ds = config.dataset
@@ -115,60 +117,55 @@ class TextClassificationFeeder(pipeline.InMemoryFeeder):
     self.tokenizer = fit_tokenizer(train_texts, config.text)
     self.class_names = names
     self.eval_texts = eval_texts  # For pictures of what the model reads.
-    self.embed_dim = config.model.embed_dim if 'embed_dim' in config.model else None
-    self.vectors_path = config.text.vectors_path
-    data = pipeline.ArrayData(
-        train_images=encode(self.tokenizer, train_texts), train_labels=train_labels,
-        eval_images=encode(self.tokenizer, eval_texts), eval_labels=eval_labels,
+    data = ArraySplits(
+        train_inputs=encode(self.tokenizer, train_texts), train_labels=train_labels,
+        eval_inputs=encode(self.tokenizer, eval_texts), eval_labels=eval_labels,
         num_classes=len(names))
     super().__init__(config, mesh, data=data)
-    unk_share = float(np.mean(data.eval_images == 1) / max(np.mean(data.eval_images != 0), 1e-9))
+    unk_share = float(np.mean(data.eval_inputs == 1) / max(np.mean(data.eval_inputs != 0), 1e-9))
     writers.log(
         f'{ds.name}: {len(train_texts):,} train / {len(eval_texts):,} eval texts, vocabulary '
         f'{self.tokenizer.get_vocab_size():,}, {unk_share:.1%} of eval words unknown, '
-        f'{np.mean(data.train_images[:, -1] != 0):.1%} of train texts truncated.')
+        f'{np.mean(data.train_inputs[:, -1] != 0):.1%} of train texts truncated.')
+    self.word_vectors = None  # vocabulary x embed_dim, rows in id order
+    if config.text.vectors_path is not None:
+      self.word_vectors = self._load_vectors(config.text.vectors_path, config.model)
+
+  def _load_vectors(self, path: str, model_config) -> np.ndarray:
+    from research.data import word_vectors
+    vocab = self.tokenizer.get_vocab()
+    words = sorted(vocab, key=vocab.get)
+    embed_dim = model_config.embed_dim if 'embed_dim' in model_config else None
+    # Words missing from the file get Kim's U(-0.25, 0.25), the same for every
+    # seed (seed 0), so seeds differ only in the trained layers' init and order.
+    matrix, found = word_vectors.load_word_vectors(path, words, embed_dim)
+    writers.log(f'{found:,} of {len(words):,} vocabulary words found in {path}.')
+    return matrix
 
   @property
   def model_kwargs(self) -> dict[str, Any]:
     return {'num_classes': self.num_classes, 'vocab_size': self.tokenizer.get_vocab_size()}
 
-  def sync_workdir(self, workdir: str) -> None:
-    """Saves the tokenizer (vocabulary, normalisation, length) and the class
-    names; a resumed run must have rebuilt exactly the same ones."""
-    import jax
-    path = os.path.join(workdir, TOKENIZER_FILE)
-    if os.path.exists(path):
-      saved = load_tokenizer(workdir).get_vocab()
-      if saved != self.tokenizer.get_vocab() or load_class_names(workdir) != self.class_names:
-        raise errors.ConfigError(
-            f'Vocabulary mismatch: {path} was built from other training data than this '
-            "run's; use a new --workdir for a changed dataset.")
-      return
-    parallel.sync_processes('sync_tokenizer')  # No process reads a half-written file.
-    if jax.process_index() == 0:
-      self.tokenizer.save(path)
-      with open(os.path.join(workdir, LABELS_FILE), 'w', encoding='utf-8') as f:
-        json.dump(self.class_names, f, indent=1)
 
-  def initial_params(self, params):
-    """Pre-trained word vectors into the 'embed' table (CNN-static/non-static)."""
-    if self.vectors_path is None:
-      return params
-    from research.data import word_vectors
-    vocab = self.tokenizer.get_vocab()
-    words = sorted(vocab, key=vocab.get)
-    if 'embed' not in params:
-      raise errors.ConfigError('text.vectors_path is set, but the model has no `embed` table.')
-    # Words missing from the file get Kim's U(-0.25, 0.25), the same for every
-    # seed (seed 0), so seeds differ only in the trained layers' init and order.
-    matrix, found = word_vectors.load_word_vectors(self.vectors_path, words, self.embed_dim)
-    writers.log(f'{found:,} of {len(words):,} vocabulary words found in {self.vectors_path}.')
-    params = dict(params)
-    params['embed'] = {'embedding': matrix}
-    return params
+def save_tokenizer(workdir: str, tokenizer, class_names: Sequence[str]) -> None:
+  """The tokenizer (vocabulary, normalisation, length) and the class names,
+  as a resumed run checks them and `launch.predict` reads them."""
+  def check(path):
+    saved = load_tokenizer(workdir).get_vocab()
+    if saved != tokenizer.get_vocab() or load_class_names(workdir) != list(class_names):
+      raise errors.ConfigError(
+          f'Vocabulary mismatch: {path} was built from other training data than this '
+          "run's; use a new --workdir for a changed dataset.")
+
+  def write(path):
+    tokenizer.save(path)
+    with open(os.path.join(workdir, LABELS_FILE), 'w', encoding='utf-8') as f:
+      json.dump(list(class_names), f, indent=1)
+
+  workdir_lib.sync_file(workdir, TOKENIZER_FILE, write=write, check=check)
 
 
-class SyntheticTextFeeder(pipeline.InMemoryFeeder):
+class SyntheticTextFeeder(InMemoryFeeder):
   """Random word-id rows of a given length over a given vocabulary (for
   benchmarks, and machines without TensorFlow/TFDS)."""
 
@@ -178,9 +175,10 @@ class SyntheticTextFeeder(pipeline.InMemoryFeeder):
     ids = lambda n: rng.integers(2, vocab_size, (n, length)).astype(np.int32)
     labels = lambda n: rng.integers(0, num_classes, n).astype(np.int32)
     self.vocab_size = vocab_size
-    super().__init__(config, mesh, data=pipeline.ArrayData(
-        train_images=ids(num_train), train_labels=labels(num_train),
-        eval_images=ids(num_eval), eval_labels=labels(num_eval), num_classes=num_classes))
+    self.word_vectors = None
+    super().__init__(config, mesh, data=ArraySplits(
+        train_inputs=ids(num_train), train_labels=labels(num_train),
+        eval_inputs=ids(num_eval), eval_labels=labels(num_eval), num_classes=num_classes))
 
   @property
   def model_kwargs(self) -> dict[str, Any]:

@@ -1,21 +1,15 @@
-"""Task registry: config `task` -> module with its steps, models and feeder.
-
-Each module defines MODELS, DATA_MODEL_FIELDS, BEST_DURING_TRAINING,
-check_config, state_shardings, make_feeder, init_variables, bind_train_step,
-bind_eval_step, summarize_eval and plot_run (see `research.train`). `COUNT_BASED_TASKS` are fitted by counting
-rather than by gradient steps and bring their own `train_and_evaluate`.
-"""
+"""Task registry: config `task` -> the family's `Task` (trained by
+`research.train`) or `FittedTask` (fitted in closed form); see
+`research.tasks.base` for the contract."""
 
 from research.tasks import autoencoder, classification, distillation, language_model, ngram, pca
+from research.tasks.base import FittedTask, Task
 
-TASKS = {
-    'classification': classification,
-    'language_model': language_model,
-    'autoencoder': autoencoder,
-    'distillation': distillation,
-}
-
-COUNT_BASED_TASKS = {
-    'ngram': ngram,
-    'pca': pca,
+TASKS: dict[str, Task | FittedTask] = {
+    'classification': classification.TASK,
+    'language_model': language_model.TASK,
+    'autoencoder': autoencoder.TASK,
+    'distillation': distillation.TASK,
+    'ngram': ngram.TASK,
+    'pca': pca.TASK,
 }

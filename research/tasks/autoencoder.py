@@ -9,9 +9,10 @@ steps, encoder layer 1 and its mirror reconstruct layer 0's (frozen) code; and
 so on up to the code layer. Then the whole stack is "unrolled" (it already is:
 the layers are the deep autoencoder's own) and fine-tuned end to end. The
 phase is a function of the step (`phase = min(step // P, L)`), so the whole
-schedule is one jitted `(state, batch) -> (state, metrics)` with `lax.switch`
-over the phases, and resuming mid-pre-training is exact. Parameters outside
-the current phase get no update (their optimizer updates are masked).
+schedule runs in the trainer's one generic step: the objective `lax.switch`es
+over the phases, and `update_mask` keeps the parameters outside the current
+phase unchanged (their optimizer updates are masked); resuming
+mid-pre-training is exact.
 
 Loss: cross-entropy between logistic outputs and targets in [0, 1] (pixels, or
 the previous layer's logistic code), summed over units, as the paper trains
@@ -30,16 +31,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from research import config_lib, errors, parallel
-from research.data import pipeline
+from research import config_lib, errors
+from research.data import feeding, images
 from research.data.registry import DATASETS
 from research.models.autoencoder import DeepAutoencoder
 from research.models.common import flatten
-from research.train_state import TrainState
+from research.plots import autoencoder as pictures, curves
+from research.tasks import base
 
-MODELS = {'deep_autoencoder': DeepAutoencoder}
-DATA_MODEL_FIELDS = ('input_dim',)
-BEST_DURING_TRAINING = {'test_squared_error': min}
 LOSSES = ('sigmoid_cross_entropy',)
 
 
@@ -81,46 +80,53 @@ def phase_mask(params, phase, num_layers: int):
   return {name: jax.tree.map(lambda _, m=mask(name): m, sub) for name, sub in params.items()}
 
 
-def train_step(state: TrainState, batch, *, model: DeepAutoencoder,
-               tx: optax.GradientTransformation, schedule: optax.Schedule,
-               steps_per_layer: int) -> tuple[TrainState, dict[str, jax.Array]]:
+def loss(params, model_state, batch, rngs, constants, step, *, model: DeepAutoencoder,
+         config):
+  """The current phase's loss: layer k's shallow autoencoder while k is being
+  pre-trained, then the deep autoencoder's (`lax.switch` on the phase)."""
+  del rngs, constants
   num_layers = model.num_layers
   x_BxD = flatten(batch['image'])
-  if steps_per_layer:
-    phase = jnp.minimum(state.step // steps_per_layer, num_layers)
-  else:
-    phase = jnp.asarray(num_layers)
+  phase = current_phase(step, config.pretrain_steps_per_layer, num_layers)
   branches = [functools.partial(layer_loss, k=k, model=model) for k in range(num_layers)]
   branches.append(functools.partial(full_loss, model=model))
-
-  def objective(params):
-    return jax.lax.switch(phase, branches, params, x_BxD)
-
-  loss, grads = jax.value_and_grad(objective)(state.params)
-  updates, opt_state = tx.update(grads, state.opt_state, state.params)
-  updates = jax.tree.map(jnp.multiply, updates, phase_mask(updates, phase, num_layers))
-  params = optax.apply_updates(state.params, updates)
+  value = jax.lax.switch(phase, branches, params, x_BxD)
+  # The paper's metric on the training batch (before this step's update).
   logits, _ = model.apply({'params': params}, x_BxD)
   metrics = {
-      'loss': loss,
       'phase': phase.astype(jnp.float32),
       'squared_error': jnp.mean(_squared_error_per_example(logits, x_BxD)),
-      'learning_rate': schedule(state.step),
-      'grad_norm': optax.global_norm(grads),
-      'param_norm': optax.global_norm(params),
   }
-  return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+  return value, (model_state, metrics)
 
 
-def eval_step(state: TrainState, batch, mask_B, *, model: DeepAutoencoder) -> dict[str, jax.Array]:
+def current_phase(step, steps_per_layer: int, num_layers: int) -> jax.Array:
+  """Layer k < L is pre-trained during steps [k P, (k+1) P); phase L
+  (end-to-end fine-tuning) follows, and is the only phase when P = 0."""
+  if steps_per_layer:
+    return jnp.minimum(step // steps_per_layer, num_layers)
+  return jnp.asarray(num_layers)
+
+
+def update_mask(updates, step, *, model: DeepAutoencoder, config):
+  """Parameters outside the current phase get no update (the optimizer's
+  state still sees their gradients, which are zero)."""
+  phase = current_phase(step, config.pretrain_steps_per_layer, model.num_layers)
+  return phase_mask(updates, phase, model.num_layers)
+
+
+def eval_step(params, model_state, batch, carry, constants, *, model: DeepAutoencoder,
+              config):
+  del model_state, constants, config
   x_BxD = flatten(batch['image'])
-  logits, _ = model.apply({'params': state.params}, x_BxD)
-  weights = mask_B.astype(jnp.float32)
-  return {
+  logits, _ = model.apply({'params': params}, x_BxD)
+  weights = batch['mask'].astype(jnp.float32)
+  sums = {
       'squared_error_sum': jnp.sum(_squared_error_per_example(logits, x_BxD) * weights),
       'loss_sum': jnp.sum(_bce_per_example(logits, x_BxD) * weights),
       'count': jnp.sum(weights),
   }
+  return sums, carry
 
 
 def summarize_eval(sums: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -143,22 +149,18 @@ def check_config(config) -> None:
     raise errors.ConfigError('pretrain_steps_per_layer must be >= 0 (0: end to end only).')
 
 
-def state_shardings(abstract_state: TrainState, mesh) -> Any:
-  return jax.tree.map(lambda _: parallel.replicated(mesh), abstract_state)
+def make_feeder(config, mesh):
+  """The images in [0, 1]; the model's input size is theirs (flattened)."""
+  if not DATASETS[config.dataset.name].in_memory:
+    raise errors.ConfigError('The autoencoder task needs an in-memory dataset.')
+  return AutoencoderFeeder(config, mesh, data=images.load(config))
 
 
-class AutoencoderFeeder(pipeline.InMemoryFeeder):
-  """The images, in [0, 1]; the model's input size is theirs (flattened)."""
+class AutoencoderFeeder(feeding.InMemoryFeeder):
 
   @property
   def model_kwargs(self) -> dict[str, Any]:
     return {'input_dim': int(math.prod(self.input_shape))}
-
-
-def make_feeder(config, mesh):
-  if not DATASETS[config.dataset.name].in_memory:
-    raise errors.ConfigError('The autoencoder task needs an in-memory dataset.')
-  return AutoencoderFeeder(config, mesh)
 
 
 def init_variables(model, feeder) -> Callable:
@@ -166,17 +168,6 @@ def init_variables(model, feeder) -> Callable:
     variables = dict(model.init(rng, jnp.zeros((1, *feeder.input_shape))))
     return variables.pop('params'), variables
   return init
-
-
-def bind_train_step(config, model, tx, schedule, rng) -> Callable:
-  del rng  # Deterministic given the data order.
-  return functools.partial(train_step, model=model, tx=tx, schedule=schedule,
-                           steps_per_layer=config.pretrain_steps_per_layer)
-
-
-def bind_eval_step(config, model) -> Callable:
-  del config
-  return functools.partial(eval_step, model=model)
 
 
 def pca_fit(train_BxD: np.ndarray, num_components: int) -> tuple[np.ndarray, np.ndarray]:
@@ -194,19 +185,34 @@ def pca_reconstruct(x_BxD: np.ndarray, mean: np.ndarray, components: np.ndarray)
 
 
 def plot_run(workdir, config, model, state, feeder) -> list[str]:
-  from research import plots
   x_train = np.asarray(feeder.train_data['image']).reshape(feeder.train_size, -1)
-  x_test = np.asarray(feeder.eval_images_host).reshape(feeder.eval_size, -1)
+  x_test = np.asarray(feeder.eval_inputs_host).reshape(feeder.eval_size, -1)
   mean, comps = pca_fit(x_train, config.model.sizes[-1])
   logits, codes = jax.jit(model.apply)({'params': state.params}, x_test[:2000])
   recon = np.asarray(jax.nn.sigmoid(logits))
-  paths = [plots.plot_autoencoder_curves(workdir),
-           plots.plot_reconstructions(x_test[:10], recon[:10],
+  paths = [curves.plot_autoencoder_curves(workdir),
+           pictures.plot_reconstructions(x_test[:10], recon[:10],
                                       pca_reconstruct(x_test[:10], mean, comps),
                                       feeder.input_shape, config.model.sizes[-1],
                                       f'{workdir}/reconstructions.png')]
   mean2, comps2 = pca_fit(x_train, 2)
-  paths.append(plots.plot_codes_2d(
+  paths.append(pictures.plot_codes_2d(
       np.asarray(codes), (x_test[:2000] - mean2) @ comps2.T, feeder.eval_labels_host[:2000],
       f'{workdir}/codes_2d.png'))
   return paths
+
+
+TASK = base.Task(
+    name='autoencoder',
+    models={'deep_autoencoder': DeepAutoencoder},
+    make_feeder=make_feeder,
+    init_variables=init_variables,
+    loss=loss,
+    eval_step=eval_step,
+    summarize_eval=summarize_eval,
+    check_config=check_config,
+    data_model_fields=('input_dim',),
+    best_during_training={'test_squared_error': min},
+    update_mask=update_mask,
+    plot_run=plot_run,
+)

@@ -1,30 +1,26 @@
-"""Supervised classification: losses, one training step, one exact eval step.
+"""Supervised classification of images, 1-D signals and texts: a choice of
+per-example losses on the logits, exact test accuracy and loss.
 
-Both steps are pure functions of arrays; `research.train` binds the model's
-`apply`, the optimizer and the RNG key (`bind_train_step`) and the feeder jits
-them. The other module-level names are what `research.train` asks every task.
+The objective (`loss`) and the eval step (`eval_step`) are pure functions of
+arrays; the trainer's generic step differentiates the objective, and the
+task record at the bottom (`TASK`) is what the trainer reads.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from research import config_lib, errors, parallel, plots
-from research.data import augment, pipeline
+from research import config_lib, errors
+from research.data import augment, feeding, images, streaming, textcls_feeding
 from research.data.registry import DATASETS
-from research.models import MODELS, TEXT_MODELS  # noqa: F401  (MODELS: the task's registry)
-from research.train_state import TrainState
-
-# Model fields filled in from the data rather than the config.
-DATA_MODEL_FIELDS = ('num_classes', 'vocab_size')
-
-# Metrics whose best value over the run's evaluations goes into results.json.
-BEST_DURING_TRAINING = {'test_accuracy': max}
+from research.models import MODELS, TEXT_MODELS
+from research.plots import classification as pictures
+from research.tasks import base
 
 # Per-example losses of (logits_BxK, labels_B) -> loss_B.
 LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
@@ -37,77 +33,51 @@ LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
 }
 
 
-def _apply(apply_fn, params, model_state, images, *, train, rng=None):
+def apply_model(model, params, model_state, inputs, *, train: bool, rng=None):
+  """(logits, model_state): updated running statistics (batch norm) when
+  training a model that has them, else the given ones."""
   variables = {'params': params, **model_state}
   rngs = {'dropout': rng} if rng is not None else None
   if train and model_state:
-    logits, new_state = apply_fn(
-        variables, images, train=True, rngs=rngs, mutable=list(model_state))
-    return logits, new_state
-  return apply_fn(variables, images, train=train, rngs=rngs), model_state
+    return model.apply(variables, inputs, train=True, rngs=rngs, mutable=list(model_state))
+  return model.apply(variables, inputs, train=train, rngs=rngs), model_state
 
 
-def train_step(
-    state: TrainState,
-    batch: dict[str, jax.Array],
-    *,
-    apply_fn: Callable[..., Any],
-    tx: optax.GradientTransformation,
-    loss_name: str,
-    schedule: optax.Schedule,
-    rng: jax.Array,
-) -> tuple[TrainState, dict[str, jax.Array]]:
-  """One SGD update on `batch` = {'image': BxHxWxC, 'label': B}."""
-  # A fresh dropout key per step without threading keys through the loop:
-  # resuming at step s reproduces exactly the keys of an uninterrupted run.
-  step_rng = jax.random.fold_in(rng, state.step)
-  loss_fn = LOSSES[loss_name]
-
-  def objective(params):
-    logits_BxK, new_model_state = _apply(
-        apply_fn, params, state.model_state, batch['image'], train=True, rng=step_rng)
-    loss = loss_fn(logits_BxK, batch['label']).mean()
-    return loss, (logits_BxK, new_model_state)
-
-  (loss, (logits_BxK, new_model_state)), grads = jax.value_and_grad(
-      objective, has_aux=True)(state.params)
-  updates, opt_state = tx.update(grads, state.opt_state, state.params)
-  params = optax.apply_updates(state.params, updates)
-  metrics = {
-      'loss': loss,
-      'accuracy': jnp.mean(jnp.argmax(logits_BxK, -1) == batch['label']),
-      'learning_rate': schedule(state.step),
-      'grad_norm': optax.global_norm(grads),
-      'param_norm': optax.global_norm(params),
-  }
-  new_state = state.replace(
-      step=state.step + 1, params=params, opt_state=opt_state,
-      model_state=new_model_state)
-  return new_state, metrics
+def training_forward(params, model_state, batch, rngs, *, model, config):
+  """The augmented batch (augmentation runs inside the compiled step) and the
+  model's training-mode logits on it: what every classification objective
+  starts from."""
+  batch = augment.apply(batch, config=config.augment, rng=rngs['augment'])
+  logits_BxK, model_state = apply_model(model, params, model_state, batch['image'],
+                                        train=True, rng=rngs['dropout'])
+  return batch, logits_BxK, model_state
 
 
-def eval_step(
-    state: TrainState,
-    batch: dict[str, jax.Array],
-    mask_B: jax.Array,
-    *,
-    apply_fn: Callable[..., Any],
-    loss_name: str,
-) -> dict[str, jax.Array]:
+def loss(params, model_state, batch, rngs, constants, step, *, model, config):
+  """Mean per-example loss on `batch` = {'image': inputs, 'label': B}."""
+  del constants, step
+  batch, logits_BxK, model_state = training_forward(
+      params, model_state, batch, rngs, model=model, config=config)
+  value = LOSSES[config.loss](logits_BxK, batch['label']).mean()
+  return value, (model_state, {'accuracy': jnp.mean(jnp.argmax(logits_BxK, -1) == batch['label'])})
+
+
+def eval_step(params, model_state, batch, carry, constants, *, model, config):
   """Sums over the real (mask=True) examples of a padded batch."""
-  logits_BxK, _ = _apply(apply_fn, state.params, state.model_state,
-                         batch['image'], train=False)
-  loss_B = LOSSES[loss_name](logits_BxK, batch['label'])
+  del constants
+  logits_BxK, _ = apply_model(model, params, model_state, batch['image'], train=False)
+  loss_B = LOSSES[config.loss](logits_BxK, batch['label'])
   correct_B = jnp.argmax(logits_BxK, -1) == batch['label']
-  weights = mask_B.astype(jnp.float32)
-  return {
+  weights = batch['mask'].astype(jnp.float32)
+  sums = {
       'loss_sum': jnp.sum(loss_B * weights),
       'correct_sum': jnp.sum(correct_B * weights),
       'count': jnp.sum(weights),
   }
+  return sums, carry
 
 
-def summarize_eval(sums: dict[str, float], prefix: str) -> dict[str, float]:
+def summarize_eval(sums: dict[str, Any], prefix: str) -> dict[str, Any]:
   return {
       f'{prefix}_loss': sums['loss_sum'] / sums['count'],
       f'{prefix}_accuracy': sums['correct_sum'] / sums['count'],
@@ -125,38 +95,75 @@ def check_config(config) -> None:
         f'dataset {config.dataset.name!r} holds {"texts" if text_data else "images or signals"}.')
 
 
-def state_shardings(abstract_state: TrainState, mesh) -> Any:
-  """Everything replicated (data parallelism: each device holds the whole state)."""
-  return jax.tree.map(lambda _: parallel.replicated(mesh), abstract_state)
-
-
 def make_feeder(config, mesh):
-  return pipeline.make_feeder(config, mesh)
+  """Texts become word-id rows; small image/signal sets live on the devices;
+  the rest (ImageNet) is streamed."""
+  spec = DATASETS[config.dataset.name]
+  if spec.labelled_text:
+    return textcls_feeding.TextClassificationFeeder(config, mesh)
+  if spec.in_memory:
+    return feeding.InMemoryFeeder(config, mesh, data=images.load(config))
+  return streaming.StreamingFeeder(config, mesh)
+
+
+def synthetic_feeder(config, mesh, shape: tuple[int, ...], num_classes: int):
+  """Random data: an image shape (H, W, C), or (length, vocabulary size) for
+  text classifiers."""
+  if DATASETS[config.dataset.name].labelled_text:
+    if len(shape) != 2:
+      raise errors.ConfigError(
+          f'--synthetic for text classification is LENGTH,VOCAB_SIZE; got {shape}.')
+    return textcls_feeding.SyntheticTextFeeder(config, mesh, *shape, num_classes)
+  if len(shape) != 3:
+    raise errors.ConfigError(f'--synthetic for classification is H,W,C; got {shape}.')
+  return feeding.InMemoryFeeder(config, mesh, data=images.synthetic(config, shape, num_classes))
+
+
+def _word_vectors(feeder) -> np.ndarray | None:
+  if isinstance(feeder, textcls_feeding.TextClassificationFeeder):
+    return feeder.word_vectors
+  return None
 
 
 def init_variables(model, feeder) -> Callable:
-  """rng -> (params, other collections such as batch_stats)."""
+  """rng -> (params, other collections such as batch_stats); a text model's
+  'embed' table starts from the pre-trained word vectors where configured."""
+  vectors = _word_vectors(feeder)
+  input_shape = (1, *feeder.input_shape)
 
   def init(rng):
-    variables = dict(model.init({'params': rng, 'dropout': rng},
-                                jnp.zeros((1, *feeder.input_shape)), train=False))
-    return feeder.initial_params(variables.pop('params')), variables
+    variables = dict(model.init({'params': rng, 'dropout': rng}, jnp.zeros(input_shape),
+                                train=False))
+    params = variables.pop('params')
+    if vectors is not None:
+      if 'embed' not in params:
+        raise errors.ConfigError('text.vectors_path is set, but the model has no `embed` table.')
+      params = {**params, 'embed': {'embedding': vectors}}
+    return params, variables
 
   return init
 
 
-def bind_train_step(config, model, tx, schedule, rng) -> Callable:
-  """(state, batch) -> (state, metrics): augmentation, then `train_step`."""
-  dropout_rng, augment_rng = jax.random.split(rng)
-  step = functools.partial(train_step, apply_fn=model.apply, tx=tx, loss_name=config.loss,
-                           schedule=schedule, rng=dropout_rng)
-  augment_fn = functools.partial(augment.apply, config=config.augment, rng=augment_rng)
-  return lambda state, batch: step(state, augment_fn(batch, state.step))
+def sync_workdir(workdir: str, config, feeder, constants) -> None:
+  """A text classifier's tokenizer and class names (read by launch.predict)."""
+  del config, constants
+  if isinstance(feeder, textcls_feeding.TextClassificationFeeder):
+    textcls_feeding.save_tokenizer(workdir, feeder.tokenizer, feeder.class_names)
 
 
-def bind_eval_step(config, model) -> Callable:
-  return functools.partial(eval_step, apply_fn=model.apply, loss_name=config.loss)
-
-
-def plot_run(workdir, config, model, state, feeder) -> list[str]:
-  return plots.plot_run(workdir, config, model, state, feeder)
+TASK = base.Task(
+    name='classification',
+    models=MODELS,
+    make_feeder=make_feeder,
+    init_variables=init_variables,
+    loss=loss,
+    eval_step=eval_step,
+    summarize_eval=summarize_eval,
+    check_config=check_config,
+    data_model_fields=('num_classes', 'vocab_size'),
+    best_during_training={'test_accuracy': max},
+    rng_streams=('dropout', 'augment'),
+    sync_workdir=sync_workdir,
+    plot_run=pictures.plot_run,
+    synthetic_feeder=synthetic_feeder,
+)

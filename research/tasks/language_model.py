@@ -13,7 +13,6 @@ character-level model); accuracy = next-token top-1.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from typing import Any, Callable
@@ -21,80 +20,49 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import NamedSharding, PartitionSpec as P
 
-from research import config_lib, errors, parallel, plots
+from research import config_lib, errors, parallel
 from research.data import lm_corpus, lm_feeding
 from research.models.rnn import CELLS, RNNLanguageModel
-from research.train_state import TrainState
+from research.plots import curves, language_model as lm_pictures
+from research.tasks import base
 
 MODELS = {'rnn_lm': RNNLanguageModel}
 
-# Model fields filled in from the data rather than the config.
-DATA_MODEL_FIELDS = ('vocab_size',)
 
-# Metrics whose best value over the run's evaluations goes into results.json.
-BEST_DURING_TRAINING = {'validation_bits_per_token': min}
-
-
-def _apply(apply_fn, params, tokens_BxT, carry, *, train, rng=None):
+def _apply(model, params, tokens_BxT, carry, *, train, rng=None):
   rngs = {'dropout': rng} if rng is not None else None
-  return apply_fn({'params': params}, tokens_BxT, carry, train=train, rngs=rngs)
+  return model.apply({'params': params}, tokens_BxT, carry, train=train, rngs=rngs)
 
 
-def train_step(
-    state: TrainState,
-    batch: dict[str, jax.Array],
-    *,
-    apply_fn: Callable[..., Any],
-    tx: optax.GradientTransformation,
-    schedule: optax.Schedule,
-    rng: jax.Array,
-) -> tuple[TrainState, dict[str, jax.Array]]:
-  """One update on a window `batch` = {'inputs': BxT, 'targets': BxT, 'reset': ()}.
+def loss(params, model_state, batch, rngs, constants, step, *, model, config):
+  """Mean next-token cross-entropy of a window `batch` = {'inputs': BxT,
+  'targets': BxT, 'reset': ()}.
 
   Truncated BPTT (Zaremba et al. 2014, §4): the window starts from the carry
   the previous window left (zeros when `reset`, at the start of an epoch), and
   gradients stop at the window's start (`stop_gradient` on the carry).
   """
-  step_rng = jax.random.fold_in(rng, state.step)
+  del constants, step, config
   carry = jax.tree.map(lambda c: jnp.where(batch['reset'], jnp.zeros_like(c), c),
-                       state.model_state['carry'])
+                       model_state['carry'])
   carry = jax.lax.stop_gradient(carry)
-
-  def objective(params):
-    logits_BxTxV, new_carry = _apply(apply_fn, params, batch['inputs'], carry,
-                                     train=True, rng=step_rng)
-    loss_BxT = optax.softmax_cross_entropy_with_integer_labels(logits_BxTxV, batch['targets'])
-    return loss_BxT.mean(), (logits_BxTxV, new_carry)
-
-  (loss, (logits_BxTxV, new_carry)), grads = jax.value_and_grad(
-      objective, has_aux=True)(state.params)
-  updates, opt_state = tx.update(grads, state.opt_state, state.params)
-  params = optax.apply_updates(state.params, updates)
+  logits_BxTxV, new_carry = _apply(model, params, batch['inputs'], carry, train=True,
+                                   rng=rngs['dropout'])
+  loss_BxT = optax.softmax_cross_entropy_with_integer_labels(logits_BxTxV, batch['targets'])
+  value = loss_BxT.mean()
   metrics = {
-      'loss': loss,
-      'bits_per_token': loss / math.log(2.0),
+      'bits_per_token': value / math.log(2.0),
       'accuracy': jnp.mean(jnp.argmax(logits_BxTxV, -1) == batch['targets']),
-      'learning_rate': schedule(state.step),
-      'grad_norm': optax.global_norm(grads),
-      'param_norm': optax.global_norm(params),
   }
-  new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                            model_state={'carry': new_carry})
-  return new_state, metrics
+  return value, ({'carry': new_carry}, metrics)
 
 
-def eval_step(
-    state: TrainState,
-    batch: dict[str, jax.Array],
-    carry: Any,
-    *,
-    apply_fn: Callable[..., Any],
-) -> tuple[dict[str, jax.Array], Any]:
+def eval_step(params, model_state, batch, carry, constants, *, model, config):
   """Sums over the real (mask=True) tokens of a window; returns the carry for
   the next window of the same rows."""
-  logits_BxTxV, carry = _apply(apply_fn, state.params, batch['inputs'], carry, train=False)
+  del model_state, constants, config
+  logits_BxTxV, carry = _apply(model, params, batch['inputs'], carry, train=False)
   loss_BxT = optax.softmax_cross_entropy_with_integer_labels(logits_BxTxV, batch['targets'])
   weights = batch['mask'].astype(jnp.float32)
   correct_BxT = jnp.argmax(logits_BxTxV, -1) == batch['targets']
@@ -128,17 +96,25 @@ def check_config(config) -> None:
         f'(cell={config.model.cell!r}).')
 
 
-def state_shardings(abstract_state: TrainState, mesh) -> Any:
+def state_shardings(abstract_state, mesh) -> Any:
   """Params and optimizer state replicated; the carry split over the batch."""
-  repl = parallel.replicated(mesh)
-  shardings = jax.tree.map(lambda _: repl, abstract_state)
-  batch = NamedSharding(mesh, P(parallel.DATA_AXIS))
+  shardings = base.replicated_state(abstract_state, mesh)
+  batch = parallel.batch_sharded(mesh)
   return shardings.replace(model_state={
       'carry': jax.tree.map(lambda _: batch, abstract_state.model_state['carry'])})
 
 
 def make_feeder(config, mesh):
-  return lm_feeding.TextFeeder(config, mesh)
+  return lm_feeding.TokenStreamFeeder(config, mesh)
+
+
+def synthetic_feeder(config, mesh, shape: tuple[int, ...], num_classes: int):
+  """Uniformly random token ids over a vocabulary of shape[0]."""
+  del num_classes
+  if len(shape) != 1:
+    raise errors.ConfigError(f'--synthetic for language models is the vocabulary size; '
+                             f'got {shape}.')
+  return lm_feeding.TokenStreamFeeder(config, mesh, data=lm_feeding.synthetic(shape[0]))
 
 
 def init_variables(model: RNNLanguageModel, feeder) -> Callable:
@@ -152,19 +128,34 @@ def init_variables(model: RNNLanguageModel, feeder) -> Callable:
   return init
 
 
-def bind_train_step(config, model, tx, schedule, rng) -> Callable:
-  return functools.partial(train_step, apply_fn=model.apply, tx=tx, schedule=schedule,
-                           rng=rng)
-
-
-def bind_eval_step(config, model) -> Callable:
-  return functools.partial(eval_step, apply_fn=model.apply)
+def sync_workdir(workdir: str, config, feeder, constants) -> None:
+  del config, constants
+  lm_feeding.sync_vocabulary(workdir, feeder.vocab)
 
 
 def plot_run(workdir, config, model, state, feeder) -> list[str]:
-  paths = [plots.plot_lm_curves(workdir)]
+  paths = [curves.plot_lm_curves(workdir)]
   if config.model.cell == 'lstm':
-    paths.append(plots.plot_lstm_gates(
+    paths.append(lm_pictures.plot_lstm_gates(
         model, state.params, feeder.vocab, feeder.eval_ids_host,
         os.path.join(workdir, 'lstm_gates.png')))
   return paths
+
+
+TASK = base.Task(
+    name='language_model',
+    models=MODELS,
+    make_feeder=make_feeder,
+    init_variables=init_variables,
+    loss=loss,
+    eval_step=eval_step,
+    summarize_eval=summarize_eval,
+    check_config=check_config,
+    data_model_fields=('vocab_size',),
+    best_during_training={'validation_bits_per_token': min},
+    rng_streams=('dropout',),
+    state_shardings=state_shardings,
+    sync_workdir=sync_workdir,
+    plot_run=plot_run,
+    synthetic_feeder=synthetic_feeder,
+)

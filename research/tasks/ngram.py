@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from research import config_lib, errors, ngram, writers
+from research import workdir as workdir_lib
 from research.data import DATASETS, lm_corpus, lm_feeding
+from research.tasks import base
 
 MODELS = {'kneser_ney': ngram.KneserNeyLM}
 
@@ -48,30 +50,31 @@ def summarize(sums: dict[str, float], prefix: str) -> dict[str, float]:
   }
 
 
-def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
+def fit_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Fits the n-gram model on the training split and scores the others.
 
   Writes config.json, vocab.json (checked on a rerun, like a neural run's) and
   results.json; refitting is cheap, so a rerun recomputes rather than resumes.
   """
-  from research import train  # prepare_workdir / write_results
-
   check_config(config)
   data = lm_feeding.load(config)
-  train.prepare_workdir(workdir, config)
+  workdir_lib.prepare(workdir, config)
   lm_feeding.sync_vocabulary(workdir, data.vocab)
   t0 = time.perf_counter()
   lm = MODELS[config.model.name](config.model.order, len(data.vocab)).fit(data.ids['train'])
   train_seconds = time.perf_counter() - t0
   results: dict[str, Any] = {}
-  for split in lm_feeding.TextFeeder.eval_splits:
+  for split in lm_feeding.TokenStreamFeeder.eval_splits:
     results.update(summarize(score(lm, data.ids[split]), split))
   results.update(
       steps=0, train_seconds=train_seconds, num_devices=0,
       num_params=lm.num_ngrams,
       dataset=config.dataset.name, model=f'{config.model.name}_{config.model.order}')
-  train.write_results(workdir, results, config)
+  workdir_lib.write_results(workdir, results)
   writers.log(f'{config.model.name} order {config.model.order}: ' + ', '.join(
       f'{k} {v:.4f}' for k, v in results.items() if k.endswith('bits_per_token')))
   return results
 
+
+TASK = base.FittedTask(name='ngram', models=MODELS, check_config=check_config,
+                       fit_and_evaluate=fit_and_evaluate)

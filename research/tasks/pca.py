@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 
 from research import config_lib, errors, writers
-from research.data import DATASETS, pipeline
-from research.tasks import autoencoder
+from research import workdir as workdir_lib
+from research.data import DATASETS, images
+from research.plots import autoencoder as pictures
+from research.tasks import autoencoder, base
 
 MODELS = {'pca': None}
 
@@ -30,16 +32,14 @@ def check_config(config) -> None:
     raise errors.ConfigError('PCA is compared on pixels in [0, 1]: set preprocess.standardize=False.')
 
 
-def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
+def fit_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Fits PCA on the train split, scores the eval split; writes config.json,
   results.json and reconstructions.png (refitting is cheap: a rerun refits)."""
-  from research import plots, train
-
   check_config(config)
-  data = pipeline.load(config)
-  train.prepare_workdir(workdir, config)
-  x_train = data.train_images.reshape(len(data.train_images), -1)
-  x_test = data.eval_images.reshape(len(data.eval_images), -1)
+  data = images.load(config)
+  workdir_lib.prepare(workdir, config)
+  x_train = data.train_inputs.reshape(len(data.train_inputs), -1)
+  x_test = data.eval_inputs.reshape(len(data.eval_inputs), -1)
   k = config.model.num_components
   if k > x_train.shape[1]:
     raise errors.ConfigError(f'{k} components exceed the {x_train.shape[1]} input dimensions.')
@@ -55,10 +55,14 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
       test_examples=float(len(x_test)), steps=0, train_seconds=train_seconds,
       num_params=int(components.size + mean.size), num_devices=0,
       dataset=config.dataset.name, model=f'pca_{k}')
-  train.write_results(workdir, results, config)
+  workdir_lib.write_results(workdir, results)
   if config.plot:
-    plots.plot_reconstructions(x_test[:10], recon[:10], recon[:10], data.eval_images.shape[1:],
+    pictures.plot_reconstructions(x_test[:10], recon[:10], recon[:10], data.eval_inputs.shape[1:],
                                k, os.path.join(workdir, 'reconstructions.png'))
   writers.log(f'PCA, {k} components: test squared error per image '
               f'{results["test_squared_error"]:.3f}')
   return results
+
+
+TASK = base.FittedTask(name='pca', models=MODELS, check_config=check_config,
+                       fit_and_evaluate=fit_and_evaluate)

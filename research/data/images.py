@@ -1,0 +1,82 @@
+"""Image and signal classification data: TFDS splits -> preprocessed host
+arrays (`feeding.ArraySplits`) for the in-memory feeder.
+
+Pixels become float32 in [0, 1], are resized or padded as configured
+(images only) and standardized with the training split's per-channel
+statistics; 1-D signals (MNIST-1D) are standardized alike.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from research import errors
+from research.data import datasets
+from research.data.feeding import ArraySplits
+
+
+def to_unit_float(inputs: np.ndarray) -> np.ndarray:
+  """uint8 pixels -> float32 in [0, 1]; float inputs (signals) pass unchanged."""
+  if inputs.dtype == np.uint8:
+    return inputs.astype(np.float32) / 255.0
+  return inputs.astype(np.float32)
+
+
+def preprocess(inputs: np.ndarray, preprocess_config, mean, std) -> np.ndarray:
+  """NxHxWxC uint8 images (or NxLxC float signals) -> float32, resized/padded
+  as configured (images only), standardized."""
+  x = to_unit_float(inputs)
+  if x.ndim != 4:
+    if preprocess_config.image_size is not None or preprocess_config.pad:
+      raise errors.ConfigError(
+          f'preprocess.image_size / pad apply to images; these inputs are {x.shape[1:]}.')
+    return ((x - mean) / std).astype(np.float32)
+  size = preprocess_config.image_size
+  if size is not None and x.shape[1:3] != (size, size):
+    cpu = jax.local_devices(backend='cpu')[0]  # this process's own
+    with jax.default_device(cpu):
+      x = np.asarray(jax.image.resize(
+          jnp.asarray(x), (x.shape[0], size, size, x.shape[3]), 'bilinear'))
+  pad = preprocess_config.pad
+  if pad:
+    x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  return ((x - mean) / std).astype(np.float32)
+
+
+def load(config) -> ArraySplits:
+  """Loads train and eval splits and preprocesses them with train statistics."""
+  train = datasets.load_split(config.dataset, config.dataset.train_split)
+  evals = datasets.load_split(config.dataset, config.dataset.eval_split)
+  if train.inputs.shape[1:] != evals.inputs.shape[1:]:
+    raise errors.DataNotFoundError(
+        f'Train images {train.inputs.shape[1:]} and eval images '
+        f'{evals.inputs.shape[1:]} differ in shape.')
+  if config.preprocess.standardize:
+    # Per-channel statistics of the raw training inputs (pixels in [0, 1]).
+    raw = to_unit_float(train.inputs)
+    axes = tuple(range(raw.ndim - 1))
+    mean = raw.mean(axis=axes)
+    std = raw.std(axis=axes) + 1e-6
+  else:
+    mean, std = np.float32(0.0), np.float32(1.0)
+  return ArraySplits(
+      train_inputs=preprocess(train.inputs, config.preprocess, mean, std),
+      train_labels=train.labels,
+      eval_inputs=preprocess(evals.inputs, config.preprocess, mean, std),
+      eval_labels=evals.labels,
+      num_classes=train.num_classes)
+
+
+def synthetic(config, input_shape, num_classes: int, num_train: int = 4096,
+              num_eval: int = 1024) -> ArraySplits:
+  """Random standardized images and labels of a given shape (for benchmarks
+  and machines without TensorFlow/TFDS)."""
+  rng = np.random.default_rng(config.seed)
+  return ArraySplits(
+      train_inputs=rng.standard_normal((num_train, *input_shape), np.float32),
+      train_labels=rng.integers(0, num_classes, num_train).astype(np.int32),
+      eval_inputs=rng.standard_normal((num_eval, *input_shape), np.float32),
+      eval_labels=rng.integers(0, num_classes, num_eval).astype(np.int32),
+      num_classes=num_classes)

@@ -1,0 +1,105 @@
+"""A table's statistics over seeds (`summarize`) and its rendering as
+markdown or LaTeX (`render`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from research import config_lib, errors
+from research.reproduce.tables import METRICS, Table
+
+
+def metric_value(table: Table, result: dict[str, Any], split: str | None = None) -> float:
+  return METRICS[table.metric][1](result, split or table.splits[-1])
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+  return dict(n=len(values), mean=float(np.mean(values)) if values else None,
+              std=float(np.std(values)) if len(values) > 1 else None, values=values)
+
+
+def summarize(table: Table, per_row: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+  """Per row: mean/std/values of the last split (the paper's), `by_split` for all."""
+  summary = []
+  for row in table.rows:
+    results = per_row[row.name]
+    by_split = {split: _stats([metric_value(table, r, split) for r in results])
+                for split in table.splits}
+    main = by_split[table.splits[-1]]
+    extra = {metric: _stats([METRICS[metric][1](r, table.splits[-1]) for r in results])
+             for metric in table.extra_metrics}
+    summary.append(dict(
+        row=row.name, config=row.config + (f':{row.arg}' if row.arg else ''),
+        paper=row.paper, source=row.source, **main, by_split=by_split, extra=extra,
+        diff=None if row.paper is None or main['mean'] is None else main['mean'] - row.paper,
+        train_seconds=(float(np.mean([r['train_seconds'] for r in results]))
+                       if results else None)))
+  return summary
+
+
+def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -> str:
+  def ours(s):
+    if s['mean'] is None:
+      return 'not run yet'
+    std = '' if s['std'] is None else f' ± {s["std"]:.{digits}f}'
+    return f'{s["mean"]:.{digits}f}{std} (n={s["n"]})'
+
+  digits = {'bits_per_token': 3, 'squared_error': 3, 'errors': 1}.get(table.metric, 2)
+  ours_headers = (['ours (mean ± std)'] if table.splits == ('test',)
+                  else [f'ours: {split}' for split in table.splits])
+  ours_headers += [f'ours: {METRICS[m][0]}' for m in table.extra_metrics]
+
+  def ours_cells(s, cell):
+    return ([cell(s['by_split'][split]) for split in table.splits]
+            + [cell(s['extra'][m]) for m in table.extra_metrics])
+
+  def seconds(s):
+    return '' if s['train_seconds'] is None else f'{s["train_seconds"]:.0f}'
+
+  def diff(s):
+    return '' if s['diff'] is None else f'{s["diff"]:+.2f}'
+
+  if fmt == 'markdown':
+    # Tables without published figures (e.g. lm_vs_ngram) drop the paper columns.
+    with_paper = any(row.paper is not None for row in table.rows)
+    head = ['row', 'config'] + (['paper', 'source'] if with_paper else []) + ours_headers
+    head += (['ours − paper'] if with_paper else []) + ['train s / run']
+    align = ['---', '---'] + (['---:', '---'] if with_paper else []) + ['---:'] * (
+        len(ours_headers) + with_paper + 1)
+    lines = [f'**{table.title}** — {table.unit}', '',
+             '| ' + ' | '.join(head) + ' |', '|' + '|'.join(align) + '|']
+    for s in summary:
+      cells = [s['row'], f'`{s["config"]}`']
+      if with_paper:
+        cells += ['' if s['paper'] is None else f'{s["paper"]:.2f}', s['source']]
+      cells += ours_cells(s, ours)
+      cells += ([diff(s)] if with_paper else []) + [seconds(s)]
+      lines.append('| ' + ' | '.join(cells) + ' |')
+    if table.note:
+      lines += ['', table.note]
+    return '\n'.join(lines)
+  if fmt == 'latex':
+    esc = lambda t: t.replace('%', r'\%').replace('_', r'\_').replace('&', r'\&')
+    def ours_tex(s):
+      if s['mean'] is None:
+        return '--'
+      std = '' if s['std'] is None else rf' $\pm$ {s["std"]:.{digits}f}'
+      return rf'{s["mean"]:.{digits}f}{std} ($n={s["n"]}$)'
+
+    lines = [r'\begin{tabular}{lrl' + 'r' * len(ours_headers) + 'r}', r'\toprule',
+             rf'{esc(table.title)} & paper & source & '
+             + ' & '.join(esc(h) for h in ours_headers) + r' & $\Delta$ \\', r'\midrule']
+    for s in summary:
+      paper = '' if s['paper'] is None else f'{s["paper"]:.2f}'
+      cells = ' & '.join(ours_cells(s, ours_tex))
+      lines.append(rf'{esc(s["row"])} & {paper} & {esc(s["source"])} & '
+                   rf'{cells} & {diff(s)} \\')
+    lines += [r'\bottomrule', r'\end{tabular}']
+    return '\n'.join(lines)
+  raise errors.ConfigError(f'Unknown format {fmt!r}; use markdown or latex.')
+
+
+def check_metric(metric: str) -> None:
+  config_lib.check_choice('metric', metric, METRICS)

@@ -1,0 +1,159 @@
+"""Training a table's rows: workdirs per (row, seed), in this process
+(`run_row`) or as a pool of `launch.train` subprocesses (`train_in_parallel`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from research import config_lib, errors, writers
+from research.reproduce.tables import Row, Table
+
+
+def run_dir(root: str, table: Table, row: Row, seed: int) -> str:
+  slug = ''.join(ch if ch.isalnum() else '_' for ch in row.name.lower()).strip('_')
+  return os.path.join(root, table.name, slug, f'seed_{seed}')
+
+
+def load_row_config(row: Row, seed: int, repo_root: str = '.'):
+  config = config_lib.load(os.path.join(repo_root, row.config), row.arg)
+  config_lib.override(config, dict(row.overrides))
+  config.seed = seed
+  return config
+
+
+def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
+            train_missing: bool = True) -> list[dict[str, Any]]:
+  """Results of each seed: read from finished workdirs, trained otherwise
+  (or, with train_missing=False, left out)."""
+  from research import train  # Heavy imports only when something runs.
+
+  num_seeds = row.seeds or seeds
+  if row.vmap_seeds and train_missing and not all(
+      os.path.exists(os.path.join(run_dir(root, table, row, s), 'results.json'))
+      for s in range(num_seeds)):
+    from research import multiseed
+    writers.log(f'[{table.name}] {row.name}: training seeds 0-{num_seeds - 1} as one program.')
+    t0 = time.perf_counter()
+    multiseed.train_and_evaluate_seeds(
+        load_row_config(row, 0, repo_root), list(range(num_seeds)),
+        [run_dir(root, table, row, s) for s in range(num_seeds)])
+    _add_wall_seconds([run_dir(root, table, row, s) for s in range(num_seeds)],
+                      time.perf_counter() - t0)
+  results = []
+  for seed in range(num_seeds):
+    workdir = run_dir(root, table, row, seed)
+    path = os.path.join(workdir, 'results.json')
+    if os.path.exists(path):
+      with open(path, encoding='utf-8') as f:
+        results.append(json.load(f))
+      writers.log(f'[{table.name}] {row.name} seed {seed}: done earlier ({workdir}).')
+      continue
+    if not train_missing:
+      continue
+    writers.log(f'[{table.name}] {row.name} seed {seed}: training in {workdir}.')
+    t0 = time.perf_counter()
+    train.train_and_evaluate(load_row_config(row, seed, repo_root), workdir)
+    _add_wall_seconds([workdir], time.perf_counter() - t0)
+    with open(path, encoding='utf-8') as f:
+      results.append(json.load(f))
+  return results
+
+
+def _add_wall_seconds(workdirs: list[str], seconds: float) -> None:
+  """Records a finished run's wall time (shared by seeds trained together)."""
+  for workdir in workdirs:
+    path = os.path.join(workdir, 'results.json')
+    with open(path, encoding='utf-8') as f:
+      result = json.load(f)
+    result['wall_seconds'] = seconds
+    with open(path, 'w', encoding='utf-8') as f:
+      json.dump(result, f, indent=2, sort_keys=True)
+
+
+def launch_command(row: Row, seed: int, workdir: str, repo_root: str,
+                    num_seeds: int = 1) -> list[str]:
+  config = os.path.join(repo_root, row.config) + (f':{row.arg}' if row.arg else '')
+  return [sys.executable, '-m', 'launch.train', f'--config={config}', f'--workdir={workdir}',
+          f'--config.seed={seed}', f'--num_seeds={num_seeds}',
+          *(f'--config.{k}={v}' for k, v in row.overrides)]
+
+
+def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
+                      workers: int = 2) -> None:
+  """Trains every missing (row, seed) as a `launch.train` subprocess, `workers`
+  at a time, each pinned to its own share of this machine's cores.
+
+  For CPU hosts: small models use two cores better as two one-core processes
+  than as one two-core process (XLA's threads gain little on small matmuls;
+  the fortunes LSTM: 2 x 4.8 vs 7.0 steps/s on 2 cores). Each run logs to
+  WORKDIR.log; a failed run is reported after the others finish.
+  """
+  from research.data import datasets
+
+  def missing(row, seed):
+    return not os.path.exists(os.path.join(run_dir(root, table, row, seed), 'results.json'))
+
+  # A job is (row, first seed, number of seeds): one seed, or a vmapped row's all.
+  jobs = []
+  for row in table.rows:
+    num_seeds = row.seeds or seeds
+    if row.vmap_seeds:
+      jobs += [(row, 0, num_seeds)] if any(missing(row, s) for s in range(num_seeds)) else []
+    else:
+      jobs += [(row, s, 1) for s in range(num_seeds) if missing(row, s)]
+  # Prepare every dataset here first: two workers building the same one into
+  # the same directory would race.
+  prepared = set()
+  for row, _, _ in jobs:
+    dataset = load_row_config(row, 0, repo_root).dataset
+    if dataset.to_json_best_effort() not in prepared:
+      datasets.prepare(dataset)
+      prepared.add(dataset.to_json_best_effort())
+  cores = sorted(os.sched_getaffinity(0))
+  slots = [cores[i::workers] for i in range(workers)] if len(cores) >= workers else [cores] * workers
+  running: dict[int, tuple] = {}  # slot -> (process, row, seeds, workdir, start, log)
+  failures = []
+  while jobs or running:
+    for slot in range(workers):
+      if slot in running or not jobs:
+        continue
+      row, seed, num_seeds = jobs.pop(0)
+      # A vmapped row trains into ROW/seed_K from its row directory.
+      workdir = run_dir(root, table, row, seed)
+      launch_dir = os.path.dirname(workdir) if num_seeds > 1 else workdir
+      seeds_str = f'seeds {seed}-{seed + num_seeds - 1}' if num_seeds > 1 else f'seed {seed}'
+      os.makedirs(os.path.dirname(workdir), exist_ok=True)
+      log = open(launch_dir + '.log', 'a', encoding='utf-8')
+      writers.log(f'[{table.name}] {row.name} {seeds_str}: training in {launch_dir} '
+                  f'(cores {slots[slot]}, log {launch_dir}.log).')
+      process = subprocess.Popen(
+          launch_command(row, seed, launch_dir, repo_root, num_seeds), cwd=repo_root,
+          stdout=log, stderr=subprocess.STDOUT)
+      # Pinned right after the start (a preexec_fn would run in a forked copy of
+      # this multithreaded process); the child's threads start after imports.
+      os.sched_setaffinity(process.pid, slots[slot])
+      running[slot] = (process, row, seeds_str, [
+          run_dir(root, table, row, s) for s in range(seed, seed + num_seeds)],
+          time.perf_counter(), log, launch_dir)
+    time.sleep(0.5)
+    for slot, (process, row, seeds_str, workdirs, start, log, launch_dir) in list(
+        running.items()):
+      if process.poll() is None:
+        continue
+      log.close()
+      del running[slot]
+      if process.returncode != 0 or not all(
+          os.path.exists(os.path.join(w, 'results.json')) for w in workdirs):
+        failures.append(f'{row.name} {seeds_str} (exit {process.returncode}; '
+                        f'see {launch_dir}.log)')
+        continue
+      seconds = time.perf_counter() - start
+      _add_wall_seconds(workdirs, seconds)
+      writers.log(f'[{table.name}] {row.name} {seeds_str}: done in {seconds:.0f} s.')
+  if failures:
+    raise errors.UserError('Runs failed: ' + '; '.join(failures))

@@ -1,0 +1,208 @@
+"""The result tables as data: rows (config, variant, overrides, the paper's
+figure and its source), the metrics they report, and the `TABLES` registry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  name: str
+  config: str                     # path relative to the repository root
+  arg: str | None = None
+  overrides: tuple = ()           # ((dotted key, value), ...)
+  paper: float | None = None      # in the table's unit
+  source: str = ''
+  seeds: int | None = None        # fixed number of seeds (e.g. 1 for slow rows)
+  # Train all seeds as one compiled program (research/multiseed.py): for small
+  # in-memory classification models, where one seed leaves the machine idle.
+  vmap_seeds: bool = False
+
+
+# metric -> (unit shown in the table, value of one split in a results.json)
+METRICS = {
+    'accuracy': ('accuracy %', lambda r, split: 100.0 * float(r[f'{split}_accuracy'])),
+    'error': ('error %', lambda r, split: 100.0 * (1.0 - float(r[f'{split}_accuracy']))),
+    'bits_per_token': ('bits per token', lambda r, split: float(r[f'{split}_bits_per_token'])),
+    'perplexity': ('perplexity', lambda r, split: float(r[f'{split}_perplexity'])),
+    'errors': ('errors (of 10,000)', lambda r, split: (
+        (1.0 - float(r[f'{split}_accuracy'])) * float(r[f'{split}_examples']))),
+    'squared_error': ('squared error per image',
+                      lambda r, split: float(r[f'{split}_squared_error'])),
+    # The best of the periodic evaluations (train.best_during_training).
+    'best_accuracy': ('best-during-training accuracy %',
+                      lambda r, split: 100.0 * float(r[f'best_{split}_accuracy'])),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+  name: str
+  title: str
+  metric: str                     # a key of METRICS
+  rows: tuple
+  note: str = ''
+  splits: tuple = ('test',)       # one "ours" column each; the paper figure is the last's
+  unit_label: str = ''            # overrides METRICS' unit (e.g. 'bits per character')
+  # More "ours" columns, of the last split, shown but not compared with the paper.
+  extra_metrics: tuple = ()
+
+  @property
+  def unit(self) -> str:
+    return f'{self.splits[-1]} {self.unit_label or METRICS[self.metric][0]}'
+
+
+def _fmnist(name, config, paper, source, **kw):
+  return Row(name=name, config=f'configs/{config}.py', paper=paper, source=source, **kw)
+
+
+XIAO = 'Xiao et al. 2017, Table 3'
+# The fashion_mnist table's small-CNN run (seed 0): the hinton2015 table's teacher.
+FMNIST_CNN_TEACHER = 'runs/tables/fashion_mnist/small_cnn__bn__dropout/seed_0'
+BENCH = 'Fashion-MNIST benchmark list (zalandoresearch README)'
+
+TABLES: dict[str, Table] = {
+    'fashion_mnist': Table(
+        name='fashion_mnist', title='Fashion-MNIST (60k train / 10k test)', metric='accuracy',
+        rows=(
+            _fmnist('Logistic regression', 'fashion_mnist_logreg', 84.2,
+                    f'{XIAO}: LogisticRegression C=1 l1'),
+            _fmnist('MLP 256-256', 'fashion_mnist_mlp', 87.1,
+                    f'{XIAO}: MLPClassifier relu [100]'),
+            _fmnist('LeNet-5', 'fashion_mnist_lenet5', 91.6,
+                    f'{BENCH}: 2 Conv + pooling (TF docs)'),
+            _fmnist('Small CNN (BN, dropout)', 'fashion_mnist_cnn', 92.6,
+                    f'{BENCH}: 3 Conv + pooling + 2 FC + dropout'),
+            _fmnist('ResNet-20', 'fashion_mnist_resnet', 94.9,
+                    f'{BENCH}: ResNet18 + flips/translation', seeds=1),
+        ),
+        note='Paper figures are the closest published rows, not identical models.'),
+    'mnist_lecun98': Table(
+        name='mnist_lecun98', title='MNIST, LeCun et al. 1998 (test error)', metric='error',
+        rows=(
+            Row('Linear classifier', 'configs/mnist_mlp.py', 'hidden=0', paper=12.0,
+                source="LeCun's MNIST table: linear classifier (1-layer NN)"),
+            Row('2-layer NN, 300 hidden', 'configs/mnist_mlp.py', 'hidden=300', paper=4.7,
+                source="LeCun's MNIST table: 2-layer NN, 300 HU, MSE"),
+            Row('3-layer NN, 500+150 hidden', 'configs/mnist_mlp.py', 'hidden=500-150', paper=2.95,
+                source="LeCun's MNIST table: 3-layer NN, 500+150 HU"),
+            Row('LeNet-5', 'configs/mnist_lenet5.py', paper=0.95,
+                source="LeCun's MNIST table: LeNet-5, no distortions"),
+        ),
+        note='Needs the TFDS mnist files (download where a network exists).'),
+    'cifar10_resnet': Table(
+        name='cifar10_resnet', title='CIFAR-10 ResNets, He et al. 2016 Table 6 (test error)',
+        metric='error',
+        rows=tuple(
+            Row(f'ResNet-{d}', 'configs/cifar10_resnet.py', str(d), paper=p,
+                source='He et al. 2016, Table 6')
+            for d, p in ((20, 8.75), (32, 7.51), (44, 7.17), (56, 6.97), (110, 6.43))),
+        note='Needs the TFDS cifar10 files; 164 epochs per run (accelerator recommended).'),
+    'lm_vs_ngram': Table(
+        name='lm_vs_ngram',
+        title='Character-level language models on Debian `fortunes` (2.32M / 129k / 129k chars)',
+        metric='bits_per_token', unit_label='bits per character (lower is better)',
+        splits=('validation', 'test'),
+        rows=(
+            Row('KN 3-gram', 'configs/fortunes_char.py', 'ngram,order=3', seeds=1),
+            Row('KN 5-gram', 'configs/fortunes_char.py', 'ngram,order=5', seeds=1),
+            Row('KN 7-gram', 'configs/fortunes_char.py', 'ngram,order=7', seeds=1),
+            Row('Elman RNN 256', 'configs/fortunes_char.py', 'rnn'),
+            Row('LSTM 256', 'configs/fortunes_char.py', 'lstm'),
+            Row('GRU 256', 'configs/fortunes_char.py', 'gru'),
+        ),
+        note=('Interpolated modified Kneser-Ney n-grams (Chen & Goodman 1998) are fitted '
+              'by counting: deterministic, one run each. Every model scores the same '
+              'characters (each split after its first) with the same train-split '
+              'vocabulary. No published figures exist for this corpus.')),
+    'mnist1d': Table(
+        name='mnist1d',
+        title='MNIST-1D (4,000 train / 1,000 test signals of length 40), final test accuracy',
+        metric='accuracy', extra_metrics=('best_accuracy',),
+        rows=tuple(
+            Row(f'{name}{", shuffled" if shuffle else ""}', 'configs/mnist1d.py',
+                f'{variant},shuffle' if shuffle else variant, paper=paper,
+                source=('Greydanus & Kobak 2024, MNIST-1D table (repository README)'
+                        + (', shuffled' if shuffle else '')),
+                vmap_seeds=True)
+            for shuffle, papers in ((False, (32, 68, 94, 91)), (True, (32, 68, 56, 57)))
+            for (variant, name), paper in zip(
+                (('logreg', 'Logistic regression'), ('mlp', 'MLP'), ('cnn', 'CNN'),
+                 ('gru', 'GRU')), papers)),
+        note=('All seeds of a row train as one program (jax.vmap over seeds). The table '
+              'compares the final accuracy (step 6,000) with the paper; the best of the '
+              'evaluations every 250 steps is shown beside it. The reference notebook '
+              '(notebooks/mnist1d-classification.ipynb, one seed, its logged output) ends '
+              'at 31.5 / 65.1 / 92.3 / 89.1 %, shuffled 31.5 / 66.0 / 58.7 / 53.3 %.')),
+    'kim2014': Table(
+        name='kim2014',
+        title='Kim 2014, CNNs for sentence classification: SST-2 (GLUE validation)',
+        metric='accuracy',
+        rows=tuple(
+            Row(name, 'configs/sst2_textcnn.py', variant, paper=paper,
+                source='Kim 2014, Table 2 (SST-2 test)')
+            for name, variant, paper in (('CNN-rand', 'rand', 82.7), ('CNN-static', 'static', 86.8),
+                                         ('CNN-non-static', 'nonstatic', 87.2))),
+        note=('Needs the TFDS glue/sst2 files and the word2vec GoogleNews vectors (see '
+              'configs/sst2_textcnn.py). GLUE hides the SST-2 test labels: ours are on its '
+              '872 validation sentences, Kim\'s on the 1,821 test sentences.')),
+    'fortunes_text': Table(
+        name='fortunes_text',
+        title='Which of 43 Debian `fortunes` files a quotation comes from (12,157 train / 1,552 test)',
+        metric='accuracy',
+        rows=(
+            Row('Bag-of-words logistic regression', 'configs/fortunes_textcnn.py', 'bow',
+                vmap_seeds=True),
+            # Not vmapped: on XLA:CPU a convolution or LSTM vmapped over seeds runs
+            # several times slower than the seeds one after another (grouped
+            # convolutions, batched matmuls), unlike MNIST-1D's tiny models.
+            Row('LSTM 150', 'configs/fortunes_textcnn.py', 'lstm'),
+            Row('TextCNN (CNN-rand)', 'configs/fortunes_textcnn.py', 'cnn'),
+        ),
+        note=('Same splits, vocabulary (train words seen twice or more), 300-d word vectors '
+              'learned from scratch and 64-word inputs for every row; hyper-parameters chosen '
+              'on the validation split (configs/fortunes_textcnn.py). No published figures '
+              'exist for this corpus; the majority class (people) is 8.1 % of the test split.')),
+    'hinton2006': Table(
+        name='hinton2006',
+        title=('Hinton & Salakhutdinov 2006 on Fashion-MNIST: 30-d codes, test squared '
+               'reconstruction error per image (lower is better)'),
+        metric='squared_error',
+        rows=(
+            Row('PCA, 30 components', 'configs/fashion_mnist_autoencoder.py', 'pca', paper=13.87,
+                source='Hinton & Salakhutdinov 2006, MNIST (text, Fig. 2)', seeds=1),
+            Row('Autoencoder 784-1000-500-250-30, end to end', 'configs/fashion_mnist_autoencoder.py',
+                'e2e'),
+            Row('Autoencoder, layer-wise pre-trained + fine-tuned',
+                'configs/fashion_mnist_autoencoder.py', 'layerwise', paper=3.00,
+                source='Hinton & Salakhutdinov 2006, MNIST (RBM pre-training)'),
+        ),
+        note=('Paper figures are on MNIST, shown for reference only: the datasets differ (PCA '
+              'does better on Fashion-MNIST than on MNIST, the autoencoder worse). PCA is fitted '
+              'in closed form: one run. Our '
+              'pre-training trains each layer as a shallow autoencoder (not an RBM), 1 epoch '
+              'per layer, then 6 epochs end to end; the end-to-end row trains 10 epochs.')),
+    'hinton2015': Table(
+        name='hinton2015',
+        title=('Hinton, Vinyals & Dean 2015 on Fashion-MNIST: a 784-800-800-10 MLP trained '
+               'from scratch vs distilled from a CNN teacher'),
+        metric='errors',
+        rows=(
+            Row('Student 2x800, from scratch', 'configs/fashion_mnist_distill.py', 'student',
+                overrides=(('preprocess.standardize', True),), paper=146,
+                source='Hinton et al. 2015, sec. 3 (MNIST)'),
+            Row('Student 2x800, distilled (T = 4, soft weight 0.5)',
+                'configs/fashion_mnist_distill.py', 'distilled', overrides=(
+                    ('preprocess.standardize', True),
+                    ('distill.teacher_workdir', FMNIST_CNN_TEACHER),
+                    ('distill.temperature', 4.0), ('distill.soft_weight', 0.5)), paper=74,
+                source='Hinton et al. 2015, sec. 3 (MNIST)'),
+        ),
+        note=('Teacher: the small CNN of the fashion_mnist table, seed 0 (93.08 % test '
+              f'accuracy, i.e. 692 errors; run that table first: {FMNIST_CNN_TEACHER}). The '
+              "paper's MNIST teacher (2x1200, dropout, jitter) makes 67 errors. T and the soft "
+              'weight were chosen on a held-out part of the train split (train[50000:], seed 0: '
+              'student 90.16 %; T = 20, weight 0.9 on the test split 89.56 % vs 90.35 %; T = 4, '
+              'weight 0.5: 90.77 %). Paper figures are MNIST test errors, shown for reference.')),
+}

@@ -1,0 +1,133 @@
+"""The trainer's compiled programs: one generic pure train step, the eval
+step and the state initialisation, each `jax.jit`-ed here and nowhere else in
+the training path.
+
+  train_step(state, rng, constants, batch) -> (state, metrics)
+
+is big_vision's `update_fn` shape: the task contributes only its objective
+(`Task.loss`) and, optionally, a mask of which parameters a step may change
+(`Task.update_mask`); value_and_grad, the optax update and the health metrics
+(learning rate, gradient and parameter norms) are the same for every family.
+`rng` is the run's step key, an argument (not a closure), folded with the
+step inside, so the step is a pure function of its inputs and a resumed run
+draws exactly the keys of an uninterrupted one. `constants` are read-only
+arrays the objective needs (a distillation teacher), passed in on every call
+so they are neither updated, nor saved, nor baked into the program.
+
+Compiled with the state's shardings in and out and the state donated. With
+`seed_axes`, S seeds' stacked states train as one program: the same step,
+`jax.vmap`-ed over the seed axis (research/multiseed.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from research import parallel
+from research.train_state import TrainState
+
+
+def step_rngs(rng: jax.Array, step: jax.Array, streams: Sequence[str]) -> dict[str, jax.Array]:
+  """One key per stream of randomness, folded with the step. A single stream
+  uses the run's key itself; several split it first (so a stream's keys do
+  not depend on which other streams a task declares after it)."""
+  keys = [rng] if len(streams) == 1 else list(jax.random.split(rng, len(streams)))
+  return {name: jax.random.fold_in(key, step) for name, key in zip(streams, keys)}
+
+
+def train_step(state: TrainState, rng: jax.Array, constants: Any, batch: dict[str, Any], *,
+               loss_fn: Callable, tx: optax.GradientTransformation, schedule: optax.Schedule,
+               rng_streams: Sequence[str],
+               update_mask: Callable | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One update of every family. `loss_fn(params, model_state, batch, rngs,
+  constants, step) -> (loss, (model_state, metrics))` is the task's objective
+  with its model and config bound."""
+  rngs = step_rngs(rng, state.step, rng_streams)
+
+  def objective(params):
+    return loss_fn(params, state.model_state, batch, rngs, constants, state.step)
+
+  (loss, (model_state, task_metrics)), grads = jax.value_and_grad(
+      objective, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  if update_mask is not None:
+    updates = jax.tree.map(jnp.multiply, updates, update_mask(updates, state.step))
+  params = optax.apply_updates(state.params, updates)
+  metrics = {
+      'loss': loss,
+      **task_metrics,
+      'learning_rate': schedule(state.step),
+      'grad_norm': optax.global_norm(grads),
+      'param_norm': optax.global_norm(params),
+  }
+  new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                            model_state=model_state)
+  return new_state, metrics
+
+
+def bind_loss(task, model, config) -> Callable:
+  return functools.partial(task.loss, model=model, config=config)
+
+
+def make_train_step(task, model, config, tx, schedule) -> Callable:
+  """(state, rng, constants, batch) -> (state, metrics) for this task."""
+  mask = (None if task.update_mask is None
+          else functools.partial(task.update_mask, model=model, config=config))
+  return functools.partial(train_step, loss_fn=bind_loss(task, model, config), tx=tx,
+                           schedule=schedule, rng_streams=task.rng_streams, update_mask=mask)
+
+
+def _constants_sharding(constants, mesh):
+  return jax.tree.map(lambda _: parallel.replicated(mesh), constants)
+
+
+def compile_train_step(step_fn: Callable, feeder, state_shardings, constants, mesh, *,
+                       seed_axes: tuple | None = None):
+  """jit(state, rng, constants, *feeder.train_args(step)) -> (state, metrics),
+  the state donated. The feeder's `train_batch` builds the batch inside the
+  program (e.g. gathers rows of device-resident data by index). With
+  `seed_axes` (one entry per train arg: 0 if it has a seed axis, else None),
+  state, rng and metrics carry a leading seed axis and the step is vmapped."""
+  repl = parallel.replicated(mesh)
+
+  def one(state, rng, constants, *args):
+    return step_fn(state, rng, constants, feeder.train_batch(*args))
+
+  fn = one if seed_axes is None else jax.vmap(one, in_axes=(0, 0, None, *seed_axes))
+  return jax.jit(
+      fn, in_shardings=(state_shardings, repl, _constants_sharding(constants, mesh),
+                        *feeder.train_arg_shardings),
+      out_shardings=(state_shardings, repl), donate_argnums=(0,))
+
+
+def compile_eval_step(task, model, config, feeder, state_shardings, constants, mesh, *,
+                      seeds: bool = False):
+  """jit(state, constants, carry, *feeder.eval_args(split)[i]) -> (sums, carry),
+  the carry (a per-row state, split over the batch) donated. With `seeds`,
+  the state has a seed axis and every seed scores the same batch."""
+  eval_fn = functools.partial(task.eval_step, model=model, config=config)
+
+  def one(state, constants, carry, batch):
+    return eval_fn(state.params, state.model_state, batch, carry, constants)
+
+  def run(state, constants, carry, *args):
+    batch = feeder.eval_batch(*args)
+    if seeds:
+      return jax.vmap(one, in_axes=(0, None, 0, None))(state, constants, carry, batch)
+    return one(state, constants, carry, batch)
+
+  return jax.jit(
+      run, in_shardings=(state_shardings, _constants_sharding(constants, mesh),
+                         parallel.batch_sharded(mesh), *feeder.eval_arg_shardings),
+      out_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
+      donate_argnums=(2,))
+
+
+def compile_init(init_fn: Callable, shardings) -> Callable:
+  """rng -> state, every leaf written straight into its sharding."""
+  return jax.jit(init_fn, out_shardings=shardings)
