@@ -3,11 +3,13 @@ resume, and the PCA baseline."""
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 import pytest
 
 from research import errors, train, writers
+from research import step as step_lib
 from research.models.autoencoder import DeepAutoencoder
 from research.tasks import autoencoder
 from research.train_state import TrainState
@@ -28,9 +30,10 @@ def test_each_phase_trains_only_its_layers(step, trained):
   tx = optax.adam(1e-2)
   state = tiny_state(model, tx).replace(step=jnp.asarray(step, jnp.int32))
   x = jax.random.uniform(jax.random.key(1), (4, 12))
-  new, metrics = autoencoder.train_step(state, {'image': x}, model=model, tx=tx,
-                                        schedule=optax.constant_schedule(1e-2),
-                                        steps_per_layer=5)
+  config = ml_collections.ConfigDict({'pretrain_steps_per_layer': 5})
+  step_fn = step_lib.make_train_step(autoencoder.TASK, model, config, tx,
+                                     optax.constant_schedule(1e-2))
+  new, metrics = jax.jit(step_fn)(state, jax.random.key(0), None, {'image': x})
   changed = {name for name in state.params
              if not all(np.array_equal(a, b) for a, b in zip(
                  jax.tree.leaves(state.params[name]), jax.tree.leaves(new.params[name])))}
@@ -55,7 +58,9 @@ def test_eval_metric_is_squared_error_per_image():
   params = model.init(jax.random.key(0), jnp.zeros((1, 4)))['params']
   state = TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=(), model_state={})
   x = jnp.array([[0.0, 1.0, 0.5, 0.2], [1.0, 1.0, 0.0, 0.0], [0.3, 0.3, 0.3, 0.3]])
-  sums = autoencoder.eval_step(state, {'image': x}, jnp.array([True, True, False]), model=model)
+  sums, _ = autoencoder.eval_step(state.params, state.model_state,
+                                  {'image': x, 'mask': jnp.array([True, True, False])}, None,
+                                  None, model=model, config=None)
   recon = jax.nn.sigmoid(model.apply({'params': params}, x)[0])
   want = np.sum((np.asarray(recon[:2]) - np.asarray(x[:2])) ** 2)
   np.testing.assert_allclose(sums['squared_error_sum'], want, rtol=1e-5)
@@ -109,18 +114,20 @@ def test_pca_run_and_bad_settings(tmp_path):
 
 
 def test_classifier_starts_from_the_autoencoders_encoder(tmp_path):
-  from research import checkpoint, optim, parallel
+  from research import optim, parallel
+  from research import workdir as workdir_lib
   from research.tasks import TASKS
   train.train_and_evaluate(ae_config(tmp_path, variant='e2e'), str(tmp_path / 'ae'))
   config = ae_config(tmp_path, variant='classify')
   config.init_from.workdir = str(tmp_path / 'ae')
   mesh = parallel.make_mesh()
-  feeder = TASKS['classification'].make_feeder(config, mesh)
-  model = train.build_model(config, feeder)
+  task = TASKS['classification']
+  feeder = task.make_feeder(config, mesh)
+  model = train.build_model(config, task, feeder)
   tx, _ = optim.make_optimizer(config, 6)
-  fresh = train.create_train_state(config, model, tx, feeder, jax.random.key(0), mesh)
+  fresh = train.create_train_state(task, model, tx, feeder, jax.random.key(0), mesh)
   state = train.init_from_workdir(fresh, config.init_from)
-  _, ae_params = checkpoint.latest_params(str(tmp_path / 'ae'))
+  ae_params = workdir_lib.load_run(str(tmp_path / 'ae')).params
   for k in range(4):
     for leaf in ('kernel', 'bias'):
       np.testing.assert_array_equal(state.params[f'encoder_{k}'][leaf], ae_params[f'encoder_{k}'][leaf])

@@ -16,20 +16,13 @@ import optax
 import pytest
 import tensorflow_datasets as tfds
 
-import research.tasks
 from research import errors, parallel, train, writers
+from research import step as step_lib
 from research.models import MLP
-from research.tasks import distillation
+from research.tasks import distillation, teacher as teacher_lib
 from research.train_state import TrainState
 from testlib import (REPO_ROOT, load_config, quiet, restore_state_tree, subprocess_env,
                      write_idx_dir)
-
-
-@pytest.fixture(autouse=True)
-def distillation_task(monkeypatch):
-  # research.train looks tasks up in research.tasks.TASKS: the same dict object.
-  assert train.TASKS is research.tasks.TASKS
-  monkeypatch.setitem(research.tasks.TASKS, 'distillation', distillation)
 
 
 # --- The loss ---------------------------------------------------------------
@@ -214,9 +207,10 @@ def test_extended_distillation_run_equals_a_straight_one(fashion_data, fashion_t
 def test_teacher_runs_in_eval_mode(fashion_data, fashion_teacher):
   # The runlocal teacher has dropout 0.5: in train mode its logits would
   # change with the step's key. In eval mode they are its deterministic output.
-  config = distilled_config(fashion_data, fashion_teacher)
-  teacher = distillation.load_teacher(config, num_classes=10, input_shape=(28, 28, 1),
-                                      mesh=parallel.make_mesh())
+  config = distilled_config(fashion_data, fashion_teacher, **{
+      'distill.temperature': 4.0, 'distill.soft_weight': 0.5})
+  teacher = teacher_lib.load_teacher(config, num_classes=10, input_shape=(28, 28, 1),
+                                     mesh=parallel.make_mesh())
   assert teacher.model.dropout_rate == 0.5
   student = MLP(num_classes=10, hidden_sizes=(8,))
   params = student.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))['params']
@@ -228,10 +222,10 @@ def test_teacher_runs_in_eval_mode(fashion_data, fashion_teacher):
            'label': jnp.asarray(rng.integers(0, 10, 6))}
   teacher_logits = teacher.model.apply(teacher.variables, batch['image'], train=False)
   student_logits = student.apply({'params': params}, batch['image'])
-  metrics = [distillation.train_step(
-      state, batch, teacher.variables, apply_fn=student.apply,
-      teacher_apply_fn=teacher.model.apply, tx=tx, schedule=optax.constant_schedule(0.0),
-      rng=jax.random.key(seed), temperature=4.0, soft_weight=0.5)[1] for seed in (1, 2)]
+  # The trainer's generic step with the distillation objective, not compiled.
+  step_fn = step_lib.make_train_step(
+      distillation.TASK, student, config, tx, optax.constant_schedule(0.0))
+  metrics = [step_fn(state, jax.random.key(seed), teacher, batch)[1] for seed in (1, 2)]
   for m in metrics:
     np.testing.assert_allclose(m['soft_loss'], distillation.soft_target_loss(
         student_logits, teacher_logits, temperature=4.0).mean(), rtol=1e-6)
@@ -272,20 +266,13 @@ def test_benchmark_times_the_distillation_step(fashion_data, fashion_teacher):
   assert report['steps_per_second'] > 0 and report['params'] == 1_276_810
 
 
-# launch.train in a subprocess, with the task registered as the fixture does.
-_LAUNCH_WITH_TASK = (
-    'import sys, research.tasks; from research.tasks import distillation; '
-    "research.tasks.TASKS.setdefault('distillation', distillation); "
-    'from launch import train; sys.argv[0] = "launch.train"; train.run()')
-
-
 def test_one_device_and_eight_devices_give_the_same_loss_curve(fashion_data, fashion_teacher,
                                                                tmp_path):
   # The teacher's variables replicated, the batch split over 8 devices.
   overrides = {'distill.teacher_workdir': fashion_teacher, 'log_every_steps': 1,
                'dataset.manual_dir': fashion_data / 'idx',
                'dataset.data_dir': fashion_data / 'tfds', 'tensorboard': False, 'plot': False}
-  cmd = [sys.executable, '-c', _LAUNCH_WITH_TASK,
+  cmd = [sys.executable, '-m', 'launch.train',
          '--config=configs/fashion_mnist_distill.py:distilled,runlocal',
          f'--workdir={tmp_path / "eight"}'] + [f'--config.{k}={v}' for k, v in overrides.items()]
   env = subprocess_env(XLA_FLAGS='--xla_force_host_platform_device_count=8')
@@ -382,9 +369,9 @@ def test_teacher_with_another_number_of_classes_is_refused(fashion_data, fashion
   mesh = parallel.make_mesh()
   with pytest.raises(errors.ConfigError,
                      match="outputs 10 classes, but the student's data has 7"):
-    distillation.load_teacher(config, num_classes=7, input_shape=(28, 28, 1), mesh=mesh)
-  teacher = distillation.load_teacher(config, num_classes=10, input_shape=(28, 28, 1), mesh=mesh)
-  assert teacher.step == 20 and teacher.model.hidden_sizes == (1200, 1200)
+    teacher_lib.load_teacher(config, num_classes=7, input_shape=(28, 28, 1), mesh=mesh)
+  teacher = teacher_lib.load_teacher(config, num_classes=10, input_shape=(28, 28, 1), mesh=mesh)
+  assert teacher.record.step == 20 and teacher.model.hidden_sizes == (1200, 1200)
   assert teacher.model.dropout_rate == 0.5  # applied with train=False: no dropout
   logits = teacher.model.apply(teacher.variables, jnp.zeros((3, 28, 28, 1)), train=False)
   assert logits.shape == (3, 10)
@@ -407,10 +394,10 @@ def test_distillation_task_without_distill_knobs_is_refused(fashion_data, tmp_pa
 
 
 def test_data_identity_joins_idx_and_tfds_builders():
-  assert distillation.data_identity('fashion_mnist_idx') == 'fashion_mnist'
-  assert distillation.data_identity('fashion_mnist') == 'fashion_mnist'
-  assert distillation.data_identity('mnist_idx') == distillation.data_identity('mnist')
-  assert distillation.data_identity('kmnist_idx') != distillation.data_identity('mnist')
+  assert teacher_lib.data_identity('fashion_mnist_idx') == 'fashion_mnist'
+  assert teacher_lib.data_identity('fashion_mnist') == 'fashion_mnist'
+  assert teacher_lib.data_identity('mnist_idx') == teacher_lib.data_identity('mnist')
+  assert teacher_lib.data_identity('kmnist_idx') != teacher_lib.data_identity('mnist')
 
 
 # --- Every config ------------------------------------------------------------

@@ -16,7 +16,7 @@ from jax.sharding import PartitionSpec as P
 
 from research import checkpoint, errors, optim, parallel, train
 from research.data import lm_corpus, lm_feeding
-from research.tasks import TASKS, language_model
+from research.tasks import TASKS
 from testlib import load_config, quiet
 
 VOCAB = 12
@@ -52,12 +52,24 @@ def _data(train_len=27, val_len=12, test_len=9, seed=0):
 def _setup(config, data):
   """(mesh, feeder, model, tx, schedule, state, step_rng) as train_and_evaluate builds them."""
   mesh = parallel.make_mesh()
-  feeder = lm_feeding.TextFeeder(config, mesh, data=data)
-  model = train.build_model(config, feeder)
+  feeder = lm_feeding.TokenStreamFeeder(config, mesh, data=data)
+  model = train.build_model(config, TASK, feeder)
   tx, schedule = optim.make_optimizer(config, config.num_train_steps)
   init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
-  state = train.create_train_state(config, model, tx, feeder, init_rng, mesh)
+  state = train.create_train_state(TASK, model, tx, feeder, init_rng, mesh)
   return mesh, feeder, model, tx, schedule, state, step_rng
+
+
+def _compiled(config, mesh, feeder, model, tx, schedule, state, step_rng):
+  """The train and eval functions train_and_evaluate compiles, the train one
+  called as (state, *feeder args) with the run's step key."""
+  train_fn, eval_fn = train.compile_steps(TASK, model, config, tx, schedule, feeder, state,
+                                          None, mesh)
+  return (lambda state, *args: train_fn(state, step_rng, None, *args)), eval_fn
+
+
+def _shardings(state):
+  return jax.tree.map(lambda x: x.sharding, state)
 
 
 def _host(tree):
@@ -149,14 +161,13 @@ def test_eval_layout_scores_every_target_once(n, rows, seq_len):
 def test_train_carry_is_threaded_and_reset_each_epoch():
   config = _config()
   data = _data(train_len=27)
-  _, feeder, model, tx, schedule, state, step_rng = _setup(config, data)
+  mesh, feeder, model, tx, schedule, state, step_rng = _setup(config, data)
   B, T = config.batch_size, config.seq_len
   rows, steps_per_epoch = lm_feeding.batchify(data.ids['train'], B, T)
   assert feeder.steps_per_epoch == steps_per_epoch == 3  # L = 13
   np.testing.assert_array_equal(jax.device_get(feeder.train_rows), rows)
   params = _host(state.params)
-  train_fn = train.make_train_fn(config, model, tx, schedule, step_rng, feeder,
-                                 train.state_shardings(state))
+  train_fn, _ = _compiled(config, mesh, feeder, model, tx, schedule, state, step_rng)
 
   losses = []
   for step in range(2):
@@ -215,9 +226,10 @@ def _direct_eval(model, params, ids, num_rows, seq_len):
 
 def _evaluate(seq_len, data, eval_batch_size=2):
   config = _config(seq_len=seq_len, eval_batch_size=eval_batch_size)
-  _, feeder, model, _, _, state, _ = _setup(config, data)
-  eval_fn = train.make_eval_fn(config, model, feeder, train.state_shardings(state))
-  return train.evaluate(TASK, eval_fn, state, feeder), model, _host(state.params)
+  setup = _setup(config, data)
+  _, eval_fn = _compiled(config, *setup)
+  _, feeder, model, _, _, state, _ = setup
+  return train.evaluate(TASK, eval_fn, state, feeder, None), model, _host(state.params)
 
 
 def _windowwise_loss(model, params, ids, num_rows, seq_len):
@@ -267,14 +279,14 @@ def test_resume_is_bit_identical(tmp_path):
   # 4 steps per epoch: the checkpoint (step 3) is mid-epoch, so the resumed run
   # needs the saved carry, and the 6 steps cross into the next epoch.
   data = _data(train_len=35)
-  _, feeder, model, tx, schedule, state, step_rng = _setup(config, data)
+  mesh, feeder, model, tx, schedule, state, step_rng = _setup(config, data)
   assert feeder.steps_per_epoch == 4
   # Compiling is most of this test's time: one created state, copied for the
   # second run (fresh buffers; the train fn donates its input), and one train
   # fn, which is valid for the restored state because its shardings match.
-  initial, shardings = _host(state), train.state_shardings(state)
+  initial, shardings = _host(state), _shardings(state)
   target = checkpoint.abstract_like(state)  # = abstract_like(a freshly created state)
-  train_fn = train.make_train_fn(config, model, tx, schedule, step_rng, feeder, shardings)
+  train_fn, _ = _compiled(config, mesh, feeder, model, tx, schedule, state, step_rng)
 
   def run(state, steps):
     losses = []
@@ -304,7 +316,7 @@ def test_resume_is_bit_identical(tmp_path):
   finally:
     ckpt.close()
   assert meta == {'train_seconds': 1.5} and int(restored.step) == 3
-  assert train.state_shardings(restored) == shardings
+  assert _shardings(restored) == shardings
   # The dropout keys come from the step counter (fold_in(rng, step)): the same
   # state and window with a wrong step count draws other masks.
   wrong_step = jax.device_put(_host(restored).replace(step=np.int32(0)), shardings)
@@ -332,7 +344,7 @@ def test_state_shardings_split_the_carry_over_the_batch():
   config = _config()
   mesh, feeder, model, tx, _, state, _ = _setup(config, _data())
   abstract = jax.eval_shape(lambda s: s, state)
-  shardings = language_model.state_shardings(abstract, mesh)
+  shardings = TASK.state_shardings(abstract, mesh)
   carry = jax.tree.leaves(shardings.model_state['carry'])
   assert len(carry) == 2 * config.model.num_layers  # (c, h) per LSTM layer
   assert all(s.spec == P('data') for s in carry)

@@ -261,13 +261,13 @@ def test_fashion_configs_with_the_public_builder_under_mock_data(name, tmp_path)
 def test_sigterm_saves_exits_cleanly_and_the_rerun_matches(tmp_path, monkeypatch):
   import signal
   from research import preemption
-  from research.data import pipeline
+  from research.data import feeding
 
   overrides = dict(num_train_steps=60, log_every_steps=10, eval_every_steps=0,
                    checkpoint_every_steps=1000)
   straight = train.train_and_evaluate(
       quiet(load_config('digits_perceptron'), **overrides), str(tmp_path / 'straight'))
-  train_args = pipeline.InMemoryFeeder.train_args
+  train_args = feeding.InMemoryFeeder.train_args
 
   def signal_at_step_23(self, step):
     if step == 23:
@@ -276,7 +276,7 @@ def test_sigterm_saves_exits_cleanly_and_the_rerun_matches(tmp_path, monkeypatch
 
   previous_handler = signal.getsignal(signal.SIGTERM)
   with monkeypatch.context() as m:
-    m.setattr(pipeline.InMemoryFeeder, 'train_args', signal_at_step_23)
+    m.setattr(feeding.InMemoryFeeder, 'train_args', signal_at_step_23)
     with pytest.raises(preemption.Preempted, match='saved at step 24') as stop:
       train.train_and_evaluate(
           quiet(load_config('digits_perceptron'), **overrides), str(tmp_path / 'cut'))
