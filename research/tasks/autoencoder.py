@@ -188,7 +188,7 @@ def plot_run(workdir, config, model, state, feeder) -> list[str]:
   x_train = np.asarray(feeder.train_data['image']).reshape(feeder.train_size, -1)
   x_test = np.asarray(feeder.eval_inputs_host).reshape(feeder.eval_size, -1)
   mean, comps = pca_fit(x_train, config.model.sizes[-1])
-  logits, codes = jax.jit(model.apply)({'params': state.params}, x_test[:2000])
+  logits, codes = model.apply({'params': state.params}, x_test[:2000])
   recon = np.asarray(jax.nn.sigmoid(logits))
   paths = [curves.plot_autoencoder_curves(workdir),
            pictures.plot_reconstructions(x_test[:10], recon[:10],

@@ -1,0 +1,112 @@
+"""The architecture's rules, checked on the source: research/ has no import
+cycles (lazy, function-level imports included), and every `jax.jit` on the
+training path is the trainer's (research/step.py)."""
+
+import ast
+import os
+
+from testlib import REPO_ROOT
+
+RESEARCH = os.path.join(REPO_ROOT, 'research')
+
+
+def _modules() -> dict[str, str]:
+  """research module name -> file path."""
+  found = {}
+  for root, _, files in os.walk(RESEARCH):
+    for f in files:
+      if f.endswith('.py'):
+        path = os.path.join(root, f)
+        rel = os.path.relpath(path, REPO_ROOT)[:-3].replace(os.sep, '.')
+        found[rel[:-len('.__init__')] if rel.endswith('.__init__') else rel] = path
+  return found
+
+
+def import_graph() -> dict[str, set[str]]:
+  """Module -> the research modules it imports anywhere in its body. `from P
+  import N` imports P.N when that is a module (else P); `import P.Q` imports P.Q."""
+  modules = _modules()
+  graph = {}
+  for name, path in modules.items():
+    with open(path, encoding='utf-8') as f:
+      tree = ast.parse(f.read(), path)
+    package = name if path.endswith('__init__.py') else name.rpartition('.')[0]
+    edges = set()
+    for node in ast.walk(tree):
+      if isinstance(node, ast.Import):
+        edges |= {a.name for a in node.names if a.name in modules}
+      elif isinstance(node, ast.ImportFrom):
+        base = node.module or ''
+        if node.level:  # relative import
+          base = '.'.join(package.split('.')[:len(package.split('.')) - node.level + 1]
+                          + ([base] if base else []))
+        for alias in node.names:
+          target = f'{base}.{alias.name}'
+          edges.add(target if target in modules else base)
+    graph[name] = {e for e in edges if e in modules and e != name}
+  return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+  """One import cycle as a list of modules (first == last), or None."""
+  state: dict[str, int] = {}  # 1 visiting, 2 done
+  stack: list[str] = []
+
+  def visit(node):
+    state[node] = 1
+    stack.append(node)
+    for nxt in sorted(graph[node]):
+      if state.get(nxt) == 1:
+        return stack[stack.index(nxt):] + [nxt]
+      if nxt not in state and (cycle := visit(nxt)):
+        return cycle
+    stack.pop()
+    state[node] = 2
+    return None
+
+  for node in sorted(graph):
+    if node not in state and (cycle := visit(node)):
+      return cycle
+  return None
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+  graph = {'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}
+  assert find_cycle(graph) == ['a', 'b', 'c', 'a']
+  assert find_cycle({'a': {'b'}, 'b': set()}) is None
+
+
+def test_the_graph_sees_lazy_imports():
+  graph = import_graph()
+  # research.reproduce.runner imports research.train inside a function only.
+  assert 'research.train' in graph['research.reproduce.runner']
+  assert 'research.tasks.base' in graph['research.tasks.classification']
+
+
+def test_research_has_no_import_cycles():
+  assert find_cycle(import_graph()) is None
+
+
+# Where `jax.jit` may appear outside the trainer, and why.
+JIT_OUTSIDE_THE_TRAINER = {
+    'research/sample.py': 'sampling a trained LM: one compiled lax.scan per sample',
+    'research/predict.py': 'inference for launch.predict, compiled once per classifier',
+    'research/plots/classification.py': 'eval-mode predictions for the pictures',
+    'research/demos/': 'self-contained teaching demos, outside the trainer',
+}
+
+
+def test_only_the_trainer_compiles_training_code():
+  offenders = []
+  for name, path in _modules().items():
+    rel = os.path.relpath(path, REPO_ROOT).replace(os.sep, '/')
+    with open(path, encoding='utf-8') as f:
+      tree = ast.parse(f.read(), path)
+    jits = [n.lineno for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and n.attr == 'jit'
+            and isinstance(n.value, ast.Name) and n.value.id == 'jax']
+    allowed = rel == 'research/step.py' or any(
+        rel == p or (p.endswith('/') and rel.startswith(p)) for p in JIT_OUTSIDE_THE_TRAINER)
+    if jits and not allowed:
+      offenders.append(f'{rel}:{jits}')
+  assert not offenders, f'jax.jit outside research/step.py: {offenders}'
