@@ -16,7 +16,7 @@ from research.models.lenet import LeNet5
 from research.models.linear import Linear
 from research.models.mlp import MLP
 from research.models.resnet import CifarResNet, ResNet
-from research.models.rnn import RNNClassifier
+from research.models.rnn_classifier import RNNClassifier
 from research.models.text import BagOfWords, RNNTextClassifier, TextCNN
 from research.models.vgg import VGG
 

@@ -28,7 +28,6 @@ kernels, an orthogonal recurrent kernel per gate (Saxe, McClelland & Ganguli
 2014), zero biases.
 """
 
-import functools
 import math
 from typing import Any
 
@@ -36,7 +35,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from research.models.common import DTYPES, INITS, check_dtype, layer_init, uniform_init
+from research.models.common import DTYPES, INITS, check_dtype, uniform_init
 from research.models.lstm_kernel import lstm_recurrence
 
 
@@ -316,39 +315,3 @@ class RNNLanguageModel(nn.Module):
     else:
       logits_BxTxV = nn.Dense(self.vocab_size, dtype=dtype, name='out')(x_BxTxD)
     return logits_BxTxV.astype(jnp.float32), tuple(new_carry)
-
-
-class RNNClassifier(nn.Module):
-  """Reads an input BxLxC as a sequence of L steps and classifies it from
-  every step's hidden state (flattened, then one dense layer): the MNIST-1D
-  reference GRUBase (Greydanus 2020: bidirectional GRU, hidden size 6).
-
-  Bidirectional: a second cell reads the sequence backwards and its outputs
-  are re-reversed, so position t sees both [0, t] and [t, L). Our GRU has one
-  hidden-side bias per direction (b_hn) where PyTorch's nn.GRU has three, so
-  the reference's 5,134 parameters are 5,110 here.
-  """
-
-  num_classes: int
-  hidden_size: int = 6
-  cell: str = 'gru'
-  bidirectional: bool = True
-  dtype: str = 'float32'
-  param_init: str = 'flax'    # or 'torch': PyTorch's default init (common.INITS)
-
-  @nn.compact
-  def __call__(self, x_BxLxC, *, train: bool = False):
-    del train
-    cell_cls = functools.partial(CELLS[self.cell], hidden_size=self.hidden_size,
-                                 dtype=self.dtype, param_init=self.param_init)
-    batch = x_BxLxC.shape[0]
-    forward = cell_cls(name='forward')
-    _, h_BxLxH = forward.sequence(forward.initial_carry(batch), x_BxLxC)
-    outputs = [h_BxLxH]
-    if self.bidirectional:
-      backward = cell_cls(name='backward')
-      _, hb_BxLxH = backward.sequence(backward.initial_carry(batch), x_BxLxC[:, ::-1])
-      outputs.append(hb_BxLxH[:, ::-1])
-    features = jnp.concatenate(outputs, axis=-1).reshape(batch, -1)
-    return nn.Dense(self.num_classes, name='out',
-                    **layer_init(self.param_init, features.shape[-1]))(features)
