@@ -10,7 +10,7 @@ He et al. 2016 define the network (Table 1). Setup here follows the flax
 recipe: batch 1024, SGD Nesterov momentum 0.9, lr 0.1 x batch/256 with 5
 warm-up epochs then cosine decay, L2 1e-4, 100 epochs, bfloat16 compute,
 Inception-style random resized crops + flips, 224 px, centre-crop evaluation.
-Data is streamed with tf.data (research/data/pipeline.py StreamingFeeder).
+Data is streamed with tf.data (research/data/streaming.py StreamingFeeder).
 Ours: not run (no ImageNet on the development machine).
 
 Variants: `:runlocal` (2 steps at 64 px, batch 8, for tests and dry runs).

@@ -8,7 +8,7 @@ r"""Reproduce a paper-style table: every row for N seeds, beside the paper's fig
 Finished runs (a workdir with results.json) are reused and interrupted ones
 resume, so killing this and running it again only does the missing work. The
 table is printed and saved to ROOT/TABLE/table.{md,tex} with table.json.
-Tables: see research/reproduce.py (TABLES).
+Tables: see research/reproduce/tables.py (TABLES).
 """
 
 import sys

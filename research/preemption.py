@@ -12,9 +12,9 @@ plus one). On a single process without the distributed runtime a plain Python
 signal handler does the same job.
 
 The input pipeline's position needs no state of its own: every feeder derives
-its batches from the step number alone (research/data/pipeline.py), so the
-step in the checkpoint is the position and a resumed run sees exactly the
-batches it would have seen.
+its batches from the step number alone (research/data/feeding.py,
+lm_feeding.py, streaming.py), so the step in the checkpoint is the position
+and a resumed run sees exactly the batches it would have seen.
 """
 
 from __future__ import annotations
