@@ -48,11 +48,11 @@ SMOKE, RUNS = notebook.setup()  # cwd: the repository root; SMOKE: small data, f
 import numpy as np
 
 from research import config_lib
-from research.data import pipeline
+from research.data import images
 
-data = pipeline.load(config_lib.load('configs/mnist1d.py', 'cnn'))
-shuffled = pipeline.load(config_lib.load('configs/mnist1d.py', 'cnn,shuffle'))
-print('train', data.train_images.shape, 'test', data.eval_images.shape,
+data = images.load(config_lib.load('configs/mnist1d.py', 'cnn'))
+shuffled = images.load(config_lib.load('configs/mnist1d.py', 'cnn,shuffle'))
+print('train', data.train_inputs.shape, 'test', data.eval_inputs.shape,
       'classes', np.bincount(data.train_labels))
 
 import matplotlib.pyplot as plt
@@ -60,8 +60,8 @@ import matplotlib.pyplot as plt
 fig, axes = plt.subplots(2, 5, figsize=(12, 4), sharex=True, sharey=True)
 for digit, ax in enumerate(axes.flat):
   i = int(np.argmax(data.train_labels == digit))
-  ax.plot(data.train_images[i, :, 0], label='signal')
-  ax.plot(shuffled.train_images[i, :, 0], alpha=0.6, label='shuffled')
+  ax.plot(data.train_inputs[i, :, 0], label='signal')
+  ax.plot(shuffled.train_inputs[i, :, 0], alpha=0.6, label='shuffled')
   ax.set_title(str(digit))
 axes[0, 0].legend(fontsize=7)
 plt.show()
@@ -101,7 +101,7 @@ for shuffle in (False, True):
 # ## Beside the paper
 #
 # The paper's figures (the MNIST-1D repository's README table) come with the table
-# definition in `research/reproduce.py`. Shuffling costs the CNN and the GRU most of
+# definition in `research/reproduce/tables.py`. Shuffling costs the CNN and the GRU most of
 # their advantage: both rely on neighbouring samples being neighbours (local filters,
 # sequential order), while logistic regression and the MLP see the 40 inputs as an
 # unordered vector anyway.

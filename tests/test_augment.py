@@ -49,9 +49,11 @@ def test_apply_depends_on_step_and_is_identity_when_off():
   on = ml_collections.ConfigDict(dict(crop_padding=2, flip=True, erasing_prob=0.5))
   off = ml_collections.ConfigDict(dict(crop_padding=0, flip=False, erasing_prob=0.0))
   key = jax.random.key(0)
-  assert augment.apply(batch, 3, config=off, rng=key) is batch
-  a = augment.apply(batch, 3, config=on, rng=key)['image']
-  b = augment.apply(batch, 3, config=on, rng=key)['image']
-  c = augment.apply(batch, 4, config=on, rng=key)['image']
+  # The trainer passes the run's key folded with the step (research.step.step_rngs).
+  step3, step4 = jax.random.fold_in(key, 3), jax.random.fold_in(key, 4)
+  assert augment.apply(batch, config=off, rng=step3) is batch
+  a = augment.apply(batch, config=on, rng=step3)['image']
+  b = augment.apply(batch, config=on, rng=step3)['image']
+  c = augment.apply(batch, config=on, rng=step4)['image']
   np.testing.assert_array_equal(a, b)
   assert not np.array_equal(a, c)

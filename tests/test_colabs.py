@@ -3,6 +3,7 @@ offline, in a fresh kernel; and each .ipynb is in sync with its jupytext .py sou
 
 import glob
 import os
+import re
 
 import pytest
 
@@ -12,8 +13,16 @@ SOURCES = sorted(glob.glob(os.path.join(REPO_ROOT, 'colabs', '*.py')))
 CELL_TIMEOUT_S = 600
 
 
-def test_there_are_notebooks():
-  assert len(SOURCES) >= 9, SOURCES
+def test_readme_lists_exactly_the_notebooks_there_are():
+  # The README's notebook table is how users find them: a notebook missing
+  # from it (or a listed one that was removed or renamed) is a bug. It also
+  # keeps the parametrized tests below from running on an empty list.
+  with open(os.path.join(REPO_ROOT, 'README.md'), encoding='utf-8') as f:
+    readme = f.read()
+  section = readme[readme.index('### In Colab'):readme.index('## Tables, benchmarks')]
+  listed = set(re.findall(r'^\| `(\w+)` \|', section, flags=re.M))
+  present = {os.path.splitext(os.path.basename(s))[0] for s in SOURCES}
+  assert present and listed == present, (sorted(listed), sorted(present))
 
 
 @pytest.mark.parametrize('source', SOURCES, ids=os.path.basename)

@@ -20,8 +20,7 @@ def test_every_config_resolves(name, arg):
 
 
 def test_configs_are_locked_against_typos():
-  config = load_config('digits_lenet5')
-  config.lock()
+  config = load_config('digits_lenet5')  # locked, as --config= loads it
   with pytest.raises(AttributeError):
     config.batchsize = 3
   with pytest.raises(TypeError):

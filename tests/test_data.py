@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from sklearn import datasets as sk_datasets
 
 from research import errors
-from research.data import pipeline
+from research.data import feeding, images
 from research.data.datasets import load_split
 from research.data.builders import sklearn_digits
 from testlib import NetworkAccessInTest, load_config
@@ -35,22 +35,22 @@ def test_builder_contents_equal_sklearn_digits():
   idx = sklearn_digits.split_indices()
   for split in ('train', 'test'):
     data = load_split(dataset_config(), split)
-    assert data.images.shape == (len(idx[split]), 8, 8, 1)
-    assert data.images.dtype == np.uint8 and data.num_classes == 10
+    assert data.inputs.shape == (len(idx[split]), 8, 8, 1)
+    assert data.inputs.dtype == np.uint8 and data.num_classes == 10
     np.testing.assert_array_equal(data.labels, digits.target[idx[split]])
     expected = np.round(digits.images[idx[split]] * 255 / 16).astype(np.uint8)
-    np.testing.assert_array_equal(data.images[..., 0], expected)
+    np.testing.assert_array_equal(data.inputs[..., 0], expected)
   # All ten classes are present in the test split.
   assert set(np.unique(load_split(dataset_config(), 'test').labels)) == set(range(10))
 
 
 def test_preprocess_resizes_and_standardizes():
   config = load_config('digits_lenet5')
-  data = pipeline.load(config)
+  data = images.load(config)
   assert data.input_shape == (32, 32, 1)
-  assert data.train_images.dtype == np.float32
+  assert data.train_inputs.dtype == np.float32
   # Standardized with train statistics: bilinear resize keeps the mean.
-  assert abs(float(data.train_images.mean())) < 0.05
+  assert abs(float(data.train_inputs.mean())) < 0.05
   assert len(data.eval_labels) == 360
 
 
@@ -58,30 +58,30 @@ def test_pad_adds_a_background_border():
   config = load_config('digits_lenet5')
   config.preprocess.image_size = None
   config.preprocess.pad = 2
-  data = pipeline.load(config)
+  data = images.load(config)
   assert data.input_shape == (12, 12, 1)
-  border = data.train_images[:, 0, :, 0]
+  border = data.train_inputs[:, 0, :, 0]
   # The border equals a raw 0 pixel after standardization.
   np.testing.assert_allclose(border, border.flat[0])
 
 
 def test_train_order_is_a_permutation_per_epoch_and_deterministic():
-  order = pipeline.TrainOrder(num_examples=10, batch_size=3, seed=5)
+  order = feeding.TrainOrder(num_examples=10, batch_size=3, seed=5)
   assert order.steps_per_epoch == 3
   epoch0 = np.concatenate([order.global_indices(s) for s in range(3)])
   assert len(set(epoch0.tolist())) == 9  # drop-remainder: 9 of 10, no repeats
   epoch1 = np.concatenate([order.global_indices(s) for s in range(3, 6)])
   assert not np.array_equal(epoch0, epoch1)
   # Random access (as after a resume) gives the same batches.
-  fresh = pipeline.TrainOrder(num_examples=10, batch_size=3, seed=5)
+  fresh = feeding.TrainOrder(num_examples=10, batch_size=3, seed=5)
   np.testing.assert_array_equal(fresh.global_indices(4), order.global_indices(4))
-  other_seed = pipeline.TrainOrder(num_examples=10, batch_size=3, seed=6)
+  other_seed = feeding.TrainOrder(num_examples=10, batch_size=3, seed=6)
   assert not np.array_equal(other_seed.global_indices(0), fresh.global_indices(0))
 
 
 def test_eval_batches_cover_every_example_once():
   seen = []
-  for idx, mask in pipeline.eval_batches(num_examples=10, batch_size=4):
+  for idx, mask in feeding.eval_batches(num_examples=10, batch_size=4):
     assert idx.shape == mask.shape == (4,)
     seen.extend(idx[mask].tolist())
   assert seen == list(range(10))
@@ -89,7 +89,7 @@ def test_eval_batches_cover_every_example_once():
 
 def test_batch_larger_than_dataset_is_an_error():
   with pytest.raises(errors.ConfigError, match='exceeds'):
-    pipeline.TrainOrder(num_examples=10, batch_size=11, seed=0)
+    feeding.TrainOrder(num_examples=10, batch_size=11, seed=0)
 
 
 def test_missing_data_dir_says_how_to_get_the_data(tmp_path):
@@ -116,7 +116,7 @@ def test_download_attempts_fail_at_once(tmp_path):
 def test_public_dataset_under_mock_data():
   with tfds.testing.mock_data(num_examples=16):
     data = load_split(dataset_config('mnist'), 'train')
-  assert data.images.shape == (16, 28, 28, 1) and data.num_classes == 10
+  assert data.inputs.shape == (16, 28, 28, 1) and data.num_classes == 10
 
 
 def test_tfds_data_dir_is_private(tfds_data_dir):
@@ -131,8 +131,8 @@ def test_idx_builder_reads_local_files(tmp_path):
   config.manual_dir = str(tmp_path / 'idx')
   for split in ('train', 'test'):
     data = load_split(config, split)
-    images, labels = arrays[split]
-    np.testing.assert_array_equal(data.images[..., 0], images)  # same order, same pixels
+    pixels, labels = arrays[split]
+    np.testing.assert_array_equal(data.inputs[..., 0], pixels)  # same order, same pixels
     np.testing.assert_array_equal(data.labels, labels)
   from research.data.datasets import class_names
   assert class_names(config)[9] == 'Ankle boot'

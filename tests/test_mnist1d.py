@@ -52,6 +52,7 @@ def test_reference_model_sizes(variant, params):
   import jax.numpy as jnp
 
   from research import train
+  from research.tasks import TASKS
   from testlib import load_config
 
   config = load_config('mnist1d', variant)
@@ -59,7 +60,7 @@ def test_reference_model_sizes(variant, params):
   class Feeder:
     model_kwargs = {'num_classes': 10}
 
-  model = train.build_model(config, Feeder())
+  model = train.build_model(config, TASKS[config.task], Feeder())
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 40, 1))))
   assert sum(x.size for x in jax.tree.leaves(variables['params'])) == params
 
@@ -68,7 +69,7 @@ def test_gru_classifier_reads_both_directions():
   import jax
   import numpy as np
 
-  from research.models.rnn import RNNClassifier
+  from research.models.rnn_classifier import RNNClassifier
 
   model = RNNClassifier(num_classes=3, hidden_size=4)
   x = jax.random.normal(jax.random.key(0), (2, 7, 1))

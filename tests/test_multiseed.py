@@ -68,7 +68,8 @@ def test_seeds_one_checkpoint_apart_resume_from_the_step_all_have(tmp_path, caps
 
 
 def test_unsupported_tasks_and_bad_seed_lists_fail_early(tmp_path):
-  with pytest.raises(errors.ConfigError, match='classification task'):
+  # A language model's token stream is not an in-memory feeder (no per-seed orders).
+  with pytest.raises(errors.ConfigError, match='not held in memory'):
     multiseed.train_and_evaluate_seeds(
         load_config('fortunes_char', 'runlocal'), [0, 1], [str(tmp_path / 'a'), str(tmp_path / 'b')])
   with pytest.raises(errors.ConfigError, match='one workdir per seed'):
@@ -84,10 +85,10 @@ def test_best_during_training_is_the_best_evaluation_and_its_first_step(tmp_path
     writer.write(step, {'test_accuracy': acc, 'test_loss': 1.0})
   writer.write(40, {'loss': 0.1})
   writer.close()
-  from research.tasks import classification, language_model
-  assert train.best_during_training(classification, str(tmp_path)) == {
+  from research.tasks import TASKS
+  assert train.best_during_training(TASKS['classification'], str(tmp_path)) == {
       'best_test_accuracy': 0.8, 'best_test_accuracy_step': 20}
-  assert train.best_during_training(language_model, str(tmp_path)) == {}
+  assert train.best_during_training(TASKS['language_model'], str(tmp_path)) == {}
 
 
 def test_table_row_with_vmapped_seeds(tmp_path, monkeypatch):

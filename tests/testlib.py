@@ -17,13 +17,11 @@ def refuse_download(*args, **kwargs):
 
 
 def load_config(name: str, arg: str | None = None):
-  """Loads configs/NAME.py the way `--config=configs/NAME.py[:ARG]` does."""
-  import importlib.util
-  path = os.path.join(REPO_ROOT, 'configs', f'{name}.py')
-  spec = importlib.util.spec_from_file_location(f'configs_{name}', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  """Loads configs/NAME.py the way `--config=configs/NAME.py[:ARG]` does:
+  through `research.config_lib.load`, so the config is locked (existing keys
+  may be set, new ones may not be added)."""
+  from research import config_lib
+  return config_lib.load(os.path.join(REPO_ROOT, 'configs', f'{name}.py'), arg)
 
 
 def subprocess_env(**extra):
@@ -39,16 +37,14 @@ def config_names() -> list[str]:
 
 
 def quiet(config, **overrides):
-  """Test-friendly outputs: no TensorBoard/plots unless asked for."""
-  config.tensorboard = False
-  config.plot = False
-  for key, value in overrides.items():
-    node = config
-    *parents, leaf = key.split('.')
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
+  """Test-friendly outputs: no TensorBoard/plots unless asked for (in configs
+  that have them: a closed-form baseline's has neither), then `overrides`
+  ('model.order': 3) set like --config.KEY=VALUE (only keys the config declares)."""
+  from research import config_lib
+  for key in ('tensorboard', 'plot'):
+    if key in config:
+      config[key] = False
+  return config_lib.override(config, overrides)
 
 
 def restore_state_tree(workdir: str, step: int):
