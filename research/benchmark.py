@@ -9,6 +9,7 @@ from typing import Any
 import jax
 
 from research import errors, optim, parallel, train
+from research import step as step_lib
 from research.tasks import TASKS, FittedTask
 
 
@@ -38,11 +39,10 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
   model = train.build_model(config, task, feeder)
   total = warmup + repeats * steps + 1
   tx, schedule = optim.make_optimizer(config, total)
-  init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
+  init_rng, step_rng = step_lib.run_keys(config.seed, mesh)
   state = train.create_train_state(task, model, tx, feeder, init_rng, mesh)
   train_fn, _ = train.compile_steps(task, model, config, tx, schedule, feeder, state,
                                     constants, mesh)
-  step_rng = jax.device_put(step_rng, parallel.replicated(mesh))
 
   t0 = time.perf_counter()
   compiled = train_fn.lower(state, step_rng, constants, *feeder.train_args(0)).compile()

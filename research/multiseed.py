@@ -33,7 +33,7 @@ import numpy as np
 from research import checkpoint, errors, optim, parallel, train, writers
 from research import step as step_lib
 from research import workdir as workdir_lib
-from research.data import feeding
+from research.data import DatasetSpec, feeding
 from research.tasks import TASKS, FittedTask
 
 
@@ -123,6 +123,11 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   if isinstance(task, FittedTask):
     raise errors.ConfigError(f'Task {config.task!r} is fitted in closed form: it has no seeds '
                              'to train; run it with launch.train.')
+  spec = task.datasets.get(config.dataset.name)
+  if isinstance(spec, DatasetSpec) and not spec.in_memory:  # Refused before any data is read.
+    raise errors.ConfigError(
+        f'Dataset {config.dataset.name!r} is streamed, not held in memory; training seeds '
+        'as one program needs an in-memory dataset.')
   mesh = parallel.make_mesh()
   base = task.make_feeder(config, mesh)
   if not isinstance(base, feeding.InMemoryFeeder):
@@ -139,9 +144,7 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   total_steps = train.num_train_steps(config, base.steps_per_epoch)
   tx, schedule = optim.make_optimizer(config, total_steps)
   # Each seed's (init key, step key), split exactly as a single run splits it.
-  keys_Sx2 = jax.vmap(lambda s: jax.random.split(jax.random.key(s)))(
-      jnp.asarray(seeds, jnp.uint32))
-  init_rng_S, step_rng_S = keys_Sx2[:, 0], keys_Sx2[:, 1]
+  init_rng_S, step_rng_S = step_lib.run_keys(seeds, mesh)
 
   init_fn = jax.vmap(train.make_init_fn(task, model, tx, base))
   shardings = task.state_shardings(jax.eval_shape(init_fn, init_rng_S), mesh)
@@ -160,7 +163,7 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   writer = SeedWriters(workdirs, tensorboard=config.tensorboard)
   ctx = train.LoopContext(
       config=config, task=task, feeder=feeder, train_fn=train_fn, eval_fn=eval_fn,
-      rng=jax.device_put(step_rng_S, parallel.replicated(mesh)), constants=constants,
+      rng=step_rng_S, constants=constants,
       total_steps=total_steps, ckpt=ckpt, writer=writer)
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{len(seeds)} seeds {list(seeds)} as one program, '

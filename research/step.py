@@ -128,6 +128,24 @@ def compile_eval_step(task, model, config, feeder, state_shardings, constants, m
       donate_argnums=(2,))
 
 
+def run_keys(seeds: int | Sequence[int], mesh) -> tuple[jax.Array, jax.Array]:
+  """(init key, step key) of a run, split from its seed; with a sequence of
+  seeds, one pair per seed along a leading axis (each as that seed's single
+  run splits it). Made by a compiled program whose outputs are replicated
+  over the mesh, so on several hosts they are global arrays every process
+  can pass to the compiled steps."""
+  def split(seed):
+    init_key, step_key = jax.random.split(jax.random.key(seed))
+    return init_key, step_key
+
+  repl = parallel.replicated(mesh)
+  if isinstance(seeds, int):
+    return jax.jit(lambda: split(seeds), out_shardings=(repl, repl))()
+  seeds_S = tuple(int(s) for s in seeds)
+  return jax.jit(lambda: jax.vmap(split)(jnp.asarray(seeds_S, jnp.uint32)),
+                 out_shardings=(repl, repl))()
+
+
 def compile_init(init_fn: Callable, shardings) -> Callable:
   """rng -> state, every leaf written straight into its sharding."""
   return jax.jit(init_fn, out_shardings=shardings)

@@ -264,7 +264,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   model = build_model(config, task, feeder)
   total_steps = num_train_steps(config, feeder.steps_per_epoch)
   tx, schedule = optim.make_optimizer(config, total_steps)
-  init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
+  init_rng, step_rng = step_lib.run_keys(config.seed, mesh)
   state = create_train_state(task, model, tx, feeder, init_rng, mesh)
   if 'init_from' in config and config.init_from.workdir is not None:
     state = init_from_workdir(state, config.init_from)  # A resumed run's checkpoint wins.
@@ -281,7 +281,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                                     constants, mesh)
   writer = writers.MetricWriter(workdir, tensorboard=config.tensorboard)
   ctx = LoopContext(config=config, task=task, feeder=feeder, train_fn=train_fn,
-                    eval_fn=eval_fn, rng=jax.device_put(step_rng, parallel.replicated(mesh)),
+                    eval_fn=eval_fn, rng=step_rng,
                     constants=constants, total_steps=total_steps, ckpt=ckpt, writer=writer)
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{num_params(state.params):,} params, {total_steps} steps '

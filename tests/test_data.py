@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from sklearn import datasets as sk_datasets
 
 from research import errors
-from research.data import feeding, images
+from research.data import datasets, feeding, images
 from research.data.datasets import load_split
 from research.data.builders import sklearn_digits
 from testlib import NetworkAccessInTest, load_config
@@ -119,8 +119,15 @@ def test_public_dataset_under_mock_data():
   assert data.inputs.shape == (16, 28, 28, 1) and data.num_classes == 10
 
 
-def test_tfds_data_dir_is_private(tfds_data_dir):
-  assert os.environ['TFDS_DATA_DIR'] == tfds_data_dir
+def test_prepared_data_goes_to_the_private_dir_not_home(tfds_data_dir):
+  # A dataset config without data_dir uses $TFDS_DATA_DIR, which conftest
+  # points at a private directory: tests never write ~/tensorflow_datasets.
+  home = os.path.expanduser('~/tensorflow_datasets')
+  listing = lambda: sorted(os.listdir(home)) if os.path.isdir(home) else []
+  before = listing()
+  builder = datasets.prepare(dataset_config('sklearn_digits'))
+  assert os.path.realpath(builder.data_dir).startswith(os.path.realpath(tfds_data_dir))
+  assert listing() == before
 
 
 def test_idx_builder_reads_local_files(tmp_path):

@@ -65,10 +65,30 @@ def test_mlp_dropout_only_in_training():
   assert not np.allclose(a, c)
 
 
-def test_registry_names():
-  assert set(MODELS) == {'linear', 'mlp', 'lenet5', 'small_cnn', 'cifar_resnet',
-                         'resnet', 'vgg', 'alexnet', 'cnn1d', 'rnn_classifier',
-                         'encoder_classifier', 'textcnn', 'bag_of_words', 'rnn_text'}
+# An input of each registered model's kind (abstract: jax.eval_shape computes nothing).
+_SIGNAL_MODELS = ('cnn1d', 'rnn_classifier')
+_IMAGENET_SIZED = ('alexnet', 'resnet', 'vgg')
+
+
+@pytest.mark.parametrize('name', sorted(MODELS))
+def test_every_registered_model_gives_one_logit_per_class(name):
+  # What the classification task relies on: Module(num_classes=K, [vocab_size])
+  # built from its default fields, applied in eval mode, gives B x K logits.
+  import functools
+  from research.models import TEXT_MODELS
+  kwargs = {'num_classes': 7}
+  if name in TEXT_MODELS:
+    kwargs['vocab_size'] = 50
+    x = jax.ShapeDtypeStruct((2, 12), jnp.int32)
+  elif name in _SIGNAL_MODELS:
+    x = jax.ShapeDtypeStruct((2, 40, 1), jnp.float32)
+  else:
+    size, channels = (224, 3) if name in _IMAGENET_SIZED else (32, 1)
+    x = jax.ShapeDtypeStruct((2, size, size, channels), jnp.float32)
+  model = MODELS[name](**kwargs)
+  variables = jax.eval_shape(functools.partial(model.init, train=False), jax.random.key(0), x)
+  logits = jax.eval_shape(functools.partial(model.apply, train=False), variables, x)
+  assert logits.shape == (2, 7) and logits.dtype == jnp.float32
 
 
 @pytest.mark.parametrize('padding', ['VALID', 'SAME'])

@@ -64,10 +64,16 @@ def test_latex_format_and_unknown_table(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize('name', sorted(reproduce.TABLES))
 def test_every_table_row_names_a_loadable_config(name):
+  from research.data import DATASETS
+  from research.tasks import TASKS, Task
   for row in reproduce.TABLES[name].rows:
     config = reproduce.load_row_config(row, seed=0, repo_root=REPO_ROOT)
     assert config.seed == 0
     assert row.paper is None or row.source  # a paper figure names its source
+    task = TASKS[config.task]
+    assert config.model.name in task.models, (row.name, config.model.name)
+    if row.vmap_seeds:  # Seeds as one program need a trained task on in-memory data.
+      assert isinstance(task, Task) and DATASETS[config.dataset.name].in_memory, row.name
 
 
 def test_notrain_prints_finished_runs_only(tmp_path, monkeypatch):

@@ -1,7 +1,6 @@
 """Text classification: tokenizer, TextCNN / bag-of-words / RNN models, max-norm
 and frozen embeddings, the saved vocabulary, predictions, clear errors."""
 
-import json
 import os
 import subprocess
 import sys
@@ -179,15 +178,6 @@ def test_text_models_and_image_data_do_not_mix(tmp_path):
   with pytest.raises(errors.ConfigError, match='reads word ids'):
     train.train_and_evaluate(config, str(tmp_path / 'x'))
   assert not os.path.exists(tmp_path / 'x')
-
-
-def test_fortunes_table_rows_load(tmp_path):
-  from research import reproduce
-  table = reproduce.TABLES['fortunes_text']
-  assert [row.vmap_seeds for row in table.rows] == [True, False, False]
-  assert {reproduce.load_row_config(r, 0, REPO_ROOT).model.name for r in table.rows} == {
-      'bag_of_words', 'rnn_text', 'textcnn'}
-  json.dumps([r.name for r in table.rows])
 
 
 def test_max_norm_on_a_module_the_model_lacks_is_named():
