@@ -87,6 +87,7 @@ def ae_config(tmp_path, variant='layerwise', **overrides):
   return config
 
 
+@pytest.mark.slow
 def test_resume_mid_pretraining_equals_an_uninterrupted_run(tmp_path):
   # A constant schedule: the 3-step run's schedule must not depend on its total.
   constant = {'schedule.name': 'constant'}
@@ -113,6 +114,7 @@ def test_pca_run_and_bad_settings(tmp_path):
     train.train_and_evaluate(bad, str(tmp_path / 'bad'))
 
 
+@pytest.mark.slow
 def test_classifier_starts_from_the_autoencoders_encoder(tmp_path):
   from research import optim, parallel
   from research import workdir as workdir_lib

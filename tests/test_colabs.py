@@ -39,6 +39,7 @@ def test_ipynb_is_in_sync_with_its_source(source):
   assert all(not c.get('outputs') for c in nbformat.read(notebook, as_version=4).cells)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('source', SOURCES, ids=os.path.basename)
 def test_notebook_runs_in_smoke_mode(source, tmp_path, monkeypatch, tfds_data_dir):
   import nbclient

@@ -171,6 +171,7 @@ def launch_demo(*args):
                         env=subprocess_env(), capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['param_count', 'backprop'])
 def test_cli_writes_picture_and_numbers(name, tmp_path):
   proc = launch_demo(name, f'--outdir={tmp_path}', '--small')

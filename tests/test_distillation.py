@@ -172,6 +172,7 @@ def test_teacher_is_read_only_and_outside_the_student_state(fashion_data, fashio
         r['loss'], 0.1 * r['hard_loss'] + 0.9 * 400 * r['soft_loss'], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_soft_weight_zero_trains_exactly_like_classification(fashion_data, fashion_teacher,
                                                              tmp_path):
   # The distilled variant at soft_weight 0 is the student from scratch: same
@@ -192,6 +193,7 @@ def test_soft_weight_zero_trains_exactly_like_classification(fashion_data, fashi
   assert distilled['test_loss'] == scratch['test_loss']
 
 
+@pytest.mark.slow
 def test_extended_distillation_run_equals_a_straight_one(fashion_data, fashion_teacher, tmp_path):
   def run(workdir, steps):
     config = distilled_config(fashion_data, fashion_teacher, num_train_steps=steps)
@@ -232,6 +234,7 @@ def test_teacher_runs_in_eval_mode(fashion_data, fashion_teacher):
     assert m['teacher_accuracy'] == np.mean(np.argmax(teacher_logits, -1) == batch['label'])
 
 
+@pytest.mark.slow
 def test_student_records_its_teacher_and_refuses_a_changed_one(fashion_data, tmp_path):
   teacher = tmp_path / 'teacher'
   train.train_and_evaluate(fashion_config('teacher', fashion_data), str(teacher))
@@ -251,6 +254,7 @@ def test_student_records_its_teacher_and_refuses_a_changed_one(fashion_data, tmp
     train.train_and_evaluate(config, str(student))
 
 
+@pytest.mark.slow
 def test_distilled_student_teaches_the_next_generation(fashion_data, fashion_teacher, tmp_path):
   first = tmp_path / 'first'
   train.train_and_evaluate(distilled_config(fashion_data, fashion_teacher), str(first))
@@ -266,6 +270,7 @@ def test_benchmark_times_the_distillation_step(fashion_data, fashion_teacher):
   assert report['steps_per_second'] > 0 and report['params'] == 1_276_810
 
 
+@pytest.mark.slow
 def test_one_device_and_eight_devices_give_the_same_loss_curve(fashion_data, fashion_teacher,
                                                                tmp_path):
   # The teacher's variables replicated, the batch split over 8 devices.
@@ -403,6 +408,7 @@ def test_data_identity_joins_idx_and_tfds_builders():
 # --- Every config ------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('variant', ['teacher', 'student', 'distilled'])
 def test_fashion_distill_runlocal_variants_train(variant, fashion_data, fashion_teacher,
                                                  tmp_path):
@@ -434,6 +440,7 @@ def test_fashion_tfds_student_learns_from_the_idx_teacher(fashion_teacher, tmp_p
   assert results['steps'] == 20 and results['dataset'] == 'fashion_mnist'
 
 
+@pytest.mark.slow
 def test_mnist_distill_runlocal_variants_train(tmp_path):
   # TFDS `mnist` cannot be downloaded here: TFDS's mock examples, teacher first.
   results = {}

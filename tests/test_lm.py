@@ -104,6 +104,7 @@ def test_ngram_task_scores_the_neural_models_tokens(tmp_path):
 
 # --- Sampling ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sampling_is_seeded_and_greedy_is_argmax(tmp_path):
   train.train_and_evaluate(lm_config(tmp_path), str(tmp_path / 'run'))
   workdir = str(tmp_path / 'run')
@@ -122,6 +123,7 @@ def test_sampling_is_seeded_and_greedy_is_argmax(tmp_path):
   np.testing.assert_array_equal(np.argmax(logits[0, 3:-1], -1), ids[4:])
 
 
+@pytest.mark.slow
 def test_sample_cli(tmp_path):
   train.train_and_evaluate(lm_config(tmp_path), str(tmp_path / 'run'))
   proc = launch('launch.sample', f'--workdir={tmp_path / "run"}', '--prompt=the',
@@ -134,6 +136,7 @@ def test_sample_cli(tmp_path):
 
 # --- The table ---------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_lm_vs_ngram_table_on_a_small_corpus(tmp_path):
   corpus = write_text_corpus(str(tmp_path / 'corpus'), num_chars=6000)
   table = reproduce.TABLES['lm_vs_ngram']

@@ -90,6 +90,7 @@ def runs(tmp_path_factory):
   return root
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_process_with_all_devices(runs):
   log0, log1 = _log(runs, 'two', 0), _log(runs, 'two', 1)
   assert 'process 0 of 2: 2 local / 4 global cpu devices' in log0
@@ -106,6 +107,7 @@ def test_two_processes_train_like_one_process_with_all_devices(runs):
   np.testing.assert_allclose(r2['test_loss'], r1['test_loss'], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_process_saves_everywhere_and_resume_matches(runs):
   workdir = runs / 'preempted'
   procs = _start_processes(workdir, runs, 'pre')

@@ -19,6 +19,7 @@ def mlp_config(**overrides):
   return config
 
 
+@pytest.mark.slow
 def test_vmapped_seeds_equal_single_runs(tmp_path):
   seeds = [0, 1, 2]
   together = multiseed.train_and_evaluate_seeds(
@@ -39,6 +40,7 @@ def test_vmapped_seeds_equal_single_runs(tmp_path):
     assert sorted(os.listdir(workdir / 'checkpoints'))[-1] == '30'
 
 
+@pytest.mark.slow
 def test_extending_vmapped_seeds_resumes_from_their_checkpoints(tmp_path, capsys):
   def run(root, steps):
     config = mlp_config(num_train_steps=steps)
@@ -54,6 +56,7 @@ def test_extending_vmapped_seeds_resumes_from_their_checkpoints(tmp_path, capsys
   assert [r['test_loss'] for r in extended] == [r['test_loss'] for r in straight]
 
 
+@pytest.mark.slow
 def test_seeds_one_checkpoint_apart_resume_from_the_step_all_have(tmp_path, capsys):
   workdirs = [str(tmp_path / 'seed_0'), str(tmp_path / 'seed_1')]
   config = mlp_config(num_train_steps=20, keep_checkpoints=3)
@@ -91,6 +94,7 @@ def test_best_during_training_is_the_best_evaluation_and_its_first_step(tmp_path
   assert train.best_during_training(TASKS['language_model'], str(tmp_path)) == {}
 
 
+@pytest.mark.slow
 def test_table_row_with_vmapped_seeds(tmp_path, monkeypatch):
   overrides = (('num_train_steps', 20), ('eval_every_steps', 10), ('tensorboard', False),
                ('plot', False))

@@ -18,6 +18,7 @@ def tiny_table():
             reproduce.Row('MLP', 'configs/digits_mlp.py', overrides=overrides, seeds=1)))
 
 
+@pytest.mark.slow
 def test_table_runs_each_row_and_reuses_finished_runs(tmp_path, monkeypatch, capsys):
   monkeypatch.setitem(reproduce.TABLES, 'tiny', tiny_table())
   text = reproduce.run_table('tiny', seeds=2, root=str(tmp_path), repo_root=REPO_ROOT)
@@ -38,6 +39,7 @@ def test_table_runs_each_row_and_reuses_finished_runs(tmp_path, monkeypatch, cap
   assert os.path.getmtime(mlp_result) == before
 
 
+@pytest.mark.slow
 def test_interrupted_row_resumes_and_only_missing_seeds_train(tmp_path, monkeypatch, capsys):
   table = tiny_table()
   monkeypatch.setitem(reproduce.TABLES, 'tiny', table)
@@ -84,6 +86,7 @@ def test_notrain_prints_finished_runs_only(tmp_path, monkeypatch):
   assert not (tmp_path / 'tiny' / 'perceptron').exists()  # nothing trained
 
 
+@pytest.mark.slow
 def test_parallel_workers_give_the_same_numbers_as_in_process(tmp_path, monkeypatch):
   # Two `launch.train` subprocesses, each pinned to its share of the cores; the
   # numbers equal an in-process run of the same rows and seeds.

@@ -119,6 +119,7 @@ def test_carried_state_equals_one_long_call(cell):
   assert np.abs(restarted - second).max() > 1e-4
 
 
+@pytest.mark.slow
 def test_dropout_only_in_training_and_deterministic_given_rng():
   model = _lm(dropout_rate=0.5)
   tokens, carry = _tokens(), _lm().initial_carry(B)

@@ -61,6 +61,7 @@ def _sweep(*flags):
       timeout=600)
 
 
+@pytest.mark.slow
 def test_launch_sweep_runs_two_learning_rates_by_two_seeds_and_tabulates(tmp_path):
   root = tmp_path / 'sweeps'
   printed = _sweep(f'--root={root}', '--print_commands', '--config.num_train_steps=8')

@@ -136,6 +136,7 @@ def test_vocabulary_round_trips_through_the_workdir(tmp_path):
     train.train_and_evaluate(changed, workdir)
 
 
+@pytest.mark.slow
 def test_predict_cli_and_its_errors(tmp_path):
   config, workdir = fortunes_run(tmp_path)
   train.train_and_evaluate(config, workdir)
@@ -153,6 +154,7 @@ def test_predict_cli_and_its_errors(tmp_path):
     predict.load_classifier(str(tmp_path / 'digits'))
 
 
+@pytest.mark.slow
 def test_pretrained_vectors_fill_the_embedding_and_wrong_dimension_is_refused(tmp_path):
   config, workdir = fortunes_run(tmp_path, num_train_steps=2)
   config.text.vectors_path = write_word_vectors(str(tmp_path / 'v.bin'), 16, ('bread', 'judge'))

@@ -23,6 +23,7 @@ def losses(workdir):
   return {r['step']: r['loss'] for r in writers.read_metrics(workdir) if 'loss' in r}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', config_names())
 def test_every_config_trains_runlocal(name, tmp_path):
   config = quiet(load_config(name, 'runlocal'))
@@ -104,6 +105,7 @@ def test_loss_decreases_and_model_learns(tmp_path):
   assert results['test_examples'] == 360  # every test image, none dropped
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_other_seed_differs(tmp_path):
   runs = {}
   for tag, seed in (('a', 0), ('b', 0), ('c', 1)):
@@ -123,6 +125,7 @@ def test_rerun_of_finished_workdir_resumes_without_training(tmp_path, capsys):
   assert second['train_seconds'] == pytest.approx(first['train_seconds'], abs=0.5)
 
 
+@pytest.mark.slow
 def test_extending_a_run_continues_from_its_checkpoint(tmp_path):
   def run(workdir, steps):
     config = quiet(load_config('digits_mlp'), num_train_steps=steps,
@@ -136,6 +139,7 @@ def test_extending_a_run_continues_from_its_checkpoint(tmp_path):
   assert extended['test_loss'] == straight['test_loss']
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
   overrides = dict(num_train_steps=3000, checkpoint_every_steps=250,
                    log_every_steps=50, eval_every_steps=0)
@@ -176,6 +180,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
   assert losses(str(killed_dir)) == losses(str(tmp_path / 'straight'))
 
 
+@pytest.mark.slow
 def test_one_device_and_eight_devices_give_the_same_loss_curve(tmp_path):
   overrides = dict(num_train_steps=30, log_every_steps=1, eval_every_steps=0)
   cmd = [sys.executable, '-m', 'launch.train', '--config=configs/digits_lenet5.py',
@@ -249,6 +254,7 @@ def test_unknown_model_option_is_named(tmp_path):
     train.check_config(config)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', [n for n in config_names() if n.startswith('fashion_mnist_')])
 def test_fashion_configs_with_the_public_builder_under_mock_data(name, tmp_path):
   config = quiet(load_config(name, 'runlocal,source=tfds'), num_train_steps=2)
@@ -258,6 +264,7 @@ def test_fashion_configs_with_the_public_builder_under_mock_data(name, tmp_path)
   assert results['steps'] == 2 and results['test_examples'] == 32
 
 
+@pytest.mark.slow
 def test_sigterm_saves_exits_cleanly_and_the_rerun_matches(tmp_path, monkeypatch):
   import signal
   from research import preemption
