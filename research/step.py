@@ -70,15 +70,12 @@ def train_step(state: TrainState, rng: jax.Array, constants: Any, batch: dict[st
   return new_state, metrics
 
 
-def bind_loss(task, model, config) -> Callable:
-  return functools.partial(task.loss, model=model, config=config)
-
-
 def make_train_step(task, model, config, tx, schedule) -> Callable:
   """(state, rng, constants, batch) -> (state, metrics) for this task."""
   mask = (None if task.update_mask is None
           else functools.partial(task.update_mask, model=model, config=config))
-  return functools.partial(train_step, loss_fn=bind_loss(task, model, config), tx=tx,
+  loss_fn = functools.partial(task.loss, model=model, config=config)
+  return functools.partial(train_step, loss_fn=loss_fn, tx=tx,
                            schedule=schedule, rng_streams=task.rng_streams, update_mask=mask)
 
 

@@ -238,7 +238,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
 def compile_steps(task: Task, model, config, tx, schedule, feeder, state, constants, mesh,
                   *, seed_axes: tuple | None = None) -> tuple[Callable, Callable]:
   """(train_fn, eval_fn) compiled for the state's shardings (research.step)."""
-  shardings = jax.tree.map(lambda x: x.sharding, state)
+  shardings = state_shardings(state)
   train_fn = step_lib.compile_train_step(
       step_lib.make_train_step(task, model, config, tx, schedule), feeder, shardings, constants,
       mesh, seed_axes=seed_axes)

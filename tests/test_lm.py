@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from research import errors, ngram, reproduce, sample, train
+from research import errors, kneser_ney, reproduce, sample, train
 from research.data import lm_corpus, lm_feeding
 from testlib import REPO_ROOT, load_config, quiet, subprocess_env, write_text_corpus
 
@@ -88,7 +88,7 @@ def test_ngram_task_scores_the_neural_models_tokens(tmp_path):
   config = lm_config(tmp_path, 'ngram', **{'model.order': 3})
   results = train.train_and_evaluate(config, str(tmp_path / 'kn3'))
   data = lm_feeding.load(config)
-  lm = ngram.KneserNeyLM(3, len(data.vocab)).fit(data.ids['train'])
+  lm = kneser_ney.KneserNeyLM(3, len(data.vocab)).fit(data.ids['train'])
   for split in ('validation', 'test'):
     ids = data.ids[split]
     expected = -np.mean(lm.log_probs(ids[1:], history=ids[:1])) / np.log(2)

@@ -68,10 +68,6 @@ def _compiled(config, mesh, feeder, model, tx, schedule, state, step_rng):
   return (lambda state, *args: train_fn(state, step_rng, None, *args)), eval_fn
 
 
-def _shardings(state):
-  return jax.tree.map(lambda x: x.sharding, state)
-
-
 def _host(tree):
   return jax.tree.map(lambda x: np.array(jax.device_get(x)), tree)
 
@@ -284,7 +280,7 @@ def test_resume_is_bit_identical(tmp_path):
   # Compiling is most of this test's time: one created state, copied for the
   # second run (fresh buffers; the train fn donates its input), and one train
   # fn, which is valid for the restored state because its shardings match.
-  initial, shardings = _host(state), _shardings(state)
+  initial, shardings = _host(state), train.state_shardings(state)
   target = checkpoint.abstract_like(state)  # = abstract_like(a freshly created state)
   train_fn, _ = _compiled(config, mesh, feeder, model, tx, schedule, state, step_rng)
 
@@ -316,7 +312,7 @@ def test_resume_is_bit_identical(tmp_path):
   finally:
     ckpt.close()
   assert meta == {'train_seconds': 1.5} and int(restored.step) == 3
-  assert _shardings(restored) == shardings
+  assert train.state_shardings(restored) == shardings
   # The dropout keys come from the step counter (fold_in(rng, step)): the same
   # state and window with a wrong step count draws other masks.
   wrong_step = jax.device_put(_host(restored).replace(step=np.int32(0)), shardings)

@@ -1,4 +1,4 @@
-"""Tests for research/ngram.py: modified Kneser-Ney (Chen & Goodman 1998).
+"""Tests for research/kneser_ney.py: modified Kneser-Ney (Chen & Goodman 1998).
 
 The hand-computed cases write the counts and the arithmetic out in comments;
 a slow dict-based reference implementation, written independently of the
@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from research.ngram import FALLBACK_DISCOUNTS, KneserNeyLM, evaluate, modified_kn_discounts
+from research.kneser_ney import FALLBACK_DISCOUNTS, KneserNeyLM, evaluate, modified_kn_discounts
 
 A, B, C, D = 0, 1, 2, 3  # vocabulary of 4; D never occurs in the hand corpus
 # a b a b a b a b c a c a   (positions 0..11)

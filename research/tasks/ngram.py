@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from research import config_lib, errors, ngram, writers
+from research import config_lib, errors, kneser_ney, writers
 from research import workdir as workdir_lib
 from research.data import DATASETS, lm_corpus, lm_feeding
 from research.tasks import base
 
-MODELS = {'kneser_ney': ngram.KneserNeyLM}
+MODELS = {'kneser_ney': kneser_ney.KneserNeyLM}
 
 
 def check_config(config) -> None:
@@ -34,7 +34,7 @@ def check_config(config) -> None:
     raise errors.ConfigError(f'model.order must be >= 1, got {config.model.order}.')
 
 
-def score(lm: ngram.KneserNeyLM, ids: np.ndarray) -> dict[str, float]:
+def score(lm: kneser_ney.KneserNeyLM, ids: np.ndarray) -> dict[str, float]:
   """Sums over ids[1:] given everything before (the neural models' positions)."""
   log_probs = lm.log_probs(ids[1:], history=ids[:1])
   return {'loss_sum': float(-log_probs.sum()), 'count': float(len(log_probs))}
