@@ -95,6 +95,32 @@ def test_golden_first_steps(tmp_path):
 
 GOLDEN_MLP_LOSSES = [2.453237295150757, 2.220757007598877, 2.379732608795166]
 
+# Recorded with the trainer before the task contract (commit 1874c2a) and
+# reproduced bit for bit after it: LeNet-5's loss every 10 steps and its test
+# metrics after 30 steps; MNIST-1D's GRU, two seeds vmapped, :runlocal.
+GOLDEN_LENET5 = dict(losses=[1.4177579164505005, 0.6957604050636291, 0.522159993648529],
+                     test_loss=0.5155958917405871, test_accuracy=0.8972222222222223)
+GOLDEN_MNIST1D_GRU = [dict(test_loss=2.225455093383789, test_accuracy=0.179),
+                      dict(test_loss=2.229251937866211, test_accuracy=0.144)]
+
+
+@pytest.mark.slow
+def test_golden_lenet5_and_vmapped_gru(tmp_path):
+  from research import multiseed
+  config = quiet(load_config('digits_lenet5'), num_train_steps=30, log_every_steps=10,
+                 eval_every_steps=0)
+  results = train.train_and_evaluate(config, str(tmp_path / 'lenet'))
+  got = losses(str(tmp_path / 'lenet'))
+  np.testing.assert_allclose([got[10], got[20], got[30]], GOLDEN_LENET5['losses'], rtol=1e-5)
+  for key in ('test_loss', 'test_accuracy'):
+    np.testing.assert_allclose(results[key], GOLDEN_LENET5[key], rtol=1e-5)
+  seeds = multiseed.train_and_evaluate_seeds(
+      quiet(load_config('mnist1d', 'gru,runlocal')), [0, 1],
+      [str(tmp_path / f'gru_{s}') for s in (0, 1)])
+  for result, golden in zip(seeds, GOLDEN_MNIST1D_GRU):
+    for key, value in golden.items():
+      np.testing.assert_allclose(result[key], value, rtol=1e-5)
+
 
 def test_loss_decreases_and_model_learns(tmp_path):
   config = quiet(load_config('digits_mlp'), num_train_steps=200, log_every_steps=20)
