@@ -1,6 +1,7 @@
 """A run's workdir: the files it holds and the one way to read a finished run.
 
   config.json       the resolved config (checked when a run resumes)
+  provenance.json   what ran it, one record per start or resume (research/provenance.py)
   metrics.jsonl     research.writers
   checkpoints/      research.checkpoint
   results.json      final metrics
@@ -23,9 +24,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from research import errors, parallel
+from research import errors, parallel, provenance
 
 CONFIG_FILE = 'config.json'
+PROVENANCE_FILE = 'provenance.json'
 RESULTS_FILE = 'results.json'
 CHECKPOINTS_DIR = 'checkpoints'
 
@@ -60,6 +62,19 @@ def prepare(workdir: str, config) -> None:
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
     _write_atomically(path, json.dumps(new, indent=2, sort_keys=True))
+    _append_provenance(workdir)
+
+
+def _append_provenance(workdir: str) -> None:
+  """One more record in provenance.json: a resumed run may run other code or
+  library versions than the start did, and each is kept."""
+  path = os.path.join(workdir, PROVENANCE_FILE)
+  records = []
+  if os.path.exists(path):
+    with open(path, encoding='utf-8') as f:
+      records = json.load(f)
+  records.append(provenance.collect())
+  _write_atomically(path, json.dumps(records, indent=2, sort_keys=True))
 
 
 def _flat_keys(d: dict, prefix: str = '') -> set[str]:
@@ -84,9 +99,11 @@ def _write_atomically(path: str, text: str) -> None:
 
 
 def write_results(workdir: str, results: dict[str, Any]) -> None:
+  """results.json: the final metrics and the provenance of the process that
+  finished the run."""
   if jax.process_index() == 0:
-    _write_atomically(os.path.join(workdir, RESULTS_FILE),
-                      json.dumps(results, indent=2, sort_keys=True))
+    _write_atomically(os.path.join(workdir, RESULTS_FILE), json.dumps(
+        {**results, 'provenance': provenance.collect()}, indent=2, sort_keys=True))
 
 
 def sync_file(workdir: str, name: str, *, write: Callable[[str], None],

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from research import config_lib, errors
+from research import config_lib, errors, provenance
 from research.reproduce.tables import METRICS, Table
 
 
@@ -35,8 +35,17 @@ def summarize(table: Table, per_row: dict[str, list[dict[str, Any]]]) -> list[di
         paper=row.paper, source=row.source, **main, by_split=by_split, extra=extra,
         diff=None if row.paper is None or main['mean'] is None else main['mean'] - row.paper,
         train_seconds=(float(np.mean([r['train_seconds'] for r in results]))
-                       if results else None)))
+                       if results else None),
+        # What produced the runs (results.json of runs older than provenance have none).
+        provenance=sorted({provenance.summary(r['provenance']) for r in results
+                           if 'provenance' in r})))
   return summary
+
+
+def provenance_lines(summary: list[dict[str, Any]]) -> list[str]:
+  """'Runs: <one line per distinct code / library / device combination>'."""
+  seen = sorted({p for s in summary for p in s.get('provenance', ())})
+  return [f'Runs: {p}' for p in seen]
 
 
 def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -> str:
@@ -79,6 +88,8 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
       lines.append('| ' + ' | '.join(cells) + ' |')
     if table.note:
       lines += ['', table.note]
+    if runs := provenance_lines(summary):
+      lines += [''] + runs
     return '\n'.join(lines)
   if fmt == 'latex':
     esc = lambda t: t.replace('%', r'\%').replace('_', r'\_').replace('&', r'\&')
@@ -97,6 +108,7 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
       lines.append(rf'{esc(s["row"])} & {paper} & {esc(s["source"])} & '
                    rf'{cells} & {diff(s)} \\')
     lines += [r'\bottomrule', r'\end{tabular}']
+    lines += [f'% {line}' for line in provenance_lines(summary)]
     return '\n'.join(lines)
   raise errors.ConfigError(f'Unknown format {fmt!r}; use markdown or latex.')
 

@@ -1,0 +1,83 @@
+"""What produced a run, so a table row can be traced back to it: library
+versions, the devices and processes, and the code's git commit (with a
+flag for uncommitted changes). Recorded in every workdir's provenance.json
+(one record per start or resume) and in results.json."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import importlib.metadata
+import os
+import platform
+import subprocess
+from typing import Any
+
+import jax
+
+# Distributions whose versions change numbers or behaviour.
+LIBRARIES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'tensorflow-datasets',
+             'tensorflow', 'tensorflow-cpu', 'numpy', 'ml-collections')
+
+# The checkout holding the `research` package (None for an installed copy).
+_CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def library_versions() -> dict[str, str]:
+  versions = {}
+  for name in LIBRARIES:
+    try:
+      versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      pass  # e.g. only one of tensorflow / tensorflow-cpu is installed
+  return versions
+
+
+def git_state(root: str = _CODE_ROOT) -> dict[str, Any]:
+  """{'git_commit': sha or None, 'git_dirty': bool or None}: None where the
+  code is not a git checkout (a pip-installed copy) or git is missing."""
+  unknown = {'git_commit': None, 'git_dirty': None}
+  if not os.path.exists(os.path.join(root, '.git')):
+    return unknown
+
+  def git(*args):
+    return subprocess.run(['git', '-C', root, *args], capture_output=True, text=True,
+                          timeout=10, check=True).stdout.strip()
+
+  try:
+    commit = git('rev-parse', 'HEAD')
+    dirty = bool(git('status', '--porcelain', '--untracked-files=no'))
+  except (OSError, subprocess.SubprocessError):
+    return unknown
+  return {'git_commit': commit, 'git_dirty': dirty}
+
+
+@functools.lru_cache(maxsize=1)
+def _static() -> dict[str, Any]:
+  devices = jax.devices()
+  return {
+      'libraries': library_versions(),
+      'python': platform.python_version(),
+      'platform': platform.platform(),
+      'device_kind': devices[0].device_kind,
+      'device_platform': devices[0].platform,
+      'num_devices': jax.device_count(),
+      'num_processes': jax.process_count(),
+      **git_state(),
+  }
+
+
+def collect() -> dict[str, Any]:
+  """This process's provenance record (versions, devices, code), timestamped."""
+  return {**_static(),
+          'time_utc': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}
+
+
+def summary(record: dict[str, Any]) -> str:
+  """One short line: 'code 1a2b3c4 (uncommitted changes), jax 0.10.2, 1 x cpu'."""
+  commit = record.get('git_commit')
+  code = ('code: not a git checkout' if commit is None else
+          f'code {commit[:7]}' + (' (uncommitted changes)' if record.get('git_dirty') else ''))
+  jax_version = record.get('libraries', {}).get('jax', '?')
+  return (f'{code}, jax {jax_version}, {record.get("num_devices")} x '
+          f'{record.get("device_kind")}, {record.get("num_processes")} process(es)')

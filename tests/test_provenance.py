@@ -1,0 +1,64 @@
+"""Provenance: every workdir records what produced it (library versions,
+devices, processes, the code's git commit and whether it had uncommitted
+changes), and tables show it."""
+
+import json
+import subprocess
+
+import jax
+
+from research import provenance, reproduce, train
+from testlib import REPO_ROOT, load_config, quiet
+
+
+def _git(root, *args):
+  return subprocess.run(['git', '-C', str(root), *args], capture_output=True, text=True,
+                        check=True).stdout.strip()
+
+
+def test_git_state_of_a_clean_and_a_dirty_checkout_and_of_no_checkout(tmp_path):
+  repo = tmp_path / 'repo'
+  repo.mkdir()
+  _git(repo, 'init', '-q')
+  (repo / 'a.txt').write_text('one\n')
+  _git(repo, 'add', 'a.txt')
+  _git(repo, '-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-qm', 'one')
+  head = _git(repo, 'rev-parse', 'HEAD')
+  assert provenance.git_state(str(repo)) == {'git_commit': head, 'git_dirty': False}
+  (repo / 'untracked.txt').write_text('not part of the code\n')
+  assert provenance.git_state(str(repo))['git_dirty'] is False
+  (repo / 'a.txt').write_text('two\n')
+  assert provenance.git_state(str(repo)) == {'git_commit': head, 'git_dirty': True}
+  assert provenance.git_state(str(tmp_path / 'elsewhere')) == {
+      'git_commit': None, 'git_dirty': None}
+
+
+def test_workdir_records_each_start_and_results_name_the_finishing_code(tmp_path):
+  config = quiet(load_config('digits_perceptron'), num_train_steps=4)
+  train.train_and_evaluate(config, str(tmp_path))
+  config = quiet(load_config('digits_perceptron'), num_train_steps=8)
+  train.train_and_evaluate(config, str(tmp_path))  # extended: a resume
+  records = json.loads((tmp_path / 'provenance.json').read_text())
+  assert len(records) == 2
+  for record in records:
+    assert record['libraries']['jax'] == jax.__version__
+    assert record['libraries']['flax'] and record['libraries']['optax']
+    assert record['libraries']['orbax-checkpoint'] and record['libraries']['tensorflow-datasets']
+    assert record['device_kind'] == jax.devices()[0].device_kind
+    assert record['num_devices'] == jax.device_count() and record['num_processes'] == 1
+    assert record['git_commit'] == provenance.git_state(REPO_ROOT)['git_commit']
+  results = json.loads((tmp_path / 'results.json').read_text())
+  assert results['provenance']['git_dirty'] == provenance.git_state(REPO_ROOT)['git_dirty']
+  assert results['steps'] == 8
+
+
+def test_tables_show_what_produced_their_runs(tmp_path):
+  record = {'libraries': {'jax': '0.10.2'}, 'num_devices': 8, 'device_kind': 'TPU v4',
+            'num_processes': 2, 'git_commit': 'abcdef0123456789', 'git_dirty': True}
+  line = provenance.summary(record)
+  assert line == 'code abcdef0 (uncommitted changes), jax 0.10.2, 8 x TPU v4, 2 process(es)'
+  table = reproduce.Table(name='t', title='T', metric='accuracy',
+                          rows=(reproduce.Row('a', 'configs/digits_perceptron.py'),))
+  results = [{'test_accuracy': 0.5, 'train_seconds': 1.0, 'provenance': record}]
+  text = reproduce.render(table, reproduce.summarize(table, {'a': results}))
+  assert text.splitlines()[-1] == f'Runs: {line}'
