@@ -1,9 +1,33 @@
 """Shared command-line plumbing for the launchers (no flags defined here)."""
 
 import os
+import re
 import sys
 
 from absl import flags
+
+
+def import_tensorflow_quietly() -> None:
+  """Imports TensorFlow (TFDS's reader) with the C-level stderr closed: its
+  C++ libraries print start-up notices at import (oneDNN, absl's pre-init
+  warning, once per library) that no environment variable silences in TF
+  2.21. Only the import is muted: Python errors are raised as usual, and
+  TF's later warnings and errors are shown."""
+  if 'tensorflow' in sys.modules:
+    return
+  # Later C++ INFO lines (e.g. tf.data's buffer-size notice) too; warnings stay.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+  saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    try:
+      import tensorflow  # noqa: F401  (pylint: unused-import)
+    except ImportError:
+      pass  # Without TensorFlow, whatever needs it says so when it runs.
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
 
 
 def parse_flags(argv):
@@ -16,9 +40,18 @@ def parse_flags(argv):
   except flags.Error as e:  # Wrong type or unparsable --config.KEY=VALUE.
     message = str(e)
   except (AttributeError, KeyError) as e:  # --config.KEY that the config lacks.
-    key = str(e).strip('"\'')
-    message = (f'--config override names {key!r}, which the config does not '
-               'declare (configs are locked; check the spelling against the file).')
+    # ml_collections' message arrives quoted and escaped (a KeyError's str()
+    # of a repr): take the key's name out of it, and name the whole override.
+    text = str(e.args[0]) if e.args else str(e)
+    found = (re.search(r'"([^"]+)" does not exist', text)
+             or re.search(r'([A-Za-z_]\w*)', text))
+    key = found.group(1) if found else text
+    key = next((a[len('--config.'):].split('=')[0] for a in argv
+                if a.startswith('--config.') and key in a.split('=')[0].split('.')), key)
+    hint = re.search(r'Did you mean \\*"([^"\\]+)', text)
+    message = (f'--config.{key} names a key the config does not declare (configs are '
+               'locked; check the spelling against the file)'
+               + (f'; did you mean {hint.group(1)!r}?' if hint else '.'))
   print(f'error: {message}', file=sys.stderr)
   sys.exit(2)
 

@@ -15,6 +15,8 @@ import sys
 
 from absl import app, flags, logging
 
+from launch import cli
+
 _SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds per row (rows may fix their own).')
 _ROOT = flags.DEFINE_string('root', 'runs/tables', 'Where the workdirs and tables go.')
 _FORMAT = flags.DEFINE_enum('format', 'markdown', ['markdown', 'latex'], 'Table format.')
@@ -33,6 +35,7 @@ def main(argv):
     raise app.UsageError('Give exactly one table name, e.g. `fashion_mnist`, or --sweep.')
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
+  cli.import_tensorflow_quietly()
   from research import errors, preemption, reproduce, sweep
   options = dict(seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
                  train_missing=_TRAIN.value, workers=_WORKERS.value)

@@ -10,7 +10,6 @@ the trainer's compiled step (`research.step`) -> the loop -> the workdir
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Callable
@@ -180,6 +179,14 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
   """Runs from state.step to ctx.total_steps; returns (state, train seconds)."""
   # One step counter, or one per seed, all equal (research/multiseed.py).
   config, start = ctx.config, int(np.max(jax.device_get(state.step)))
+  train_fn = ctx.train_fn
+  if start < ctx.total_steps:
+    # Compiled before the clocks start: steps/s, the ETA and train_seconds
+    # measure training alone, and compilation gets its own line.
+    compile_t0 = time.perf_counter()
+    train_fn = train_fn.lower(state, ctx.rng, ctx.constants,
+                              *ctx.feeder.train_args(start)).compile()
+    writers.log(f'Compiled the train step in {time.perf_counter() - compile_t0:.1f} s.')
   progress = writers.Progress(ctx.total_steps, start)
   interval: list[dict[str, float]] = []
   pending = None  # (step, metrics) of the last dispatched step, fetched late
@@ -199,8 +206,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
   watch = preemption.PreemptionWatch()
   try:
     for step in range(start, ctx.total_steps):
-      state, metrics = ctx.train_fn(state, ctx.rng, ctx.constants,
-                                    *ctx.feeder.train_args(step))
+      state, metrics = train_fn(state, ctx.rng, ctx.constants, *ctx.feeder.train_args(step))
       drain()
       pending = (step, metrics)
       done = step + 1
@@ -228,7 +234,9 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
         results = evaluate(ctx.task, ctx.eval_fn, state, ctx.feeder, ctx.constants)
         ctx.writer.write(done, results)
         writers.log(f'step {done}: ' + writers.format_scalars(results))
-        t0 += time.perf_counter() - eval_t0  # Eval time is not train time.
+        eval_seconds = time.perf_counter() - eval_t0
+        t0 += eval_seconds  # Eval time is not train time,
+        progress.pause(eval_seconds)  # nor in the steps/s of the interval.
   finally:
     watch.close()
   drain()
@@ -303,7 +311,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   workdir_lib.write_results(workdir, results)
   if config.plot and jax.process_index() == 0:
     task.plot_run(workdir, config, model, state, feeder)
-  writers.log('Final: ' + json.dumps(results))
+  writers.log(f'Final ({workdir_lib.RESULTS_FILE} in {workdir}): ' + writers.format_scalars(
+      {k: v for k, v in results.items() if isinstance(v, (int, float))}))
   return results
 
 

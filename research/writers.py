@@ -80,6 +80,10 @@ class Progress:
     self.total_steps = total_steps
     self._last_step, self._last_time = start_step, time.perf_counter()
 
+  def pause(self, seconds: float) -> None:
+    """Leaves `seconds` spent on something else (evaluation) out of the rate."""
+    self._last_time += seconds
+
   def update(self, step: int) -> dict[str, float]:
     now = time.perf_counter()
     rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
@@ -102,15 +106,21 @@ def format_progress(step: int, total: int, scalars: dict[str, Any]) -> str:
   return ' | '.join(parts)
 
 
+def _number(x: float) -> str:
+  """Counts as integers ('360'), everything else to 4 decimals."""
+  return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f'{x:.4f}'
+
+
 def format_scalars(scalars: dict[str, Any]) -> str:
   """'key value, ...'; a value with a seed axis reads 'mean (min-max, S seeds)'."""
   parts = []
   for k, v in scalars.items():
     v = np.asarray(v, np.float64)
     if v.ndim == 0:
-      parts.append(f'{k} {float(v):.4f}')
+      parts.append(f'{k} {_number(float(v))}')
     else:
-      parts.append(f'{k} {v.mean():.4f} ({v.min():.4f}-{v.max():.4f}, {v.size} seeds)')
+      parts.append(f'{k} {_number(v.mean())} ({_number(v.min())}-{_number(v.max())}, '
+                   f'{v.size} seeds)')
   return ', '.join(parts)
 
 

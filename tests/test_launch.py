@@ -1,8 +1,10 @@
 """The command line: one readable line and a non-zero exit for bad input."""
 
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from testlib import REPO_ROOT, subprocess_env
@@ -15,8 +17,15 @@ def launch(*args, workdir):
 
 
 @pytest.mark.parametrize('args,message', [
-    (['--config=configs/digits_lenet5.py', '--config.typo=1'], "names 'typo'"),
-    (['--config=configs/digits_lenet5.py', '--config.model.widht=3'], "names 'widht'"),
+    (['--config=configs/digits_lenet5.py', '--config.typo=1'],
+     '--config.typo names a key the config does not declare'),
+    (['--config=configs/digits_lenet5.py', '--config.model.widht=3'],
+     '--config.model.widht names a key'),
+    # A misspelled nested key: the override is named whole, the message is not
+    # escaped, and the likely key is suggested.
+    (['--config=configs/digits_lenet5.py', '--config.optimizer.learnig_rate=3'],
+     "--config.optimizer.learnig_rate names a key the config does not declare (configs are "
+     "locked; check the spelling against the file); did you mean 'learning_rate'?"),
     (['--config=configs/digits_lenet5.py', '--config.batch_size=abc'], 'invalid literal'),
     (['--config=configs/digits_lenet5.py', '--config.dataset.name=mnistt'], "Unknown dataset 'mnistt'"),
     (['--config=configs/digits_lenet5.py', '--config.model.name=lenet6'], "Unknown model 'lenet6'"),
@@ -29,7 +38,7 @@ def test_bad_input_is_one_error_line(tmp_path, args, message):
   assert proc.returncode == 2, proc.stderr[-1000:]
   error_lines = [l for l in proc.stderr.splitlines() if l.startswith('error: ')]
   assert len(error_lines) == 1 and message in error_lines[0], proc.stderr[-1000:]
-  assert 'Traceback' not in proc.stderr
+  assert 'Traceback' not in proc.stderr and '\\' not in error_lines[0]
   assert not workdir.exists()  # nothing was written
 
 
@@ -70,3 +79,29 @@ def test_reproduce_rejects_unknown_table(tmp_path):
                         cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True,
                         timeout=120)
   assert proc.returncode == 2 and "error: Unknown table 'nope'" in proc.stderr
+
+
+def test_quickstart_console_is_clean(tmp_path):
+  # The README's first command, as a newcomer runs it (stdout and stderr to
+  # a pipe, as in CI or a nohup log), with a data dir TFDS has not seen.
+  cmd = [sys.executable, '-m', 'launch.train', '--config=configs/digits_lenet5.py',
+         f'--workdir={tmp_path / "run"}']
+  proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                        env=subprocess_env(TFDS_DATA_DIR=str(tmp_path / 'tfds')))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  out = proc.stdout + proc.stderr
+  assert '\x1b' not in out and '\r' not in out  # no escape codes, no progress bars
+  for noise in ('oneDNN', 'absl::InitializeLog', 'dataset_info.json', 'Downloading and preparing',
+                'Unknown size', 'tfrecord', 'Traceback'):
+    assert noise not in out, noise
+  lines = out.splitlines()
+  assert not [l for l in lines if re.match(r'[IWE]\d{4} ', l)]  # no absl/C++ log lines
+  assert len([l for l in lines if 'Preparing dataset' in l]) == 1
+  compiled = next(i for i, l in enumerate(lines) if l.startswith('Compiled the train step in'))
+  progress = [i for i, l in enumerate(lines) if l.startswith('step ') and '/880 |' in l]
+  assert len(progress) == 9 and compiled < progress[0]
+  # Compilation is outside the rates: the first interval runs at the pace of the others.
+  rates = [float(re.search(r'([\d.]+) steps/s', lines[i]).group(1)) for i in progress]
+  assert rates[0] > 0.3 * float(np.median(rates[1:])), rates
+  assert 'test_examples 360,' in out and '360.0000' not in out  # counts print as integers
+  assert lines[-1].startswith('Final (results.json in ')

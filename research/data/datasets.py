@@ -8,13 +8,16 @@ TensorFlow/TFDS are imported only when data is actually read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
+import sys
 
 import jax
 import numpy as np
 
-from research import errors, parallel
+from research import errors, parallel, writers
 from research.data.registry import DATASETS
 
 _READ_CHUNK = 8192
@@ -37,7 +40,34 @@ def get_builder(dataset_config):
     raise errors.DataNotFoundError(
         f'Data directory {data_dir!r} for dataset {dataset_config.name!r} does '
         f'not exist. {spec.how_to_get}')
-  return tfds.builder(spec.tfds_name, data_dir=data_dir)
+  with _tfds_quiet():  # An unprepared variant folder makes TFDS warn here.
+    return tfds.builder(spec.tfds_name, data_dir=data_dir)
+
+
+def _is_prepared(builder) -> bool:
+  with _tfds_quiet():  # TFDS warns about the variant folder it has not filled yet.
+    return builder.is_prepared()
+
+
+@contextlib.contextmanager
+def _tfds_quiet():
+  """TFDS's console output while it builds a dataset (its bold 'Downloading
+  and preparing dataset Unknown size' line, progress bars that leave escape
+  codes in logs, a warning about the folder it is about to fill) is held
+  back; if the build fails, it is shown after all, then the error."""
+  from absl import logging as absl_logging
+
+  captured = io.StringIO()
+  verbosity = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(min(verbosity, absl_logging.ERROR))  # ERROR is -2
+  try:
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+      yield
+  except BaseException:
+    sys.stderr.write(captured.getvalue())
+    raise
+  finally:
+    absl_logging.set_verbosity(verbosity)
 
 
 def prepare(dataset_config):
@@ -46,7 +76,7 @@ def prepare(dataset_config):
 
   spec = DATASETS[dataset_config.name]
   builder = get_builder(dataset_config)
-  if builder.is_prepared():
+  if _is_prepared(builder):
     return builder
   download_config = None
   if spec.needs_manual_dir:
@@ -64,18 +94,21 @@ def prepare(dataset_config):
   # Several processes building into one shared data dir collide on TFDS's final
   # rename: process 0 builds first; the others then find the data built (shared
   # dir) or build their own copy (a data dir per host).
+  writers.log(f'Preparing dataset {dataset_config.name} in {builder.data_dir} '
+              '(first use only; later runs read it from there).')
   if jax.process_index() == 0:
     _download_and_prepare(builder, spec, dataset_config, download_config)
   parallel.sync_processes(f'prepare {dataset_config.name}')
   builder = get_builder(dataset_config)
-  if not builder.is_prepared():
+  if not _is_prepared(builder):
     _download_and_prepare(builder, spec, dataset_config, download_config)
   return builder
 
 
 def _download_and_prepare(builder, spec, dataset_config, download_config) -> None:
   try:
-    builder.download_and_prepare(download_config=download_config)
+    with _tfds_quiet():
+      builder.download_and_prepare(download_config=download_config)
   except (FileNotFoundError, ValueError) as e:
     if spec.needs_manual_dir:  # Missing or malformed local files.
       raise errors.DataNotFoundError(f'{dataset_config.name}: {e}. {spec.how_to_get}') from e
