@@ -81,6 +81,7 @@ def test_reproduce_rejects_unknown_table(tmp_path):
   assert proc.returncode == 2 and "error: Unknown table 'nope'" in proc.stderr
 
 
+@pytest.mark.slow
 def test_quickstart_console_is_clean(tmp_path):
   # The README's first command, as a newcomer runs it (stdout and stderr to
   # a pipe, as in CI or a nohup log), with a data dir TFDS has not seen.
