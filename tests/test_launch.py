@@ -106,3 +106,45 @@ def test_quickstart_console_is_clean(tmp_path):
   assert rates[0] > 0.3 * float(np.median(rates[1:])), rates
   assert 'test_examples 360,' in out and '360.0000' not in out  # counts print as integers
   assert lines[-1].startswith('Final (results.json in ')
+
+
+def _damage(directory, how):
+  """An MNIST-format directory a user can get wrong, as `how` says."""
+  import os
+  from testlib import write_idx_dir
+  os.makedirs(directory)
+  if how == 'empty':
+    return None
+  write_idx_dir(str(directory))
+  images = directory / 'train-images-idx3-ubyte.gz'
+  if how == 'truncated':
+    images.write_bytes(images.read_bytes()[:200])
+  elif how == 'not gzip':
+    images.write_bytes(b'this is not a gzip file')
+  elif how == 'corrupt header':
+    import gzip
+    images.write_bytes(gzip.compress(b'\x01\x02\x03\x04' + b'\x00' * 100))
+  elif how == 'missing file':
+    (directory / 't10k-labels-idx1-ubyte').unlink()
+  return 't10k-labels-idx1-ubyte' if how == 'missing file' else images.name
+
+
+@pytest.mark.parametrize('how, says', [
+    ('empty', 'is empty'),
+    ('truncated', 'cannot be decompressed'),
+    ('not gzip', 'cannot be decompressed'),
+    ('corrupt header', 'not an IDX file'),
+    ('missing file', 'not found'),
+])
+def test_a_damaged_data_directory_is_one_error_line(tmp_path, how, says):
+  named = _damage(tmp_path / 'idx', how)
+  (tmp_path / 'tfds').mkdir()
+  proc = launch('--config=configs/fashion_mnist_lenet5.py:runlocal',
+                f'--config.dataset.manual_dir={tmp_path / "idx"}',
+                f'--config.dataset.data_dir={tmp_path / "tfds"}', workdir=tmp_path / 'w')
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  error_lines = [l for l in proc.stderr.splitlines() if l.startswith('error: ')]
+  assert len(error_lines) == 1 and says in error_lines[0], proc.stderr[-2000:]
+  assert named is None or named in error_lines[0]  # the file is named
+  assert 'Traceback' not in proc.stderr and 'Downloading and preparing' not in proc.stderr
+  assert not (tmp_path / 'w').exists()

@@ -78,7 +78,7 @@ def test_cli_bad_text_input_is_one_error_line(tmp_path):
                 f'--config.dataset.data_dir={tmp_path}', f'--workdir={tmp_path / "w"}')
   assert proc.returncode == 2, proc.stderr[-2000:]
   lines = [l for l in proc.stderr.splitlines() if l.startswith('error: ')]
-  assert len(lines) == 1 and 'empty corpus' in lines[0] and 'fortunes' in lines[0]
+  assert len(lines) == 1 and 'is empty' in lines[0] and 'fortunes' in lines[0]
   assert 'Traceback' not in proc.stderr
 
 

@@ -40,21 +40,22 @@ def get_builder(dataset_config):
     raise errors.DataNotFoundError(
         f'Data directory {data_dir!r} for dataset {dataset_config.name!r} does '
         f'not exist. {spec.how_to_get}')
-  with _tfds_quiet():  # An unprepared variant folder makes TFDS warn here.
+  with _tfds_quiet(show_on_error=True):  # An unprepared variant folder makes TFDS warn.
     return tfds.builder(spec.tfds_name, data_dir=data_dir)
 
 
 def _is_prepared(builder) -> bool:
-  with _tfds_quiet():  # TFDS warns about the variant folder it has not filled yet.
+  with _tfds_quiet(show_on_error=True):  # TFDS warns about a folder it has not filled yet.
     return builder.is_prepared()
 
 
 @contextlib.contextmanager
-def _tfds_quiet():
-  """TFDS's console output while it builds a dataset (its bold 'Downloading
-  and preparing dataset Unknown size' line, progress bars that leave escape
-  codes in logs, a warning about the folder it is about to fill) is held
-  back; if the build fails, it is shown after all, then the error."""
+def _tfds_quiet(*, show_on_error: bool):
+  """Holds back TFDS's console output (its bold 'Downloading and preparing
+  dataset Unknown size' line, progress bars that leave escape codes in logs,
+  a warning about the folder it is about to fill). With `show_on_error`, a
+  failure shows it after all before the error; otherwise the caller turns
+  the failure into a one-line error of its own. Yields the captured text."""
   from absl import logging as absl_logging
 
   captured = io.StringIO()
@@ -62,9 +63,10 @@ def _tfds_quiet():
   absl_logging.set_verbosity(min(verbosity, absl_logging.ERROR))  # ERROR is -2
   try:
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-      yield
+      yield captured
   except BaseException:
-    sys.stderr.write(captured.getvalue())
+    if show_on_error:
+      sys.stderr.write(captured.getvalue())
     raise
   finally:
     absl_logging.set_verbosity(verbosity)
@@ -85,6 +87,10 @@ def prepare(dataset_config):
       raise errors.DataNotFoundError(
           f'Dataset {dataset_config.name!r} reads local files, but its directory '
           f'{manual_dir!r} does not exist. {spec.how_to_get}')
+    if not [f for f in os.listdir(manual_dir) if not f.startswith('.')]:
+      raise errors.DataNotFoundError(
+          f'Dataset {dataset_config.name!r} reads local files, but its directory '
+          f'{manual_dir!r} is empty. {spec.how_to_get}')
     download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
   elif not (spec.builds_offline or dataset_config.download):
     raise errors.DataNotFoundError(
@@ -106,15 +112,19 @@ def prepare(dataset_config):
 
 
 def _download_and_prepare(builder, spec, dataset_config, download_config) -> None:
+  captured = io.StringIO()
   try:
-    with _tfds_quiet():
+    with _tfds_quiet(show_on_error=False) as captured:
       builder.download_and_prepare(download_config=download_config)
   except (FileNotFoundError, ValueError) as e:
     if spec.needs_manual_dir:  # Missing or malformed local files.
-      raise errors.DataNotFoundError(f'{dataset_config.name}: {e}. {spec.how_to_get}') from e
+      raise errors.DataNotFoundError(
+          f'{dataset_config.name}: {str(e).rstrip(".")}. {spec.how_to_get}') from e
+    sys.stderr.write(captured.getvalue())
     raise
   except Exception as e:  # Network and checksum failures come in many types.
     if spec.builds_offline:
+      sys.stderr.write(captured.getvalue())
       raise
     raise errors.DataNotFoundError(
         f'Could not download/prepare {dataset_config.name!r}: '

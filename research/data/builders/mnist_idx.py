@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import zlib
 import os
 
 import numpy as np
@@ -42,8 +43,12 @@ class IdxFormatError(ValueError):
 def read_idx(path: str) -> np.ndarray:
   """Reads one IDX file of unsigned bytes (plain or gzip) into a numpy array."""
   opener = gzip.open if path.endswith('.gz') else open
-  with opener(path, 'rb') as f:
-    raw = f.read()
+  try:
+    with opener(path, 'rb') as f:
+      raw = f.read()
+  except (EOFError, OSError, zlib.error) as e:  # cut short, or not gzip at all
+    raise IdxFormatError(f'{path}: cannot be decompressed ({e}); the file is truncated or '
+                         'damaged: download it again.') from e
   if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
     raise IdxFormatError(f'{path}: not an IDX file (bad magic number).')
   if raw[2] != 0x08:
