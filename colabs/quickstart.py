@@ -20,18 +20,24 @@
 # Runs as is on a Colab CPU, GPU or TPU runtime (the first cell installs the project).
 
 # %%
-# Setup. In Colab: fetch this project once per runtime and install it for the runtime's
-# accelerator (colabs/install.sh). Elsewhere: a checkout after `pip install -e .`.
+# Setup. In Colab: fetch this project once per runtime and install what the runtime lacks
+# (colabs/install.sh keeps Colab's own JAX and TensorFlow). Elsewhere: a checkout after
+# `pip install -e .`. Workdirs under /content vanish with the runtime: to keep them, mount
+# Drive (`from google.colab import drive; drive.mount('/content/drive')`) and set
+# CLASSICNETS_RUNS=/content/drive/MyDrive/classicnets-runs before this cell.
 import os
 import subprocess
 import sys
 
+REPO = 'https://github.com/classicnets/classicnets'  # = pyproject.toml [project.urls]
 if 'google.colab' in sys.modules:
-  if not os.path.isdir('/content/classicnets'):
-    subprocess.run(['git', 'clone', '--depth=1', 'https://github.com/classicnets/classicnets',
-                    '/content/classicnets'], check=True)
-    subprocess.run(['bash', '/content/classicnets/colabs/install.sh'], check=True)
-  sys.path.insert(0, '/content/classicnets')
+  checkout = os.environ.get('CLASSICNETS_CHECKOUT', '/content/classicnets')
+  if not os.path.isdir(checkout):
+    subprocess.run(['git', 'clone', '--depth=1', os.environ.get('CLASSICNETS_REPO', REPO),
+                    checkout], check=True)
+    subprocess.run(['bash', os.path.join(checkout, 'colabs', 'install.sh'), sys.executable],
+                   check=True)
+  sys.path.insert(0, checkout)
 from research import notebook
 
 SMOKE, RUNS = notebook.setup()  # cwd: the repository root; SMOKE: small data, few steps (CI)

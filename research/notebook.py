@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 
-COLAB_CHECKOUT = '/content/classicnets'  # where the notebooks' first cell clones to
+def colab_checkout() -> str:
+  """Where the notebooks' first cell clones the project in Colab."""
+  return os.environ.get('CLASSICNETS_CHECKOUT', '/content/classicnets')
 
 
 def repository_root(start: str | None = None) -> str:
   """The nearest directory holding configs/ and research/: the start directory
   (default: the working directory) or one above it, else the Colab checkout."""
   here = os.path.abspath(start or os.getcwd())
-  for candidate in (here, os.path.dirname(here), COLAB_CHECKOUT):
+  for candidate in (here, os.path.dirname(here), colab_checkout()):
     if all(os.path.isdir(os.path.join(candidate, d)) for d in ('configs', 'research')):
       return candidate
   raise FileNotFoundError(
@@ -26,8 +28,11 @@ def repository_root(start: str | None = None) -> str:
 
 
 def setup() -> tuple[bool, str]:
-  """chdir to the repository root; returns (SMOKE, RUNS), RUNS created."""
+  """chdir to the repository root, keep TensorFlow (TFDS's reader) off the
+  accelerator so JAX has all of its memory; returns (SMOKE, RUNS), RUNS
+  created (CLASSICNETS_RUNS: e.g. a mounted Drive folder, to outlive the runtime)."""
   os.chdir(repository_root())
+  keep_tensorflow_off_accelerators()
   smoke = os.environ.get('CLASSICNETS_SMOKE') == '1'
   runs = os.path.abspath(os.environ.get('CLASSICNETS_RUNS', 'runs/colab'))
   os.makedirs(runs, exist_ok=True)
@@ -39,3 +44,15 @@ def show(*paths: str) -> None:
   from IPython.display import Image, display
   for path in paths:
     display(Image(path))
+
+
+def keep_tensorflow_off_accelerators() -> None:
+  """TensorFlow would reserve GPU memory beside JAX; it only reads data here."""
+  try:
+    import tensorflow as tf
+  except ImportError:
+    return
+  try:
+    tf.config.set_visible_devices([], 'GPU')
+  except RuntimeError:
+    pass  # TF already initialised its devices (a second setup() in the same kernel).

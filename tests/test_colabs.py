@@ -4,6 +4,8 @@ offline, in a fresh kernel; and each .ipynb is in sync with its jupytext .py sou
 import glob
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -65,6 +67,74 @@ def test_notebook_runs_in_smoke_mode(source, tmp_path, monkeypatch, tfds_data_di
 def test_notebook_setup_finds_the_repository_or_says_how(tmp_path, monkeypatch):
   from research import notebook
   assert notebook.repository_root(os.path.join(REPO_ROOT, 'colabs')) == REPO_ROOT
-  monkeypatch.setattr(notebook, 'COLAB_CHECKOUT', str(tmp_path / 'absent'))
+  monkeypatch.setenv('CLASSICNETS_CHECKOUT', str(tmp_path / 'absent'))
   with pytest.raises(FileNotFoundError, match='open the notebook from'):
     notebook.repository_root(str(tmp_path))
+
+
+def _first_code_cell(source: str) -> str:
+  import jupytext
+  return next(c.source for c in jupytext.read(source).cells if c.cell_type == 'code')
+
+
+def test_every_notebook_starts_with_the_same_setup_naming_the_projects_repository():
+  import tomllib
+  with open(os.path.join(REPO_ROOT, 'pyproject.toml'), 'rb') as f:
+    repo = tomllib.load(f)['project']['urls']['Repository']
+  cells = {_first_code_cell(s) for s in SOURCES}
+  assert len(cells) == 1  # one setup, copied into each self-contained notebook
+  assert f"REPO = '{repo}'" in cells.pop()
+  with open(os.path.join(REPO_ROOT, 'README.md'), encoding='utf-8') as f:
+    readme = f.read()
+  for source in SOURCES:  # every notebook has its "Open in Colab" link
+    name = os.path.splitext(os.path.basename(source))[0]
+    assert (f'https://colab.research.google.com/github/{repo.split("github.com/")[1]}'
+            f'/blob/main/colabs/{name}.ipynb') in readme, name
+
+
+@pytest.mark.slow
+def test_in_colab_the_first_cell_clones_installs_and_the_notebook_runs(
+    tmp_path, monkeypatch, tfds_data_dir):
+  """The Colab branch, forced: a fake google.colab module, the repository
+  cloned from file:// (the committed tree, as Colab would get it), install.sh
+  run with pip in --dry-run (this environment must not be changed), then the
+  quickstart notebook in smoke mode from the clone."""
+  import nbclient
+  import nbformat
+
+  checkout = tmp_path / 'checkout'
+  monkeypatch.setenv('CLASSICNETS_REPO', f'file://{REPO_ROOT}')
+  monkeypatch.setenv('CLASSICNETS_CHECKOUT', str(checkout))
+  monkeypatch.setenv('CLASSICNETS_PIP_ARGS', '--dry-run --no-index')
+  monkeypatch.setenv('CLASSICNETS_SMOKE', '1')
+  monkeypatch.setenv('CLASSICNETS_RUNS', str(tmp_path / 'runs'))
+  monkeypatch.setenv('TFDS_DATA_DIR', tfds_data_dir)
+  monkeypatch.setenv('MPLBACKEND', 'Agg')
+  # google.colab stand-in, with the `output` module JAX's debugger imports from it.
+  fake_colab = ("import sys, types; colab = types.ModuleType('google.colab'); "
+                "colab.output = types.ModuleType('google.colab.output'); "
+                "sys.modules.update({'google.colab': colab, 'google.colab.output': colab.output})")
+  probe = ('import research, os; '
+           "print('RESEARCH', os.path.dirname(os.path.dirname(research.__file__))); "
+           "print('CWD', os.getcwd())")
+  cell = _first_code_cell(os.path.join(REPO_ROOT, 'colabs', 'quickstart.py'))
+  proc = subprocess.run([sys.executable, '-c', '\n'.join([fake_colab, cell, probe])],
+                        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  assert f'RESEARCH {checkout}' in proc.stdout and f'CWD {checkout}' in proc.stdout
+  assert 'JAX ' in proc.stdout  # install.sh ran to its end
+  assert (checkout / 'colabs' / 'quickstart.ipynb').exists()
+
+  notebook = nbformat.read(str(checkout / 'colabs' / 'quickstart.ipynb'), as_version=4)
+  # The fake module only takes the first cell down its Colab branch; other
+  # libraries look deeper into a real google.colab, so it goes after that cell.
+  first = next(i for i, c in enumerate(notebook.cells) if c.cell_type == 'code')
+  notebook.cells.insert(first + 1, nbformat.v4.new_code_cell(
+      "import sys; del sys.modules['google.colab'], sys.modules['google.colab.output']"))
+  notebook.cells.insert(first, nbformat.v4.new_code_cell(fake_colab))
+  notebook.cells.append(nbformat.v4.new_code_cell(probe))
+  client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name='python3',
+                                   resources={'metadata': {'path': str(tmp_path)}})
+  client.execute()  # every cell, the clone's code: raises on any error
+  printed = ''.join(o.get('text', '') for o in notebook.cells[-1].get('outputs', ()))
+  assert f'RESEARCH {checkout}' in printed and f'CWD {checkout}' in printed
