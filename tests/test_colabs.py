@@ -138,3 +138,24 @@ def test_in_colab_the_first_cell_clones_installs_and_the_notebook_runs(
   client.execute()  # every cell, the clone's code: raises on any error
   printed = ''.join(o.get('text', '') for o in notebook.cells[-1].get('outputs', ()))
   assert f'RESEARCH {checkout}' in printed and f'CWD {checkout}' in printed
+
+
+def test_colab_install_keeps_the_runtimes_jax_and_tensorflow_and_adds_what_is_missing():
+  from packaging.requirements import Requirement
+
+  from launch import colab_requirements
+  requirements = colab_requirements.project_requirements(os.path.join(REPO_ROOT, 'pyproject.toml'))
+  names = {r.name for r in requirements}
+  assert {'jax', 'tensorflow-cpu', 'flax', 'optax'} <= names
+  # A Colab-like runtime: its own JAX and TensorFlow (other versions than the
+  # pins), flax missing, optax too old.
+  colab = {'jax': '0.7.1', 'tensorflow': '2.19.0', 'optax': '0.1.0'}
+  req = [Requirement(s) for s in ('jax>=0.10.2,<0.11', 'tensorflow-cpu>=2.21,<2.22',
+                                  'flax>=0.12.8,<0.13', 'optax>=0.2.8,<0.3', 'numpy>=1.26')]
+  colab['numpy'] = '2.0.2'
+  assert colab_requirements.missing(req, colab.get) == ['flax<0.13,>=0.12.8', 'optax<0.3,>=0.2.8']
+  # Where no JAX is installed at all, it is listed like anything else.
+  del colab['jax']
+  assert 'jax<0.11,>=0.10.2' in colab_requirements.missing(req, colab.get)
+  # This environment (installed from pyproject.toml) lacks nothing.
+  assert colab_requirements.missing(requirements) == []
