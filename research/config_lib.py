@@ -145,16 +145,18 @@ def text(level: str = 'char', *, max_vocab: int | None = None,
   return c
 
 
-def text_classification(*, max_length: int, lowercase: bool = True, min_count: int = 1,
+def text_classification(*, max_length: int | str, lowercase: bool = True, min_count: int = 1,
                         max_vocab: int | None = None,
                         vectors_path: str | None = None) -> ml_collections.ConfigDict:
   """Word tokens of labelled texts (research/data/textcls_feeding.py): the
   vocabulary is the train split's words seen `min_count` times (at most
-  `max_vocab`), every text becomes `max_length` ids (truncated or padded), and
-  `vectors_path` names pre-trained word vectors (word2vec binary/text or GloVe
-  text) for the model's `embed` table."""
+  `max_vocab`), every text becomes `max_length` ids (truncated or padded; 'auto':
+  the length that keeps 95% of the train split's words, for a user's own data),
+  and `vectors_path` names pre-trained word vectors (word2vec binary/text or
+  GloVe text) for the model's `embed` table."""
   c = ml_collections.ConfigDict()
-  c.max_length = max_length
+  # An int or 'auto' (so --config.text.max_length=auto parses as well as =80).
+  c.max_length = ml_collections.FieldReference(max_length, field_type=object)
   c.lowercase = lowercase
   c.min_count = min_count
   c.max_vocab = _maybe(max_vocab, int)

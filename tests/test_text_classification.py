@@ -209,3 +209,47 @@ def test_hidden_labels_and_empty_texts_in_a_split_are_refused(texts, labels, mat
   with tfds.testing.mock_data(as_dataset_fn=as_dataset):
     with pytest.raises(errors.DataNotFoundError, match=match):
       textcls_feeding.load_texts(config.dataset, 'test')
+
+
+def test_length_keeping_known_answers():
+  # Lengths 1, 2, 3, 10: 16 words. Cut at L, sum(min(len, L)) words are kept.
+  assert textcls_feeding.length_keeping([1, 2, 3, 10], coverage=0.95) == 10  # L=9 keeps 15 < 15.2
+  assert textcls_feeding.length_keeping([1, 2, 3, 10], coverage=0.5) == 3    # L=2 keeps 7 < 8
+  assert textcls_feeding.length_keeping([5, 5, 5], coverage=1.0) == 5
+
+
+def test_max_length_auto_is_fitted_to_the_users_texts(tmp_path, capsys):
+  import json
+  config, workdir = fortunes_run(tmp_path, num_train_steps=2)
+  config.text.max_length = 'auto'
+  train.train_and_evaluate(config, workdir)
+  train_texts, _, _ = textcls_feeding.load_texts(config.dataset, config.dataset.train_split)
+  words = [len(textcls_feeding.tokens_of(predict.load_classifier(workdir).tokenizer, t))
+           for t in train_texts]
+  expected = textcls_feeding.length_keeping(words)
+  with open(os.path.join(workdir, textcls_feeding.TOKENIZER_FILE), encoding='utf-8') as f:
+    assert json.load(f)['truncation']['max_length'] == expected
+  assert f'text.max_length=auto: {expected} words per text' in capsys.readouterr().out
+
+
+def test_a_max_length_that_cuts_most_words_is_reported_with_a_better_one(tmp_path, capsys):
+  config, workdir = fortunes_run(tmp_path, num_train_steps=2, **{'text.max_length': 3})
+  train.train_and_evaluate(config, workdir)
+  warnings = [l for l in capsys.readouterr().out.splitlines() if l.startswith('WARNING: ')]
+  assert len(warnings) == 1
+  assert 'text.max_length=3 keeps' in warnings[0] and '=auto' in warnings[0]
+
+
+def test_a_vocabulary_cut_off_that_hides_many_words_is_reported(tmp_path, capsys):
+  config, workdir = fortunes_run(tmp_path, num_train_steps=2, **{'text.max_vocab': 4})
+  train.train_and_evaluate(config, workdir)
+  out = capsys.readouterr().out
+  assert "WARNING: " in out and 'outside the vocabulary (text.max_vocab=4' in out
+
+
+@pytest.mark.parametrize('bad', ['autox', 0, -3])
+def test_bad_max_length_is_refused(tmp_path, bad):
+  config, workdir = fortunes_run(tmp_path, **{'text.max_length': bad})
+  with pytest.raises(errors.ConfigError, match="text.max_length=.*'auto'"):
+    train.train_and_evaluate(config, workdir)
+  assert not os.path.exists(workdir)

@@ -64,10 +64,59 @@ def load_texts(dataset_config, split: str) -> tuple[list[str], np.ndarray, list[
   return texts, labels, names
 
 
+# The share of the train split's words that text.max_length='auto' keeps.
+TOKEN_COVERAGE = 0.95
+# Above this share of unknown train words, the vocabulary cut-off is reported.
+UNKNOWN_WARNING = 0.05
+
+
+def length_keeping(lengths: Sequence[int], coverage: float = TOKEN_COVERAGE) -> int:
+  """The least row length L that keeps `coverage` of all words when every
+  text is cut to its first L: sum(min(len, L)) >= coverage * sum(len)."""
+  lengths = np.asarray(lengths, np.int64)
+  lo, hi = 1, max(int(lengths.max(initial=1)), 1)
+  while lo < hi:
+    mid = (lo + hi) // 2
+    if np.minimum(lengths, mid).sum() >= coverage * lengths.sum():
+      hi = mid
+    else:
+      lo = mid + 1
+  return lo
+
+
+def _resolve_length(lengths: np.ndarray, text_config) -> int:
+  """text.max_length, or the length that keeps TOKEN_COVERAGE of the words
+  for 'auto'; a configured length that cuts more is reported prominently."""
+  suggested = length_keeping(lengths)
+  if text_config.max_length == 'auto':
+    writers.log(f'text.max_length=auto: {suggested} words per text keeps '
+                f'{TOKEN_COVERAGE:.0%} of the train split\'s words.')
+    return suggested
+  length = int(text_config.max_length)
+  kept = np.minimum(lengths, length).sum() / max(lengths.sum(), 1)
+  if kept < TOKEN_COVERAGE:
+    writers.log(
+        f'WARNING: text.max_length={length} keeps {kept:.0%} of the train split\'s words '
+        f'({np.mean(lengths > length):.0%} of its texts are cut); {suggested} would keep '
+        f'{TOKEN_COVERAGE:.0%} (--config.text.max_length={suggested}, or =auto).')
+  return length
+
+
+def _report_unknown_share(ids: Sequence[Sequence[int]], text_config) -> None:
+  flat = np.concatenate([np.asarray(row, np.int64) for row in ids] or [np.zeros(0, np.int64)])
+  unknown = float(np.mean(flat == 1)) if flat.size else 0.0
+  if unknown > UNKNOWN_WARNING:
+    writers.log(
+        f'WARNING: {unknown:.0%} of the train split\'s words are outside the vocabulary '
+        f'(text.max_vocab={text_config.max_vocab}, text.min_count={text_config.min_count}): '
+        'raise max_vocab or lower min_count.')
+
+
 def fit_tokenizer(texts: Sequence[str], text_config):
   """A WordLevel tokenizer whose vocabulary is the train split's words seen at
   least `min_count` times (the `max_vocab` most frequent, if set), with
-  padding/truncation to `max_length`."""
+  padding/truncation to `max_length` (an int, or 'auto': the length that
+  keeps 95% of the train split's words)."""
   from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
   tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
@@ -78,8 +127,11 @@ def fit_tokenizer(texts: Sequence[str], text_config):
       vocab_size=text_config.max_vocab or 2 ** 31 - 1, min_frequency=text_config.min_count,
       special_tokens=[PAD, UNK], show_progress=False)
   tokenizer.train_from_iterator(texts, trainer=trainer)
-  tokenizer.enable_padding(pad_id=0, pad_token=PAD, length=text_config.max_length)
-  tokenizer.enable_truncation(max_length=text_config.max_length)
+  ids = [e.ids for e in tokenizer.encode_batch(list(texts))]  # whole texts, no padding
+  _report_unknown_share(ids, text_config)
+  length = _resolve_length(np.asarray([len(row) for row in ids]), text_config)
+  tokenizer.enable_padding(pad_id=0, pad_token=PAD, length=length)
+  tokenizer.enable_truncation(max_length=length)
   return tokenizer
 
 

@@ -93,6 +93,11 @@ def check_config(config) -> None:
         f'Model {config.model.name!r} reads '
         f'{"word ids" if config.model.name in TEXT_MODELS else "images or signals"}, but '
         f'dataset {config.dataset.name!r} holds {"texts" if text_data else "images or signals"}.')
+  if text_data:
+    length = config.text.max_length
+    if length != 'auto' and not (isinstance(length, int) and length > 0):
+      raise errors.ConfigError(
+          f"text.max_length={length!r}: give a positive number of words, or 'auto'.")
 
 
 def make_feeder(config, mesh):
