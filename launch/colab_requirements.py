@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 KEPT_AS_INSTALLED = {
     'jax': ('jax',),
     'tensorflow-cpu': ('tensorflow', 'tensorflow-cpu'),
+    'tensorflow': ('tensorflow', 'tensorflow-cpu'),
 }
 
 
