@@ -95,7 +95,7 @@ def test_two_processes_train_like_one_process_with_all_devices(runs):
   log0, log1 = _log(runs, 'two', 0), _log(runs, 'two', 1)
   assert 'process 0 of 2: 2 local / 4 global cpu devices' in log0
   assert 'process 1 of 2: 2 local / 4 global cpu devices' in log1
-  assert 'Final:' in log0 and 'Final:' not in log1  # Only process 0 reports.
+  assert 'Final (results.json' in log0 and 'Final' not in log1  # Only process 0 reports.
   two, one = _losses(runs / 'two'), _losses(runs / 'one')
   assert sorted(two) == sorted(one) == list(range(10, STEPS + 1, 10))
   np.testing.assert_allclose([two[s] for s in sorted(two)], [one[s] for s in sorted(one)],
