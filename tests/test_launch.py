@@ -129,6 +129,7 @@ def _damage(directory, how):
   return 't10k-labels-idx1-ubyte' if how == 'missing file' else images.name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('how, says', [
     ('empty', 'is empty'),
     ('truncated', 'cannot be decompressed'),
