@@ -118,6 +118,8 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
                              f'{len(workdirs)} workdirs.')
   if len(set(seeds)) != len(seeds):
     raise errors.ConfigError(f'Seeds must differ; got {list(seeds)}.')
+  for workdir in workdirs:
+    workdir_lib.check_local(workdir)
   train.check_config(config)
   task = TASKS[config.task]
   if isinstance(task, FittedTask):

@@ -259,6 +259,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """Trains (resuming from `workdir` if it holds checkpoints), evaluates on the
   eval split(s), and writes config.json, metrics, checkpoints and results.json.
   Closed-form baselines (n-grams, PCA) are fitted by their FittedTask."""
+  workdir_lib.check_local(workdir)
   check_config(config)
   task = TASKS[config.task]
   if isinstance(task, FittedTask):

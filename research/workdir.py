@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from typing import Any, Callable
 
 import jax
@@ -38,6 +39,17 @@ RESUMABLE_CHANGES = frozenset({
     'checkpoint_every_steps', 'keep_checkpoints', 'tensorboard', 'plot',
     'dataset.data_dir', 'dataset.download',
 })
+
+
+def check_local(path: str, what: str = '--workdir') -> None:
+  """Refuses a remote URL (gs://, s3://, ...) before anything is written: the
+  workdir's writers use the local file system, and would otherwise create a
+  directory named 'gs:' in the working directory."""
+  if re.match(r'^[A-Za-z][A-Za-z0-9+.-]*://', str(path)):
+    raise errors.ConfigError(
+        f'{what}={path!r} is a remote URL; workdirs and data directories must be local '
+        'paths for now. Mount the bucket (e.g. `gcsfuse BUCKET /mnt/bucket`, as '
+        'launch/tpu_vm.sh does) and pass the mounted path.')
 
 
 def checkpoints_dir(workdir: str) -> str:

@@ -1,5 +1,6 @@
 """The command line: one readable line and a non-zero exit for bad input."""
 
+import os
 import re
 import subprocess
 import sys
@@ -149,3 +150,19 @@ def test_a_damaged_data_directory_is_one_error_line(tmp_path, how, says):
   assert named is None or named in error_lines[0]  # the file is named
   assert 'Traceback' not in proc.stderr and 'Downloading and preparing' not in proc.stderr
   assert not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('flag, value', [('--workdir', 'gs://a-bucket/run'),
+                                         ('--config.dataset.data_dir', 'gs://a-bucket/tfds')])
+def test_a_remote_url_is_refused_in_one_line_and_creates_nothing(tmp_path, flag, value):
+  workdir = f'--workdir={tmp_path / "w"}' if flag != '--workdir' else f'--workdir={value}'
+  extra = [f'{flag}={value}'] if flag != '--workdir' else []
+  cmd = [sys.executable, '-m', 'launch.train', '--config=' + os.path.join(
+      REPO_ROOT, 'configs', 'digits_lenet5.py'), workdir, *extra]
+  proc = subprocess.run(cmd, cwd=tmp_path, env=subprocess_env(), capture_output=True,
+                        text=True, timeout=120)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  error_lines = [l for l in proc.stderr.splitlines() if l.startswith('error: ')]
+  assert len(error_lines) == 1 and 'is a remote URL' in error_lines[0] and value in error_lines[0]
+  assert 'Traceback' not in proc.stderr
+  assert os.listdir(tmp_path) == []  # no local 'gs:' directory, no workdir

@@ -17,7 +17,7 @@ import sys
 import jax
 import numpy as np
 
-from research import errors, parallel, writers
+from research import errors, parallel, workdir, writers
 from research.data.registry import DATASETS
 
 _READ_CHUNK = 8192
@@ -36,6 +36,8 @@ def get_builder(dataset_config):
 
   spec = DATASETS[dataset_config.name]
   data_dir = dataset_config.data_dir
+  if data_dir is not None:
+    workdir.check_local(data_dir, what='dataset.data_dir')
   if data_dir is not None and not os.path.isdir(data_dir):
     raise errors.DataNotFoundError(
         f'Data directory {data_dir!r} for dataset {dataset_config.name!r} does '
