@@ -9,8 +9,8 @@
 #   create   create the TPU VM (skipped when `describe` finds it: reuse)
 #   setup    copy this repository (a `git archive` of HEAD) to every worker,
 #            create a venv there, `pip install -e .` and `pip install -U "jax[tpu]"`,
-#            and mount the bucket with Cloud Storage FUSE at the same path on every
-#            worker (the shared workdir, see below)
+#            and mount the bucket with Cloud Storage FUSE at ~/gcs/BUCKET on every
+#            worker (for browsing, or as a --workdir; see below)
 #   run      start `python -m launch.train ... --jax_distributed` on every worker
 #            in the background (nohup), one log per worker: logs/<name>.w<N>.log
 #   tail     follow one worker's log (--worker=N, default 0)
@@ -29,20 +29,20 @@
 #   --project=PROJECT  default: gcloud's configured project
 #   --bucket=gs://B    TFDS_DATA_DIR=gs://B/tensorflow_datasets; runs in gs://B/runs
 #   --config=FILE[:ARG]  experiment config (run/all), default configs/digits_lenet5.py
-#   --workdir=DIR      workdir on the workers; default the bucket's FUSE mount:
-#                      ~/gcs/B/runs/<name>/<config name> (see "Workdirs" below)
+#   --workdir=DIR      workdir on the workers; default gs://B/runs/<name>/<config name>
+#                      (see "Workdirs" below)
 #   --worker=N         worker for tail/ssh (default 0)
 #   --command=CMD      with ssh: run CMD on --worker (`all` for every worker)
 #   --dry-run          print the commands, run nothing
 #   -h, --help
 #   -- ARGS            passed on to `python -m launch.train` (e.g. --config.seed=1)
 #
-# Workdirs: the trainer writes its workdir with plain file IO (open(),
-# os.makedirs, os.path.abspath in research/checkpoint.py), so a gs:// workdir
-# does not work. On a pod every worker must also see the *same* checkpoint
-# directory (orbax writes one shard set per process and process 0 merges them).
-# Hence the default workdir is a Cloud Storage FUSE mount of the bucket, at the
-# same path on every worker. A local --workdir is only right on a 1-host type.
+# Workdirs: on a pod every worker must see the *same* checkpoint directory
+# (orbax writes one shard set per process and process 0 merges them). The
+# default workdir is therefore in the bucket, gs://B/runs/<name>/<config>: the
+# trainer reads and writes gs:// itself (research/fileio.py). The FUSE mount
+# works too (--workdir=~/gcs/B/runs/...); a local --workdir is only right on a
+# 1-host type.
 #
 # Worker identity: a worker's number (= its jax.process_index() on a single
 # slice) is the metadata attribute `agent-worker-number`, the value JAX's own
@@ -145,11 +145,13 @@ REMOTE_DIR=classicnets                  # on each worker, relative to ~
 MOUNT_DIR="gcs/$BUCKET_NAME"            # the bucket's FUSE mount, relative to ~
 CONFIG_STEM="${CONFIG%%:*}"; CONFIG_STEM="${CONFIG_STEM##*/}"; CONFIG_STEM="${CONFIG_STEM%.py}"
 if [[ -z "$WORKDIR" ]]; then
-  WORKDIR="\$HOME/$MOUNT_DIR/runs/$NAME/$CONFIG_STEM"
-  WORKDIR_SHOWN="gs://$BUCKET_NAME/runs/$NAME/$CONFIG_STEM, mounted at $WORKDIR on every worker"
+  WORKDIR="gs://$BUCKET_NAME/runs/$NAME/$CONFIG_STEM"
+  WORKDIR_SHOWN="$WORKDIR (shared by every worker)"
+elif [[ "$WORKDIR" == gs://* ]]; then
+  [[ "$WORKDIR" =~ ^gs://[a-z0-9][-_.a-z0-9]*(/[A-Za-z0-9_.=-]+)*/?$ ]] \
+    || die "--workdir=$WORKDIR: use gs://BUCKET/PATH with letters, digits and _ . = - in PATH"
+  WORKDIR_SHOWN="$WORKDIR (shared by every worker)"
 else
-  [[ "$WORKDIR" == gs://* ]] && die "--workdir=$WORKDIR: the trainer writes workdirs with plain" \
-    "file IO, so gs:// does not work; leave --workdir out to use the bucket's FUSE mount"
   # shellcheck disable=SC2088  # a literal ~/ from the user, made $HOME/ for the worker
   [[ "$WORKDIR" == "~/"* ]] && WORKDIR="\$HOME/${WORKDIR#\~/}"
   [[ "$WORKDIR" =~ ^(\$HOME/)?[A-Za-z0-9_./-]+$ ]] \
@@ -262,7 +264,7 @@ do_setup() {
   mount+=" && echo \"deb [signed-by=/usr/share/keyrings/cloud.google.asc] https://packages.cloud.google.com/apt gcsfuse-\$(lsb_release -cs) main\" | sudo tee /etc/apt/sources.list.d/gcsfuse.list >/dev/null"
   mount+=" && sudo apt-get update -qq && sudo apt-get install -y -qq gcsfuse; fi"
   mount+="; mkdir -p ~/$MOUNT_DIR && (mountpoint -q ~/$MOUNT_DIR || gcsfuse --implicit-dirs --rename-dir-limit=100000 $BUCKET_NAME ~/$MOUNT_DIR)"
-  note "on every worker: mount $BUCKET at ~/$MOUNT_DIR (Cloud Storage FUSE), the shared workdir"
+  note "on every worker: mount $BUCKET at ~/$MOUNT_DIR (Cloud Storage FUSE; optional as a --workdir)"
   tpu ssh "$NAME" --worker=all "--command=$mount"
 }
 

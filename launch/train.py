@@ -53,7 +53,7 @@ def main(argv):
   cli.import_tensorflow_quietly()
   cli.maybe_initialize_distributed(
       _DISTRIBUTED.value, _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-  from research import errors, preemption, train
+  from research import errors, fileio, preemption, train
   config_file = flags.FLAGS['config'].config_filename.split(':', 1)[0]
   if not os.path.isfile(config_file):
     print(f'error: config file {config_file!r} not found (run from the '
@@ -67,7 +67,7 @@ def main(argv):
       from research import multiseed
       seeds = [config.seed + i for i in range(_NUM_SEEDS.value)]
       multiseed.train_and_evaluate_seeds(
-          config, seeds, [os.path.join(_WORKDIR.value, f'seed_{s}') for s in seeds])
+          config, seeds, [fileio.join(_WORKDIR.value, f'seed_{s}') for s in seeds])
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -8,18 +8,20 @@ saved on N devices restores on M.
 
 from __future__ import annotations
 
-import os
+
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+
+from research import fileio
 
 
 class Checkpointer:
 
   def __init__(self, directory: str, *, every_steps: int, max_to_keep: int):
     self._manager = ocp.CheckpointManager(
-        os.path.abspath(directory),
+        fileio.absolute(directory),
         options=ocp.CheckpointManagerOptions(
             save_interval_steps=every_steps,
             max_to_keep=max_to_keep,

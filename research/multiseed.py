@@ -60,6 +60,10 @@ class SeedWriters:
     for i, writer in enumerate(self.writers):
       writer.write(step, {k: (v[i] if np.ndim(v) else v) for k, v in scalars.items()})
 
+  def flush(self, *, force: bool = False) -> None:
+    for writer in self.writers:
+      writer.flush(force=force)
+
   def close(self) -> None:
     for writer in self.writers:
       writer.close()
@@ -119,7 +123,7 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   if len(set(seeds)) != len(seeds):
     raise errors.ConfigError(f'Seeds must differ; got {list(seeds)}.')
   for workdir in workdirs:
-    workdir_lib.check_local(workdir)
+    workdir_lib.check_workdir(workdir)
   train.check_config(config)
   task = TASKS[config.task]
   if isinstance(task, FittedTask):

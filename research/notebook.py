@@ -34,8 +34,9 @@ def setup() -> tuple[bool, str]:
   os.chdir(repository_root())
   keep_tensorflow_off_accelerators()
   smoke = os.environ.get('CLASSICNETS_SMOKE') == '1'
-  runs = os.path.abspath(os.environ.get('CLASSICNETS_RUNS', 'runs/colab'))
-  os.makedirs(runs, exist_ok=True)
+  from research import fileio
+  runs = os.fspath(fileio.absolute(os.environ.get('CLASSICNETS_RUNS', 'runs/colab')))
+  fileio.makedirs(runs)  # A Drive folder, or a bucket: gs://BUCKET/runs.
   return smoke, runs
 
 

@@ -10,7 +10,6 @@ likely token). One compiled `lax.scan` produces the whole sample.
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 import jax
@@ -18,7 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import errors
+from research import errors, fileio
 from research import workdir as workdir_lib
 from research.data import lm_corpus, lm_feeding
 from research.tasks import language_model
@@ -28,8 +27,8 @@ def load_run(workdir: str) -> tuple[ml_collections.ConfigDict, lm_corpus.Vocabul
   """(config, vocabulary, model, params) of a language-model workdir."""
   what = 'a language-model run of launch.train'
   config = workdir_lib.read_config(workdir, what=what)
-  vocab_path = os.path.join(workdir, lm_feeding.VOCAB_FILE)
-  if not os.path.exists(vocab_path):
+  vocab_path = fileio.join(workdir, lm_feeding.VOCAB_FILE)
+  if not fileio.exists(vocab_path):
     raise errors.ConfigError(f'{vocab_path} not found: --workdir must be {what}.')
   if config.task != 'language_model':
     raise errors.ConfigError(f'{workdir!r} holds a {config.task!r} run, not a language model.')

@@ -10,7 +10,6 @@ the trainer's compiled step (`research.step`) -> the loop -> the workdir
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from typing import Any, Callable
 
@@ -20,7 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import checkpoint, config_lib, errors, optim, parallel, preemption, writers
+from research import checkpoint, config_lib, errors, fileio, optim, parallel, preemption, writers
 from research import step as step_lib
 from research import workdir as workdir_lib
 from research.tasks import TASKS, FittedTask, Task
@@ -54,7 +53,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if config.num_train_steps is None and config.num_epochs is None:
     raise errors.ConfigError('Set num_train_steps or num_epochs.')
   if 'init_from' in config and config.init_from.workdir is not None:
-    if not os.path.isdir(workdir_lib.checkpoints_dir(config.init_from.workdir)):
+    if not fileio.isdir(workdir_lib.checkpoints_dir(config.init_from.workdir)):
       raise errors.ConfigError(
           f'init_from.workdir {config.init_from.workdir!r} has no checkpoints: train it '
           'first (e.g. python -m launch.train --config=configs/fashion_mnist_autoencoder.py '
@@ -225,6 +224,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
         drain()
         elapsed = train_seconds + time.perf_counter() - t0
         ctx.ckpt.save(done, state, {'train_seconds': elapsed}, force=is_last or preempted)
+        ctx.writer.flush(force=True)  # Metrics up to a checkpoint outlive a kill.
       if preempted:
         ctx.ckpt.wait()
         raise preemption.Preempted(done)
@@ -259,7 +259,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """Trains (resuming from `workdir` if it holds checkpoints), evaluates on the
   eval split(s), and writes config.json, metrics, checkpoints and results.json.
   Closed-form baselines (n-grams, PCA) are fitted by their FittedTask."""
-  workdir_lib.check_local(workdir)
+  workdir_lib.check_workdir(workdir)
   check_config(config)
   task = TASKS[config.task]
   if isinstance(task, FittedTask):

@@ -2,11 +2,14 @@
 
   config.json       the resolved config (checked when a run resumes)
   provenance.json   what ran it, one record per start or resume (research/provenance.py)
-  metrics.jsonl     research.writers
+  metrics.jsonl     research.writers (and tensorboard/, event files)
   checkpoints/      research.checkpoint
   results.json      final metrics
   + files a task derives from the data (vocab.json, tokenizer.json,
     labels.json, teacher.json), written once and checked on resume.
+
+A workdir is a local path or a bucket URL (gs://...): every file here goes
+through research/fileio.py.
 
 `load_run(workdir)` gives a finished or running workdir's config and the
 variables of its newest checkpoint; predict, sample, distillation (the
@@ -18,14 +21,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 from typing import Any, Callable
 
 import jax
 import ml_collections
 import numpy as np
 
-from research import errors, parallel, provenance
+from research import errors, fileio, parallel, provenance
 
 CONFIG_FILE = 'config.json'
 PROVENANCE_FILE = 'provenance.json'
@@ -41,28 +43,24 @@ RESUMABLE_CHANGES = frozenset({
 })
 
 
-def check_local(path: str, what: str = '--workdir') -> None:
-  """Refuses a remote URL (gs://, s3://, ...) before anything is written: the
-  workdir's writers use the local file system, and would otherwise create a
-  directory named 'gs:' in the working directory."""
-  if re.match(r'^[A-Za-z][A-Za-z0-9+.-]*://', str(path)):
-    raise errors.ConfigError(
-        f'{what}={path!r} is a remote URL; workdirs and data directories must be local '
-        'paths for now. Mount the bucket (e.g. `gcsfuse BUCKET /mnt/bucket`, as '
-        'launch/tpu_vm.sh does) and pass the mounted path.')
+def check_workdir(workdir: str) -> None:
+  """A clear error before anything is written: a remote workdir's bucket must
+  answer (research/fileio.py); a local one must not be a file."""
+  fileio.check_reachable(workdir, '--workdir')
+  if not fileio.is_remote(workdir) and os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise errors.ConfigError(f'--workdir={workdir!r} is a file, not a directory.')
 
 
 def checkpoints_dir(workdir: str) -> str:
-  return os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR)
+  return os.fspath(fileio.absolute(workdir) / CHECKPOINTS_DIR)
 
 
 def prepare(workdir: str, config) -> None:
   """Writes config.json, or checks that a resumed run has a compatible config."""
-  path = os.path.join(workdir, CONFIG_FILE)
+  path = fileio.join(workdir, CONFIG_FILE)
   new = json.loads(config.to_json_best_effort())  # tuples -> lists, as on disk
-  if os.path.exists(path):
-    with open(path, encoding='utf-8') as f:
-      old = json.load(f)
+  if fileio.exists(path):
+    old = fileio.read_json(path)
     changed = sorted(k for k in _flat_keys(old) | _flat_keys(new)
                      if _get(old, k) != _get(new, k) and k not in RESUMABLE_CHANGES)
     if changed:
@@ -72,21 +70,18 @@ def prepare(workdir: str, config) -> None:
   # Every process has checked the old file before process 0 replaces it.
   parallel.sync_processes('prepare_workdir')
   if jax.process_index() == 0:
-    os.makedirs(workdir, exist_ok=True)
-    _write_atomically(path, json.dumps(new, indent=2, sort_keys=True))
+    fileio.makedirs(workdir)
+    fileio.write_json(path, new)
     _append_provenance(workdir)
 
 
 def _append_provenance(workdir: str) -> None:
   """One more record in provenance.json: a resumed run may run other code or
   library versions than the start did, and each is kept."""
-  path = os.path.join(workdir, PROVENANCE_FILE)
-  records = []
-  if os.path.exists(path):
-    with open(path, encoding='utf-8') as f:
-      records = json.load(f)
+  path = fileio.join(workdir, PROVENANCE_FILE)
+  records = fileio.read_json(path) if fileio.exists(path) else []
   records.append(provenance.collect())
-  _write_atomically(path, json.dumps(records, indent=2, sort_keys=True))
+  fileio.write_json(path, records)
 
 
 def _flat_keys(d: dict, prefix: str = '') -> set[str]:
@@ -104,18 +99,12 @@ def _get(d: dict, dotted: str) -> Any:
   return d
 
 
-def _write_atomically(path: str, text: str) -> None:
-  with open(path + '.tmp', 'w', encoding='utf-8') as f:
-    f.write(text)
-  os.replace(path + '.tmp', path)
-
-
 def write_results(workdir: str, results: dict[str, Any]) -> None:
   """results.json: the final metrics and the provenance of the process that
   finished the run."""
   if jax.process_index() == 0:
-    _write_atomically(os.path.join(workdir, RESULTS_FILE), json.dumps(
-        {**results, 'provenance': provenance.collect()}, indent=2, sort_keys=True))
+    fileio.write_json(fileio.join(workdir, RESULTS_FILE),
+                      {**results, 'provenance': provenance.collect()})
 
 
 def sync_file(workdir: str, name: str, *, write: Callable[[str], None],
@@ -125,8 +114,8 @@ def sync_file(workdir: str, name: str, *, write: Callable[[str], None],
   got here, so none reads a half-written file); a resumed run calls
   `check(path)`, which raises ConfigError if the data changed since: ids mean
   tokens only through a vocabulary, and a changed teacher changes the math."""
-  path = os.path.join(workdir, name)
-  if os.path.exists(path):
+  path = fileio.join(workdir, name)
+  if fileio.exists(path):
     check(path)
     return
   parallel.sync_processes(f'sync_{name}')
@@ -140,22 +129,19 @@ def sync_json(workdir: str, name: str, record: dict[str, Any],
   does not fit (None if it does)."""
 
   def check(path):
-    with open(path, encoding='utf-8') as f:
-      why = mismatch(json.load(f))
+    why = mismatch(fileio.read_json(path))
     if why:
       raise errors.ConfigError(why)
 
   sync_file(workdir, name, check=check,
-            write=lambda path: _write_atomically(
-                path, json.dumps(record, indent=2, sort_keys=True)))
+            write=lambda path: fileio.write_json(path, record))
 
 
 def read_config(workdir: str, *, what: str = 'a run of launch.train') -> ml_collections.ConfigDict:
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.exists(path):
+  path = fileio.join(workdir, CONFIG_FILE)
+  if not fileio.exists(path):
     raise errors.ConfigError(f'{path} not found: {workdir!r} must be {what}.')
-  with open(path, encoding='utf-8') as f:
-    return ml_collections.ConfigDict(json.load(f))
+  return ml_collections.ConfigDict(fileio.read_json(path))
 
 
 def latest_step(workdir: str) -> int | None:
@@ -163,7 +149,7 @@ def latest_step(workdir: str) -> int | None:
   import orbax.checkpoint as ocp
 
   directory = checkpoints_dir(workdir)
-  if not os.path.isdir(directory):
+  if not fileio.isdir(directory):
     return None
   manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=False))
   try:
@@ -204,7 +190,7 @@ def load_run(workdir: str, *, tasks: tuple[str, ...] | None = None,
   if step is None:
     raise errors.ConfigError(f'{workdir!r} has no checkpoint yet.')
   saved = ocp.StandardCheckpointer().restore(
-      os.path.join(checkpoints_dir(workdir), str(step), 'state'))
+      fileio.path(checkpoints_dir(workdir)) / str(step) / 'state')
   return Run(workdir=workdir, config=config, step=step,
              params=jax.tree.map(np.asarray, saved['params']),
              model_state=jax.tree.map(np.asarray, dict(saved.get('model_state') or {})))

@@ -1,7 +1,10 @@
 """Run outputs: JSON-lines metrics, TensorBoard events, progress lines.
 
 Only process 0 writes; other processes get a writer that drops everything, so
-the same code runs on one host and on a pod.
+the same code runs on one host and on a pod. Both files go through
+research/fileio.py, so a workdir in a bucket works like a local one; the
+TensorBoard event records are written by the `tensorboard` package's own
+record format, without TensorFlow.
 """
 
 from __future__ import annotations
@@ -9,13 +12,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import time
 from typing import Any
 
 import jax
 import numpy as np
 
+from research import fileio
+
 METRICS_FILE = 'metrics.jsonl'
+TENSORBOARD_DIR = 'tensorboard'
 
 
 def _jsonable(v: Any) -> Any:
@@ -25,8 +32,42 @@ def _jsonable(v: Any) -> Any:
   return v
 
 
+class TensorBoardEvents:
+  """Scalars in a TensorBoard event file (`events.out.tfevents.*`, one per
+  start or resume): TFRecord-framed `Event` protos, as TensorFlow writes them."""
+
+  def __init__(self, directory: str):
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer import record_writer
+
+    self._event_pb2 = event_pb2
+    name = f'events.out.tfevents.{time.time():.6f}.{socket.gethostname()}.{os.getpid()}'
+    self._file = fileio.AppendFile(fileio.join(directory, name))
+    self._records = record_writer.RecordWriter(self._file)
+    self._write(self._event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2'))
+
+  def _write(self, event) -> None:
+    self._records.write(event.SerializeToString())
+
+  def scalars(self, step: int, scalars: dict[str, float]) -> None:
+    from tensorboard.compat.proto import summary_pb2
+
+    summary = summary_pb2.Summary(value=[
+        summary_pb2.Summary.Value(tag=k, simple_value=float(v)) for k, v in scalars.items()])
+    self._write(self._event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary))
+
+  def flush(self, *, force: bool = False) -> None:
+    self._file.flush(force=force)
+
+  def close(self) -> None:
+    self._file.close()
+
+
 class MetricWriter:
-  """Appends `{"step": s, **scalars}` lines to metrics.jsonl and TensorBoard."""
+  """Appends `{"step": s, **scalars}` lines to metrics.jsonl and TensorBoard.
+
+  `flush(force=True)` (at every checkpoint and at the end) makes everything
+  written so far durable, in a bucket too (research/fileio.AppendFile)."""
 
   def __init__(self, workdir: str, *, tensorboard: bool = True):
     self._enabled = jax.process_index() == 0
@@ -34,42 +75,42 @@ class MetricWriter:
     self._tb = None
     if not self._enabled:
       return
-    os.makedirs(workdir, exist_ok=True)
-    self._jsonl = open(os.path.join(workdir, METRICS_FILE), 'a', encoding='utf-8')
+    fileio.makedirs(workdir)
+    self._jsonl = fileio.AppendFile(fileio.join(workdir, METRICS_FILE))
     if tensorboard:
-      from flax.metrics import tensorboard as flax_tb  # Imports TensorFlow.
-      self._tb = flax_tb.SummaryWriter(os.path.join(workdir, 'tensorboard'))
+      self._tb = TensorBoardEvents(fileio.join(workdir, TENSORBOARD_DIR))
 
   def write(self, step: int, scalars: dict[str, Any]) -> None:
     if not self._enabled:
       return
     record = {'step': int(step), **{k: _jsonable(v) for k, v in scalars.items()}}
-    self._jsonl.write(json.dumps(record) + '\n')
-    self._jsonl.flush()
+    self._jsonl.write((json.dumps(record) + '\n').encode('utf-8'))
     if self._tb is not None:
-      for k, v in scalars.items():
-        self._tb.scalar(k, float(v), int(step))
+      self._tb.scalars(step, {k: float(v) for k, v in scalars.items()})
+    self.flush()
+
+  def flush(self, *, force: bool = False) -> None:
+    for f in (self._jsonl, self._tb):
+      if f is not None:
+        f.flush(force=force)
 
   def close(self) -> None:
-    if self._jsonl is not None:
-      self._jsonl.close()
-    if self._tb is not None:
-      self._tb.flush()
-      self._tb.close()
+    for f in (self._jsonl, self._tb):
+      if f is not None:
+        f.close()
 
 
 def read_metrics(workdir: str) -> list[dict[str, Any]]:
   """All metric records in step order. A resumed run rewrites the steps after
   its checkpoint; for each (step, metric names) the last record wins."""
-  path = os.path.join(workdir, METRICS_FILE)
-  if not os.path.exists(path):
+  path = fileio.join(workdir, METRICS_FILE)
+  if not fileio.exists(path):
     return []
   latest: dict[tuple, dict[str, Any]] = {}
-  with open(path, encoding='utf-8') as f:
-    for line in f:
-      if line.strip():
-        rec = json.loads(line)
-        latest[(rec['step'], tuple(sorted(rec)))] = rec
+  for line in fileio.read_text(path).splitlines():
+    if line.strip():
+      rec = json.loads(line)
+      latest[(rec['step'], tuple(sorted(rec)))] = rec
   return sorted(latest.values(), key=lambda r: r['step'])
 
 

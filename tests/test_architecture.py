@@ -110,3 +110,52 @@ def test_only_the_trainer_compiles_training_code():
     if jits and not allowed:
       offenders.append(f'{rel}:{jits}')
   assert not offenders, f'jax.jit outside research/step.py: {offenders}'
+
+
+# Local-only file operations (built-in `open`, os.makedirs/replace/listdir/remove,
+# os.path.exists/isdir/isfile/getsize, shutil) may appear outside research/fileio.py
+# only here, each on paths that are never a workdir or data path.
+LOCAL_FILE_OPERATIONS = {
+    'research/fileio.py': 'the one place: local paths here, epath for URLs',
+    'research/config_lib.py': 'config files, which are Python modules in the checkout',
+    'research/provenance.py': "the checkout's own .git",
+    'research/notebook.py': 'finding the checkout (configs/, research/)',
+    'research/reproduce/runner.py': "subprocess console logs, kept local (logs/ for a bucket's runs)",
+    'research/demos/translation.py': 'the Debian Fashion-MNIST file a demo reads if installed',
+    'research/workdir.py': '--workdir naming a local file (after is_remote)',
+}
+_LOCAL_CALLS = {('os', 'makedirs'), ('os', 'replace'), ('os', 'listdir'), ('os', 'remove'),
+                ('path', 'exists'), ('path', 'isdir'), ('path', 'isfile'), ('path', 'getsize')}
+
+
+def local_file_calls(source: str) -> list[str]:
+  """'LINE name()' for each local-only file operation in `source`."""
+  found = []
+  for n in ast.walk(ast.parse(source)):
+    if not isinstance(n, ast.Call):
+      continue
+    f = n.func
+    if isinstance(f, ast.Name) and f.id == 'open':
+      found.append(f'{n.lineno} open()')
+    elif isinstance(f, ast.Attribute) and isinstance(f.value, (ast.Name, ast.Attribute)):
+      owner = getattr(f.value, 'id', None) or getattr(f.value, 'attr', None)
+      if (owner, f.attr) in _LOCAL_CALLS or owner == 'shutil':
+        found.append(f'{n.lineno} {ast.unparse(f)}()')
+  return found
+
+
+def test_the_file_operation_check_finds_planted_calls():
+  source = ("import os, shutil\nos.makedirs('x')\nopen('y')\nos.path.exists('z')\n"
+            "shutil.rmtree('w')\nfileio.exists('v')\nf.open('u')\n")
+  assert local_file_calls(source) == [
+      '2 os.makedirs()', '3 open()', '4 os.path.exists()', '5 shutil.rmtree()']
+
+
+def test_workdir_and_data_files_go_through_fileio():
+  offenders = []
+  for path in _modules().values():
+    rel = os.path.relpath(path, REPO_ROOT).replace(os.sep, '/')
+    if rel not in LOCAL_FILE_OPERATIONS:
+      with open(path, encoding='utf-8') as f:
+        offenders += [f'{rel}:{c}' for c in local_file_calls(f.read())]
+  assert not offenders, f'local-only file operations outside research/fileio.py: {offenders}'

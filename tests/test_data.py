@@ -178,3 +178,36 @@ def test_idx_dataset_with_missing_file_is_an_error(tmp_path):
   config.manual_dir = str(tmp_path / 'idx')
   with pytest.raises(errors.DataNotFoundError, match='t10k-labels-idx1-ubyte'):
     load_split(config, 'train')
+
+
+def test_image_shape_warning_known_answers():
+  spec = datasets.DATASETS['mnist_idx']
+  pad2 = ml_collections.ConfigDict({'image_size': None, 'pad': 2})
+  assert images.model_input_shape((28, 28, 1), pad2) == (32, 32, 1)
+  assert images.image_shape_warning(spec, (28, 28, 1), pad2, 'D') is None
+  line = images.image_shape_warning(spec, (20, 20, 1), pad2, 'D')
+  assert line == ('WARNING: the images in D are 20x20x1, not the 28x28x1 this config was '
+                  'written for, so the model sees 24x24x1 instead of 32x32x1; pass '
+                  '--config.preprocess.image_size=28 to resize them.')
+  resized = ml_collections.ConfigDict({'image_size': 28, 'pad': 2})
+  assert images.image_shape_warning(spec, (20, 20, 1), resized, 'D') is None
+  assert 'convert them' in images.image_shape_warning(spec, (28, 28, 3), pad2, 'D')
+  assert images.image_shape_warning(datasets.DATASETS['sklearn_digits'], (8, 8, 1), pad2,
+                                    'D') is None  # No declared shape: nothing to compare.
+
+
+def test_own_images_of_another_size_get_one_warning_line(tmp_path, capsys):
+  from testlib import write_idx_dir
+  write_idx_dir(str(tmp_path / 'idx'), size=20)
+  (tmp_path / 'tfds').mkdir()
+  config = load_config('mnist_lenet5', 'runlocal')
+  config.dataset.name = 'mnist_idx'  # The user's own MNIST-format files.
+  config.dataset.manual_dir = str(tmp_path / 'idx')
+  config.dataset.data_dir = str(tmp_path / 'tfds')
+  splits = images.load(config)
+  assert splits.train_inputs.shape[1:] == (24, 24, 1)
+  warnings = [l for l in capsys.readouterr().out.splitlines() if l.startswith('WARNING:')]
+  assert len(warnings) == 1 and 'image_size=28' in warnings[0], warnings
+  config.preprocess.image_size = 28
+  assert images.load(config).train_inputs.shape[1:] == (32, 32, 1)
+  assert 'WARNING' not in capsys.readouterr().out

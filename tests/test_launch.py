@@ -1,6 +1,7 @@
 """The command line: one readable line and a non-zero exit for bad input."""
 
 import os
+import socket
 import re
 import subprocess
 import sys
@@ -154,15 +155,20 @@ def test_a_damaged_data_directory_is_one_error_line(tmp_path, how, says):
 
 @pytest.mark.parametrize('flag, value', [('--workdir', 'gs://a-bucket/run'),
                                          ('--config.dataset.data_dir', 'gs://a-bucket/tfds')])
-def test_a_remote_url_is_refused_in_one_line_and_creates_nothing(tmp_path, flag, value):
+def test_an_unreachable_bucket_is_one_error_line_and_creates_nothing(tmp_path, flag, value):
   workdir = f'--workdir={tmp_path / "w"}' if flag != '--workdir' else f'--workdir={value}'
   extra = [f'{flag}={value}'] if flag != '--workdir' else []
   cmd = [sys.executable, '-m', 'launch.train', '--config=' + os.path.join(
       REPO_ROOT, 'configs', 'digits_lenet5.py'), workdir, *extra]
-  proc = subprocess.run(cmd, cwd=tmp_path, env=subprocess_env(), capture_output=True,
-                        text=True, timeout=120)
+  with socket.socket() as s:  # A port nothing listens on: the network is down.
+    s.bind(('127.0.0.1', 0))
+    dead = f'http://127.0.0.1:{s.getsockname()[1]}'
+  env = subprocess_env(HTTPS_PROXY=dead, https_proxy=dead, NO_GCE_CHECK='true',
+                       GOOGLE_AUTH_TOKEN_FOR_TESTING='token', GCS_RETRY_CONFIG_MAX_RETRIES='1',
+                       GCS_RETRY_CONFIG_INIT_DELAY_TIME_US='1000')
+  proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
   assert proc.returncode == 2, proc.stderr[-2000:]
   error_lines = [l for l in proc.stderr.splitlines() if l.startswith('error: ')]
-  assert len(error_lines) == 1 and 'is a remote URL' in error_lines[0] and value in error_lines[0]
+  assert len(error_lines) == 1 and 'cannot be reached' in error_lines[0] and value in error_lines[0]
   assert 'Traceback' not in proc.stderr
   assert os.listdir(tmp_path) == []  # no local 'gs:' directory, no workdir

@@ -103,7 +103,7 @@ def test_dry_run_prints_the_v4_32_sequence():
   words = shlex.split(run_cmd)
   train = words[words.index('launch.train') + 1:]
   assert train[:4] == ['--config=configs/digits_lenet5.py',
-                       '--workdir=$HOME/gcs/b/runs/cn-test/digits_lenet5',
+                       '--workdir=gs://b/runs/cn-test/digits_lenet5',
                        '--jax_distributed', '--config.seed=1']
   # One log per worker, named by the worker number from the metadata server.
   assert 'agent-worker-number' in run_cmd
@@ -113,6 +113,17 @@ def test_dry_run_prints_the_v4_32_sequence():
     check = subprocess.run(['bash', '-n', '-c', option(c, '--command')],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize('workdir, passed', [
+    ('gs://other/runs/exp1', '--workdir=gs://other/runs/exp1'),
+    ('~/gcs/b/runs/exp1', '--workdir=$HOME/gcs/b/runs/exp1'),  # the FUSE mount, still an option
+])
+def test_a_workdir_in_a_bucket_or_its_mount_is_passed_on(workdir, passed):
+  proc = tpu_vm('run', '--dry-run', '--name=cn-test', '--bucket=gs://b', f'--workdir={workdir}')
+  assert proc.returncode == 0, proc.stderr
+  (run,) = gcloud_commands(proc.stdout)
+  assert passed in shlex.split(option(run, '--command'))
 
 
 def test_forwarded_arguments_survive_both_shells():
@@ -189,7 +200,7 @@ def test_expected_hosts(accelerator, hosts):
     (['run', '--name=x', '--config=configs/digits_lenet5.py'], 'needs --bucket=gs://BUCKET'),
     (['run', '--name=x', '--bucket=b'], 'expected gs://BUCKET_NAME'),
     (['run', '--name=x', '--bucket=gs://b', '--config=configs/nope.py'], 'configs/nope.py not found'),
-    (['run', '--name=x', '--bucket=gs://b', '--workdir=gs://b/runs/x'], 'plain file IO'),
+    (['run', '--name=x', '--bucket=gs://b', '--workdir=gs://b/runs x'], 'use gs://BUCKET/PATH'),
     (['create', '--name=x', '--spot', '--preemptible'], 'exclude each other'),
     (['create', '--name=x', '--zone'], '--zone needs a value'),
     (['ssh', '--name=x', '--worker=all'], '--worker=all only with ssh --command'),

@@ -321,3 +321,18 @@ def test_sigterm_saves_exits_cleanly_and_the_rerun_matches(tmp_path, monkeypatch
       quiet(load_config('digits_perceptron'), **overrides), str(tmp_path / 'cut'))
   for key in ('test_loss', 'test_accuracy', 'steps'):
     assert resumed[key] == straight[key], key
+
+
+def test_tensorboard_reads_the_event_files_the_writer_leaves(tmp_path):
+  from tensorboard.backend.event_processing import event_accumulator
+
+  writer = writers.MetricWriter(str(tmp_path), tensorboard=True)
+  writer.write(10, {'loss': 0.5, 'accuracy': np.float32(0.25)})
+  writer.write(20, {'loss': 0.125})
+  writer.close()
+  (events,) = os.listdir(tmp_path / 'tensorboard')
+  acc = event_accumulator.EventAccumulator(str(tmp_path / 'tensorboard' / events))
+  acc.Reload()
+  assert [(e.step, e.value) for e in acc.Scalars('loss')] == [(10, 0.5), (20, 0.125)]
+  assert [(e.step, e.value) for e in acc.Scalars('accuracy')] == [(10, 0.25)]
+  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [10, 20]

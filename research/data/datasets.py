@@ -17,7 +17,7 @@ import sys
 import jax
 import numpy as np
 
-from research import errors, parallel, workdir, writers
+from research import errors, fileio, parallel, writers
 from research.data.registry import DATASETS
 
 _READ_CHUNK = 8192
@@ -37,8 +37,8 @@ def get_builder(dataset_config):
   spec = DATASETS[dataset_config.name]
   data_dir = dataset_config.data_dir
   if data_dir is not None:
-    workdir.check_local(data_dir, what='dataset.data_dir')
-  if data_dir is not None and not os.path.isdir(data_dir):
+    fileio.check_reachable(data_dir, 'dataset.data_dir')
+  if data_dir is not None and not fileio.isdir(data_dir):
     raise errors.DataNotFoundError(
         f'Data directory {data_dir!r} for dataset {dataset_config.name!r} does '
         f'not exist. {spec.how_to_get}')
@@ -85,11 +85,11 @@ def prepare(dataset_config):
   download_config = None
   if spec.needs_manual_dir:
     manual_dir = dataset_config.manual_dir
-    if manual_dir is None or not os.path.isdir(manual_dir):
+    if manual_dir is None or not fileio.isdir(manual_dir):
       raise errors.DataNotFoundError(
           f'Dataset {dataset_config.name!r} reads local files, but its directory '
           f'{manual_dir!r} does not exist. {spec.how_to_get}')
-    if not [f for f in os.listdir(manual_dir) if not f.startswith('.')]:
+    if not [f for f in fileio.listdir(manual_dir) if not f.startswith('.')]:
       raise errors.DataNotFoundError(
           f'Dataset {dataset_config.name!r} reads local files, but its directory '
           f'{manual_dir!r} is empty. {spec.how_to_get}')

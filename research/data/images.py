@@ -12,8 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research import errors
+from research import errors, writers
 from research.data import datasets
+from research.data.registry import DATASETS
 from research.data.feeding import ArraySplits
 
 
@@ -45,6 +46,36 @@ def preprocess(inputs: np.ndarray, preprocess_config, mean, std) -> np.ndarray:
   return ((x - mean) / std).astype(np.float32)
 
 
+def model_input_shape(image_shape: tuple[int, ...], preprocess_config) -> tuple[int, ...]:
+  """The H x W x C the model sees for images of `image_shape` (resize, then pad)."""
+  h, w, c = image_shape
+  if preprocess_config.image_size is not None:
+    h = w = preprocess_config.image_size
+  pad = 2 * (preprocess_config.pad or 0)
+  return (h + pad, w + pad, c)
+
+
+def image_shape_warning(spec, image_shape: tuple[int, ...], preprocess_config,
+                        where: str) -> str | None:
+  """One line when a user's images are not the shape the config was written
+  for and reach the model at another size (the model would silently grow or
+  shrink its layers to fit, and stop being the paper's network); None if fine."""
+  native = getattr(spec, 'image_shape', None)
+  if native is None or len(image_shape) != 3 or tuple(image_shape) == native:
+    return None
+  got = model_input_shape(tuple(image_shape), preprocess_config)
+  want = model_input_shape(native, preprocess_config)
+  if got == want:
+    return None
+  fmt = lambda s: 'x'.join(map(str, s))
+  fix = (f'pass --config.preprocess.image_size={native[0]} to resize them'
+         if got[2] == want[2] else
+         f'they have {image_shape[2]} channel(s), not {native[2]}: convert them')
+  return (f'WARNING: the images in {where} are {fmt(image_shape)}, not the {fmt(native)} '
+          f'this config was written for, so the model sees {fmt(got)} instead of '
+          f'{fmt(want)}; {fix}.')
+
+
 def load(config) -> ArraySplits:
   """Loads train and eval splits and preprocesses them with train statistics."""
   train = datasets.load_split(config.dataset, config.dataset.train_split)
@@ -53,6 +84,12 @@ def load(config) -> ArraySplits:
     raise errors.DataNotFoundError(
         f'Train images {train.inputs.shape[1:]} and eval images '
         f'{evals.inputs.shape[1:]} differ in shape.')
+  spec = DATASETS[config.dataset.name]
+  warning = image_shape_warning(
+      spec, train.inputs.shape[1:], config.preprocess,
+      config.dataset.manual_dir if spec.needs_manual_dir else config.dataset.name)
+  if warning:
+    writers.log(warning)
   if config.preprocess.standardize:
     # Per-channel statistics of the raw training inputs (pixels in [0, 1]).
     raw = to_unit_float(train.inputs)

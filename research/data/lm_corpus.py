@@ -22,12 +22,11 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import os
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from research import errors
+from research import errors, fileio
 
 UNK = '<unk>'
 EOS = '<eos>'
@@ -184,18 +183,14 @@ class Vocabulary:
 
   def save(self, path: str) -> None:
     """Writes UTF-8 JSON (atomically: a temporary file, then a rename)."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-      f.write(self.to_json())
-    os.replace(tmp, path)
+    fileio.write_atomically(path, self.to_json())
 
   @classmethod
   def load(cls, path: str) -> Vocabulary:
-    with open(path, encoding='utf-8') as f:
-      try:
-        return cls.from_json(f.read())
-      except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f'{path}: {e}') from e
+    try:
+      return cls.from_json(fileio.read_text(path))
+    except (ValueError, KeyError, TypeError) as e:
+      raise ValueError(f'{path}: {e}') from e
 
 
 def read_text_splits(builder, splits: Sequence[str] = SPLITS,
@@ -228,7 +223,7 @@ def read_text_splits(builder, splits: Sequence[str] = SPLITS,
 def _check_source(builder, dataset_config) -> None:
   """A prepared `text_corpus` must have been built from the files in manual_dir."""
   manual_dir = getattr(dataset_config, 'manual_dir', None)
-  if builder.name != 'text_corpus' or not manual_dir or not os.path.isdir(manual_dir):
+  if builder.name != 'text_corpus' or not manual_dir or not fileio.isdir(manual_dir):
     return
   recorded = (builder.info.metadata or {}).get('files')
   if not recorded:
@@ -239,7 +234,7 @@ def _check_source(builder, dataset_config) -> None:
     _, files = text_corpus.find_corpus_files(manual_dir)
   except ValueError as e:
     raise errors.DataNotFoundError(f'{dataset_config.name}: {e}') from e
-  current = [[os.path.basename(p), os.path.getsize(p)] for ps in files.values() for p in ps]
+  current = [[fileio.path(p).name, fileio.path(p).stat().length] for ps in files.values() for p in ps]
   if current != [list(f) for f in recorded]:
     raise errors.DataNotFoundError(
         f'{dataset_config.name}: the prepared copy under {builder.data_dir!r} was built '

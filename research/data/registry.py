@@ -19,6 +19,9 @@ class DatasetSpec:
   # (text, label) examples, `input_key` naming the text: the text-classification
   # feeder (research/data/textcls_feeding.py) and text models.
   labelled_text: bool = False
+  # The H x W x C the configs for this dataset were written for; a user's own
+  # files of another shape get a warning (research/data/images.py).
+  image_shape: tuple[int, int, int] | None = None
 
 
 def _public(name: str, in_memory: bool = True) -> DatasetSpec:
@@ -34,7 +37,7 @@ def _public(name: str, in_memory: bool = True) -> DatasetSpec:
 def _idx(config: str, how_to_get: str) -> DatasetSpec:
   return DatasetSpec(
       tfds_name=f'mnist_idx/{config}', builds_offline=True, needs_manual_dir=True,
-      how_to_get=how_to_get + ' Pass the directory as --config.dataset.manual_dir=DIR.')
+      image_shape=(28, 28, 1), how_to_get=how_to_get + ' Pass the directory as --config.dataset.manual_dir=DIR.')
 
 
 def _mnist1d(config: str) -> DatasetSpec:

@@ -16,13 +16,11 @@ exact evaluation, vmapped seeds and tables work unchanged.
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any, Sequence
 
 import numpy as np
 
-from research import errors, writers
+from research import errors, fileio, writers
 from research import workdir as workdir_lib
 from research.data import datasets
 from research.data.feeding import ArraySplits, InMemoryFeeder
@@ -147,15 +145,14 @@ def tokens_of(tokenizer, text: str) -> list[str]:
 
 def load_tokenizer(workdir: str):
   from tokenizers import Tokenizer
-  path = os.path.join(workdir, TOKENIZER_FILE)
-  if not os.path.exists(path):
+  path = fileio.join(workdir, TOKENIZER_FILE)
+  if not fileio.exists(path):
     raise errors.DataNotFoundError(f'{path} not found: {workdir!r} is not a text-classification workdir.')
-  return Tokenizer.from_file(path)
+  return Tokenizer.from_str(fileio.read_text(path))
 
 
 def load_class_names(workdir: str) -> list[str]:
-  with open(os.path.join(workdir, LABELS_FILE), encoding='utf-8') as f:
-    return json.load(f)
+  return fileio.read_json(fileio.join(workdir, LABELS_FILE))
 
 
 class TextClassificationFeeder(InMemoryFeeder):
@@ -210,9 +207,8 @@ def save_tokenizer(workdir: str, tokenizer, class_names: Sequence[str]) -> None:
           "run's; use a new --workdir for a changed dataset.")
 
   def write(path):
-    tokenizer.save(path)
-    with open(os.path.join(workdir, LABELS_FILE), 'w', encoding='utf-8') as f:
-      json.dump(list(class_names), f, indent=1)
+    fileio.write_atomically(path, tokenizer.to_str(pretty=True))
+    fileio.write_json(fileio.join(workdir, LABELS_FILE), list(class_names))
 
   workdir_lib.sync_file(workdir, TOKENIZER_FILE, write=write, check=check)
 

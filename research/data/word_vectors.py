@@ -70,7 +70,7 @@ from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from research import errors
+from research import errors, fileio
 
 FORMATS = ('word2vec_binary', 'word2vec_text', 'glove_text')
 PAD = '[PAD]'
@@ -159,18 +159,19 @@ def load_word_vectors(path: str | os.PathLike, vocabulary: Sequence[str], dim: i
 @contextlib.contextmanager
 def _reading(path: str) -> Iterator[BinaryIO]:
   """The file's bytes, gunzipped if it starts with gzip's magic; gzip errors -> format errors."""
-  if not os.path.exists(path):
+  if not fileio.exists(path):
     raise errors.ConfigError(f'Word-vector file not found: {path}')
-  if os.path.isdir(path):
+  if fileio.isdir(path):
     raise errors.ConfigError(f'{path} is a directory, not a word-vector file.')
   try:
-    with open(path, 'rb') as f:
+    with fileio.path(path).open('rb') as f:
       gz = f.read(2) == _GZIP_MAGIC
-    f = gzip.open(path, 'rb') if gz else open(path, 'rb')
+    raw = fileio.path(path).open('rb')
+    f = gzip.GzipFile(fileobj=raw, mode='rb') if gz else raw
   except OSError as e:
     raise errors.ConfigError(f'Cannot read word-vector file {path}: {e.strerror or e}.') from e
   try:
-    with f:
+    with raw, f:  # Closing a GzipFile leaves the file under it open.
       yield f
   except (EOFError, zlib.error, gzip.BadGzipFile) as e:
     if not gz:
@@ -454,5 +455,9 @@ def _text_line(word: str, vector: np.ndarray) -> bytes:
 @contextlib.contextmanager
 def _writing(path) -> Iterator[BinaryIO]:
   path = os.fspath(path)
-  with (gzip.open(path, 'wb') if path.endswith('.gz') else open(path, 'wb')) as f:
-    yield f
+  with fileio.path(path).open('wb') as raw:
+    if path.endswith('.gz'):
+      with gzip.GzipFile(fileobj=raw, mode='wb') as f:
+        yield f
+    else:
+      yield raw

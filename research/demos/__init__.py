@@ -13,11 +13,9 @@ and `describe()` (text), and `plot(result, path)`, writing a PNG;
 
 from __future__ import annotations
 
-import json
-import os
 import time
 
-from research import errors
+from research import errors, fileio
 from research.demos import (backprop, decision_boundaries, param_count, translation,
                             universal_approximation)
 
@@ -43,12 +41,11 @@ def run_and_save(name: str, outdir: str, *, small: bool = False, seed: int = 0):
   """Runs demo `name` (a key of DEMOS); writes OUTDIR/NAME.png and
   OUTDIR/NAME.json (the summary, the mode and the wall time). Returns the result."""
   demo = DEMOS[name]
-  os.makedirs(outdir, exist_ok=True)
   start = time.perf_counter()
   result = demo.run(small=small, seed=seed)
   seconds = time.perf_counter() - start
-  demo.plot(result, os.path.join(outdir, f'{name}.png'))
-  with open(os.path.join(outdir, f'{name}.json'), 'w') as f:
-    json.dump({'demo': name, 'small': small, 'seed': seed, 'run_seconds': round(seconds, 2),
-               **result.summary()}, f, indent=1)
+  demo.plot(result, fileio.join(outdir, f'{name}.png'))
+  fileio.write_json(fileio.join(outdir, f'{name}.json'), {
+      'demo': name, 'small': small, 'seed': seed, 'run_seconds': round(seconds, 2),
+      **result.summary()})
   return result

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import jax
 import optax
+
+from research import fileio
 
 
 def softmax_cross_entropy(logits_BxK, labels_B):
@@ -46,7 +47,5 @@ def _fit(model, loss_fn, steps, learning_rate, params, x, y):
 
 
 def save_figure(fig, path: str) -> str:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  return path
+  return fileio.save_figure(fig, path)  # Creates the folder.

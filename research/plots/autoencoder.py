@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from research import fileio
 from research.plots.common import figures
 
 
@@ -28,7 +29,7 @@ def plot_reconstructions(originals, autoencoded, pca, image_shape, code_size: in
     if i:
       axes[i, n - 1].set_title(f'sq. err {err:.1f}', fontsize=7, loc='right')
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path
 
@@ -55,6 +56,6 @@ def plot_codes_2d(codes_NxC, pca_Nx2, labels, path: str) -> str:
     ax.set_xticks([])
     ax.set_yticks([])
   fig.colorbar(scatter, ax=axes, ticks=range(10), label='class')
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path

@@ -4,8 +4,8 @@ first-layer filters, convolution feature maps, a TextCNN's n-grams, and
 
 from __future__ import annotations
 
-import os
 
+from research import fileio
 from research.plots.common import figures
 from research.plots.curves import plot_training_curves
 
@@ -50,7 +50,7 @@ def plot_signals(signals_NxLxC, labels, class_names, preds, path: str, per_class
         ax.set_title(class_names[k], fontsize=9)
   fig.suptitle('test signals by class (red: misclassified)', fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path
 
@@ -73,7 +73,7 @@ def plot_confusion_matrix(labels, preds, class_names, path: str) -> str:
   ax.set(xlabel='predicted', ylabel='true',
          title=f'test accuracy {np.trace(matrix) / matrix.sum():.2%} (n={matrix.sum()})')
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path
 
@@ -112,7 +112,7 @@ def plot_filters(params, path: str, max_filters: int = 64) -> str | None:
       f = (f - f.min()) / (f.max() - f.min() + 1e-8)
       ax.imshow(f, cmap=None if f.ndim == 3 else 'gray')
   fig.suptitle(f'first-layer filters ({name})', fontsize=9)
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path
 
@@ -148,7 +148,7 @@ def plot_feature_maps(model, state, image, path: str, max_maps: int = 8) -> str 
       ax.set_xticks([])
       ax.set_yticks([])
   fig.suptitle('input | conv feature maps, layer by layer', fontsize=9)
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path
 
@@ -180,7 +180,7 @@ def plot_run(workdir: str, config, model, state, feeder) -> list[str]:
     except Exception:  # Mocked or unnamed labels: fall back to indices.
       names = [str(i) for i in range(feeder.num_classes)]
   preds = predict(model, state, images)
-  paths.append(plot_confusion_matrix(labels, preds, names, os.path.join(workdir, 'confusion_matrix.png')))
+  paths.append(plot_confusion_matrix(labels, preds, names, fileio.join(workdir, 'confusion_matrix.png')))
   if is_text:  # What the filters fire on, then done.
     if hasattr(model, 'feature_maps'):
       # The first test text of the predicted class that is classified right.
@@ -188,12 +188,12 @@ def plot_run(workdir: str, config, model, state, feeder) -> list[str]:
       index = int(right[0]) if right.size else 0
       paths.append(plot_textcnn_ngrams(
           model, state.params, feeder.tokenizer, feeder.eval_texts[index], names,
-          os.path.join(workdir, 'ngrams.png')))
+          fileio.join(workdir, 'ngrams.png')))
     return paths
   if images.ndim == 3:  # 1-D signals (MNIST-1D): examples of each class.
-    paths.append(plot_signals(images, labels, names, preds, os.path.join(workdir, 'signals.png')))
-  for p in (plot_filters(state.params, os.path.join(workdir, 'filters.png')),
-            plot_feature_maps(model, state, images[0], os.path.join(workdir, 'feature_maps.png'))):
+    paths.append(plot_signals(images, labels, names, preds, fileio.join(workdir, 'signals.png')))
+  for p in (plot_filters(state.params, fileio.join(workdir, 'filters.png')),
+            plot_feature_maps(model, state, images[0], fileio.join(workdir, 'feature_maps.png'))):
     if p:
       paths.append(p)
   return paths
@@ -264,6 +264,6 @@ def plot_textcnn_ngrams(model, params, tokenizer, text: str, class_names, path: 
   ax_bars.set_xlabel('max-over-time activation (Kim 2014, eq. 3)')
   ax_bars.grid(axis='x', alpha=0.3)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from research import writers
+from research import fileio, writers
 from research.plots.common import figures
 
 
@@ -27,8 +27,8 @@ def plot_training_curves(workdir: str, filename: str = 'curves.png') -> str:
     ax.legend()
   fig.suptitle(os.path.basename(os.path.normpath(workdir)))
   fig.tight_layout()
-  path = os.path.join(workdir, filename)
-  fig.savefig(path, dpi=110)
+  path = fileio.join(workdir, filename)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path
 
@@ -48,8 +48,8 @@ def plot_lm_curves(workdir: str, filename: str = 'curves.png') -> str:
   ax.grid(alpha=0.3)
   ax.legend()
   fig.tight_layout()
-  path = os.path.join(workdir, filename)
-  fig.savefig(path, dpi=110)
+  path = fileio.join(workdir, filename)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path
 
@@ -74,7 +74,7 @@ def plot_autoencoder_curves(workdir: str, filename: str = 'curves.png') -> str:
     ax.grid(alpha=0.3)
   ax_err.legend()
   fig.tight_layout()
-  path = os.path.join(workdir, filename)
-  fig.savefig(path, dpi=110)
+  path = fileio.join(workdir, filename)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path

@@ -3,6 +3,7 @@ a text."""
 
 from __future__ import annotations
 
+from research import fileio
 from research.plots.common import figures
 
 
@@ -41,6 +42,6 @@ def plot_lstm_gates(model, params, vocab, ids, path: str, length: int = 80,
   axes[-1].set_xticklabels(labels, fontsize=6, rotation=0 if vocab.level == 'char' else 90)
   fig.suptitle(f'LSTM layer {layer}: gate activations (first {num_units} units) over validation text')
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path

@@ -3,6 +3,7 @@ over seeds."""
 
 from __future__ import annotations
 
+from research import fileio
 from research.plots.common import figures
 
 
@@ -41,6 +42,6 @@ def plot_table(title: str, unit: str, summary: list[dict], extra_labels: dict[st
   handles, labels = ax.get_legend_handles_labels()
   ax.legend(handles, labels, loc='lower right', fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fileio.save_figure(fig, path)
   plt.close(fig)
   return path

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
-from research import config_lib
+from research import config_lib, fileio
 from research.reproduce.report import check_metric, metric_value, render, summarize
 from research.reproduce.runner import (launch_command, load_row_config, run_dir, run_row,
                                        train_in_parallel)
@@ -49,16 +48,14 @@ def tabulate(table: Table, *, seeds: int, root: str, fmt: str = 'markdown',
              for row in table.rows}
   summary = summarize(table, per_row)
   text = render(table, summary, fmt)
-  out_dir = os.path.join(root, table.name)
-  os.makedirs(out_dir, exist_ok=True)
+  out_dir = fileio.join(root, table.name)
   ext = 'md' if fmt == 'markdown' else 'tex'
-  with open(os.path.join(out_dir, f'table.{ext}'), 'w', encoding='utf-8') as f:
-    f.write(text + '\n')
-  with open(os.path.join(out_dir, 'table.json'), 'w', encoding='utf-8') as f:
-    json.dump(summary, f, indent=2, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)
+  fileio.write_atomically(fileio.join(out_dir, f'table.{ext}'), text + '\n')
+  fileio.write_atomically(fileio.join(out_dir, 'table.json'), json.dumps(
+      summary, indent=2, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
   if any(s['mean'] is not None for s in summary):
     from research import plots
     plots.plot_table(table.title, table.unit, summary,
                      {m: METRICS[m][0] for m in table.extra_metrics},
-                     os.path.join(out_dir, 'table.png'))
+                     fileio.join(out_dir, 'table.png'))
   return text

@@ -3,20 +3,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
 from typing import Any
 
-from research import config_lib, errors, writers
+from research import config_lib, errors, fileio, writers
 from research.reproduce.tables import Row, Table
 
 
 def run_dir(root: str, table: Table, row: Row, seed: int) -> str:
   slug = ''.join(ch if ch.isalnum() else '_' for ch in row.name.lower()).strip('_')
-  return os.path.join(root, table.name, slug, f'seed_{seed}')
+  return fileio.join(root, table.name, slug, f'seed_{seed}')
 
 
 def load_row_config(row: Row, seed: int, repo_root: str = '.'):
@@ -34,7 +33,7 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
 
   num_seeds = row.seeds or seeds
   if row.vmap_seeds and train_missing and not all(
-      os.path.exists(os.path.join(run_dir(root, table, row, s), 'results.json'))
+      fileio.exists(fileio.join(run_dir(root, table, row, s), 'results.json'))
       for s in range(num_seeds)):
     from research import multiseed
     writers.log(f'[{table.name}] {row.name}: training seeds 0-{num_seeds - 1} as one program.')
@@ -47,10 +46,9 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
   results = []
   for seed in range(num_seeds):
     workdir = run_dir(root, table, row, seed)
-    path = os.path.join(workdir, 'results.json')
-    if os.path.exists(path):
-      with open(path, encoding='utf-8') as f:
-        results.append(json.load(f))
+    path = fileio.join(workdir, 'results.json')
+    if fileio.exists(path):
+      results.append(fileio.read_json(path))
       writers.log(f'[{table.name}] {row.name} seed {seed}: done earlier ({workdir}).')
       continue
     if not train_missing:
@@ -59,20 +57,25 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
     t0 = time.perf_counter()
     train.train_and_evaluate(load_row_config(row, seed, repo_root), workdir)
     _add_wall_seconds([workdir], time.perf_counter() - t0)
-    with open(path, encoding='utf-8') as f:
-      results.append(json.load(f))
+    results.append(fileio.read_json(path))
   return results
 
 
 def _add_wall_seconds(workdirs: list[str], seconds: float) -> None:
   """Records a finished run's wall time (shared by seeds trained together)."""
   for workdir in workdirs:
-    path = os.path.join(workdir, 'results.json')
-    with open(path, encoding='utf-8') as f:
-      result = json.load(f)
+    path = fileio.join(workdir, 'results.json')
+    result = fileio.read_json(path)
     result['wall_seconds'] = seconds
-    with open(path, 'w', encoding='utf-8') as f:
-      json.dump(result, f, indent=2, sort_keys=True)
+    fileio.write_json(path, result)
+
+
+def _log_path(launch_dir: str) -> str:
+  """A subprocess's console log: beside its workdir, or, for a workdir in a
+  bucket (where a file cannot be appended to), under ./logs/ here."""
+  if fileio.is_remote(launch_dir):
+    return os.path.join('logs', launch_dir.split('://', 1)[1]) + '.log'
+  return launch_dir + '.log'
 
 
 def launch_command(row: Row, seed: int, workdir: str, repo_root: str,
@@ -96,7 +99,7 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
   from research.data import datasets
 
   def missing(row, seed):
-    return not os.path.exists(os.path.join(run_dir(root, table, row, seed), 'results.json'))
+    return not fileio.exists(fileio.join(run_dir(root, table, row, seed), 'results.json'))
 
   # A job is (row, first seed, number of seeds): one seed, or a vmapped row's all.
   jobs = []
@@ -125,12 +128,13 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
       row, seed, num_seeds = jobs.pop(0)
       # A vmapped row trains into ROW/seed_K from its row directory.
       workdir = run_dir(root, table, row, seed)
-      launch_dir = os.path.dirname(workdir) if num_seeds > 1 else workdir
+      launch_dir = os.fspath(fileio.path(workdir).parent) if num_seeds > 1 else workdir
       seeds_str = f'seeds {seed}-{seed + num_seeds - 1}' if num_seeds > 1 else f'seed {seed}'
-      os.makedirs(os.path.dirname(workdir), exist_ok=True)
-      log = open(launch_dir + '.log', 'a', encoding='utf-8')
+      log_path = _log_path(launch_dir)
+      os.makedirs(os.path.dirname(log_path), exist_ok=True)
+      log = open(log_path, 'a', encoding='utf-8')
       writers.log(f'[{table.name}] {row.name} {seeds_str}: training in {launch_dir} '
-                  f'(cores {slots[slot]}, log {launch_dir}.log).')
+                  f'(cores {slots[slot]}, log {log_path}).')
       process = subprocess.Popen(
           launch_command(row, seed, launch_dir, repo_root, num_seeds), cwd=repo_root,
           stdout=log, stderr=subprocess.STDOUT)
@@ -148,9 +152,9 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
       log.close()
       del running[slot]
       if process.returncode != 0 or not all(
-          os.path.exists(os.path.join(w, 'results.json')) for w in workdirs):
+          fileio.exists(fileio.join(w, 'results.json')) for w in workdirs):
         failures.append(f'{row.name} {seeds_str} (exit {process.returncode}; '
-                        f'see {launch_dir}.log)')
+                        f'see {_log_path(launch_dir)})')
         continue
       seconds = time.perf_counter() - start
       _add_wall_seconds(workdirs, seconds)

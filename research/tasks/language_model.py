@@ -14,14 +14,13 @@ character-level model); accuracy = next-token top-1.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from research import config_lib, errors, parallel
+from research import config_lib, errors, fileio, parallel
 from research.data import lm_corpus, lm_feeding
 from research.models.rnn import CELLS, RNNLanguageModel
 from research.plots import curves, language_model as lm_pictures
@@ -138,7 +137,7 @@ def plot_run(workdir, config, model, state, feeder) -> list[str]:
   if config.model.cell == 'lstm':
     paths.append(lm_pictures.plot_lstm_gates(
         model, state.params, feeder.vocab, feeder.eval_ids_host,
-        os.path.join(workdir, 'lstm_gates.png')))
+        fileio.join(workdir, 'lstm_gates.png')))
   return paths
 
 

@@ -8,13 +8,12 @@ closed form (no steps, no seed), so a results table reads both alike.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import numpy as np
 
-from research import config_lib, errors, writers
+from research import config_lib, errors, fileio, writers
 from research import workdir as workdir_lib
 from research.data import DATASETS, images
 from research.plots import autoencoder as pictures
@@ -58,7 +57,7 @@ def fit_and_evaluate(config, workdir: str) -> dict[str, Any]:
   workdir_lib.write_results(workdir, results)
   if config.plot:
     pictures.plot_reconstructions(x_test[:10], recon[:10], recon[:10], data.eval_inputs.shape[1:],
-                               k, os.path.join(workdir, 'reconstructions.png'))
+                               k, fileio.join(workdir, 'reconstructions.png'))
   writers.log(f'PCA, {k} components: test squared error per image '
               f'{results["test_squared_error"]:.3f}')
   return results

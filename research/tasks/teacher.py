@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import errors, parallel
+from research import errors, fileio, parallel
 from research import workdir as workdir_lib
 from research.data.registry import DATASETS
 from research.models import MODELS
@@ -72,10 +72,10 @@ def read_teacher_config(config) -> ml_collections.ConfigDict:
   """The teacher workdir's config.json, once the workdir holds a finished
   classifier's run (config.json, results.json and a checkpoint)."""
   workdir = config.distill.teacher_workdir
-  if workdir is None or not os.path.isdir(workdir):
+  if workdir is None or not fileio.isdir(workdir):
     raise errors.ConfigError(
         f'distill.teacher_workdir {workdir!r} does not exist; {_train_first_hint(config)}.')
-  if not os.path.exists(os.path.join(workdir, workdir_lib.CONFIG_FILE)):
+  if not fileio.exists(fileio.join(workdir, workdir_lib.CONFIG_FILE)):
     raise errors.ConfigError(
         f'Teacher workdir {workdir!r} has no config.json (not a launch.train workdir); '
         f'{_train_first_hint(config)}.')
@@ -88,7 +88,7 @@ def read_teacher_config(config) -> ml_collections.ConfigDict:
     raise errors.ConfigError(
         f'Teacher workdir {workdir!r} uses model {teacher_config.model.name!r}, which '
         f'research.models.MODELS does not know.')
-  if (not os.path.exists(os.path.join(workdir, workdir_lib.RESULTS_FILE))
+  if (not fileio.exists(fileio.join(workdir, workdir_lib.RESULTS_FILE))
       or workdir_lib.latest_step(workdir) is None):
     raise errors.ConfigError(
         f'Teacher workdir {workdir!r} holds no finished run (results.json and a checkpoint); '
@@ -215,7 +215,7 @@ def load_teacher(config, *, num_classes: int, input_shape: tuple[int, ...], mesh
   variables = run.variables
   check_teacher_fits(teacher_config, variables, num_classes=num_classes,
                      input_shape=input_shape, workdir=workdir)
-  record = TeacherRecord(workdir=os.path.abspath(workdir), step=run.step,
+  record = TeacherRecord(workdir=os.fspath(fileio.absolute(workdir)), step=run.step,
                          model=teacher_config.model.name, sha256=variables_sha256(variables))
   return Teacher(variables=jax.tree.map(lambda x: parallel.replicate(x, mesh), variables),
                  model=build_teacher_model(teacher_config, num_classes=num_classes),

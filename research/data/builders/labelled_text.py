@@ -86,6 +86,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
+from research import fileio
 from research.data.builders.text_corpus import read_utf8
 
 SPLITS = ('train', 'validation', 'test')
@@ -120,16 +121,16 @@ class _Example(NamedTuple):
 
 def _visible(directory: str) -> list[str]:
   """Sorted non-hidden entry names of a directory."""
-  return sorted(name for name in os.listdir(directory) if not name.startswith('.'))
+  return sorted(name for name in fileio.listdir(directory) if not name.startswith('.'))
 
 
 def _one_of(directory: str, candidates: Sequence[str], what: str) -> str | None:
   """The one existing path among `candidates` (names in `directory`), or None."""
-  found = [name for name in candidates if os.path.exists(os.path.join(directory, name))]
+  found = [name for name in candidates if fileio.exists(fileio.join(directory, name))]
   if len(found) > 1:
     raise ValueError(f'{directory}: ambiguous {what}: {", ".join(found)} all exist. '
                      'Keep one of them and move the others away.')
-  return os.path.join(directory, found[0]) if found else None
+  return fileio.join(directory, found[0]) if found else None
 
 
 def _tabular_files(directory: str) -> dict[str, str] | None:
@@ -137,7 +138,7 @@ def _tabular_files(directory: str) -> dict[str, str] | None:
   train = _one_of(directory, [f'train{ext}' for ext in TABULAR_FORMATS], 'train file')
   if train is None:
     held_out = [stem + ext for split in ('validation', 'test') for stem in SPLIT_NAMES[split]
-                for ext in TABULAR_FORMATS if os.path.isfile(os.path.join(directory, stem + ext))]
+                for ext in TABULAR_FORMATS if fileio.isfile(fileio.join(directory, stem + ext))]
     if held_out:
       raise ValueError(
           f'{directory}: {", ".join(held_out)} found but no train.csv or train.jsonl. '
@@ -151,33 +152,33 @@ def _tabular_files(directory: str) -> dict[str, str] | None:
       files[split] = path
     other_ext = [e for e in TABULAR_FORMATS if e != ext]
     mismatched = [stem + e for stem in SPLIT_NAMES[split] for e in other_ext
-                  if os.path.isfile(os.path.join(directory, stem + e))]
+                  if fileio.isfile(fileio.join(directory, stem + e))]
     if mismatched:
       raise ValueError(
-          f'{os.path.join(directory, mismatched[0])}: the train file is '
+          f'{fileio.join(directory, mismatched[0])}: the train file is '
           f'{os.path.basename(train)}, so held-out files must be {ext} too. '
           'Convert it or remove it.')
   return files
 
 
 def _class_dirs(directory: str) -> list[str]:
-  return [name for name in _visible(directory) if os.path.isdir(os.path.join(directory, name))]
+  return [name for name in _visible(directory) if fileio.isdir(fileio.join(directory, name))]
 
 
 def _txt_files(class_dir: str) -> list[str]:
-  return [os.path.join(class_dir, name) for name in _visible(class_dir)
-          if name.endswith('.txt') and os.path.isfile(os.path.join(class_dir, name))]
+  return [fileio.join(class_dir, name) for name in _visible(class_dir)
+          if name.endswith('.txt') and fileio.isfile(fileio.join(class_dir, name))]
 
 
 def _split_folders(directory: str) -> dict[str, str] | None:
   """Split -> folder of the split-folder layout, or None when DIR has no train/."""
-  train = os.path.join(directory, 'train')
-  if not os.path.isdir(train):
+  train = fileio.join(directory, 'train')
+  if not fileio.isdir(train):
     return None
   folders = {'train': train}
   for split in ('validation', 'test'):
     path = _one_of(directory, SPLIT_NAMES[split], f'{split} folder')
-    if path is not None and os.path.isdir(path):
+    if path is not None and fileio.isdir(path):
       folders[split] = path
   return folders
 
@@ -188,13 +189,12 @@ def fortune_files(directory: str) -> list[str]:
   Hidden files, `*.dat` indexes, subdirectories and symlinks to files in the
   same directory are skipped (see the module docstring).
   """
-  real_dir = os.path.realpath(directory)
   files = []
   for name in _visible(directory):
-    path = os.path.join(directory, name)
-    if name.endswith(FORTUNE_SKIPPED_SUFFIXES) or not os.path.isfile(path):
+    path = fileio.join(directory, name)
+    if name.endswith(FORTUNE_SKIPPED_SUFFIXES) or not fileio.isfile(path):
       continue
-    if os.path.islink(path) and os.path.dirname(os.path.realpath(path)) == real_dir:
+    if fileio.is_alias_in(path, directory):
       continue  # An alias of a file in this directory, read under its own name.
     files.append(path)
   return files
@@ -209,7 +209,7 @@ def find_layout(directory: str) -> tuple[str, dict[str, str]]:
   from the dict are cut from train. Raises ValueError for an ambiguous layout
   or a directory matching none.
   """
-  if not os.path.isdir(directory):
+  if not fileio.isdir(directory):
     raise ValueError(f'{directory}: not a directory. Pass the dataset directory as manual_dir.')
   tabular = _tabular_files(directory)
   if tabular is not None:
@@ -218,12 +218,12 @@ def find_layout(directory: str) -> tuple[str, dict[str, str]]:
   if folders is not None:
     return 'split_folders', folders
   held_out = [name for split in ('validation', 'test') for name in SPLIT_NAMES[split]
-              if os.path.isdir(os.path.join(directory, name))]
+              if fileio.isdir(fileio.join(directory, name))]
   if held_out:
     raise ValueError(
         f'{directory}: split folder(s) {", ".join(held_out)} found but no train/ folder. '
         'Add DIR/train/CLASS/*.txt, or put the class folders directly in DIR.')
-  if any(_txt_files(os.path.join(directory, name)) for name in _class_dirs(directory)):
+  if any(_txt_files(fileio.join(directory, name)) for name in _class_dirs(directory)):
     return 'class_folders', {'train': directory}
   if fortune_files(directory):
     return 'fortunes', {'train': directory}
@@ -308,7 +308,7 @@ def _read_class_folders(directory: str) -> list[_Example]:
   """Examples of DIR/CLASS/*.txt, classes and files in name order."""
   examples = []
   for name in _class_dirs(directory):
-    class_dir = os.path.join(directory, name)
+    class_dir = fileio.join(directory, name)
     files = _txt_files(class_dir)
     if not files:
       raise ValueError(f'{class_dir}: class {name!r} has no examples (no *.txt files). '

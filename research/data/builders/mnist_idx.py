@@ -23,6 +23,8 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
+from research import fileio
+
 FILES = {
     'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
     'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
@@ -42,10 +44,9 @@ class IdxFormatError(ValueError):
 
 def read_idx(path: str) -> np.ndarray:
   """Reads one IDX file of unsigned bytes (plain or gzip) into a numpy array."""
-  opener = gzip.open if path.endswith('.gz') else open
+  raw = fileio.read_bytes(path)
   try:
-    with opener(path, 'rb') as f:
-      raw = f.read()
+    raw = gzip.decompress(raw) if path.endswith('.gz') else raw
   except (EOFError, OSError, zlib.error) as e:  # cut short, or not gzip at all
     raise IdxFormatError(f'{path}: cannot be decompressed ({e}); the file is truncated or '
                          'damaged: download it again.') from e
@@ -65,8 +66,8 @@ def read_idx(path: str) -> np.ndarray:
 
 def find_file(directory: str, stem: str) -> str:
   for name in (stem, stem + '.gz'):
-    path = os.path.join(directory, name)
-    if os.path.exists(path):
+    path = fileio.join(directory, name)
+    if fileio.exists(path):
       return path
   raise FileNotFoundError(f'{stem}[.gz] not found in {directory}')
 

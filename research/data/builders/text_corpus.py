@@ -38,6 +38,8 @@ import os
 
 import tensorflow_datasets as tfds
 
+from research import fileio
+
 # Split name -> file pattern of the PTB-style layout.
 PTB_PATTERNS = {
     'train': '*.train.txt',
@@ -50,8 +52,8 @@ TRAIN_FRACTION = 0.9  # Of the whole text; validation gets half of the rest.
 
 def _visible_files(directory: str) -> list[str]:
   """Sorted names of the non-hidden regular files (following symlinks)."""
-  return sorted(name for name in os.listdir(directory)
-                if not name.startswith('.') and os.path.isfile(os.path.join(directory, name)))
+  return sorted(name for name in fileio.listdir(directory)
+                if not name.startswith('.') and fileio.isfile(fileio.join(directory, name)))
 
 
 def find_corpus_files(directory: str) -> tuple[str, dict[str, list[str]]]:
@@ -59,7 +61,7 @@ def find_corpus_files(directory: str) -> tuple[str, dict[str, list[str]]]:
 
   For 'ptb' the dict maps each split to its one file; for 'single' it maps
   'all' to the files whose concatenation is split 90/5/5. Paths are
-  `os.path.join(directory, name)`. Raises ValueError for a partial or
+  `fileio.join(directory, name)`. Raises ValueError for a partial or
   ambiguous PTB layout.
   """
   names = _visible_files(directory)
@@ -76,16 +78,15 @@ def find_corpus_files(directory: str) -> tuple[str, dict[str, list[str]]]:
           f'{directory}: partial or ambiguous PTB-style layout: {"; ".join(problems)}. '
           'It needs exactly one *.train.txt, one *.valid.txt and one *.test.txt; '
           'put the three files of one corpus in a directory of their own.')
-    return 'ptb', {split: [os.path.join(directory, found[0])]
+    return 'ptb', {split: [fileio.join(directory, found[0])]
                    for split, found in matches.items()}
 
-  real_dir = os.path.realpath(directory)
   files = []
   for name in names:
-    path = os.path.join(directory, name)
+    path = fileio.join(directory, name)
     if name.endswith(SKIPPED_SUFFIXES):
       continue
-    if os.path.islink(path) and os.path.dirname(os.path.realpath(path)) == real_dir:
+    if fileio.is_alias_in(path, directory):
       continue  # An alias of a file in this directory (read under its own name or skipped).
     files.append(path)
   return 'single', {'all': files}
@@ -93,8 +94,7 @@ def find_corpus_files(directory: str) -> tuple[str, dict[str, list[str]]]:
 
 def read_utf8(path: str) -> str:
   """The file's text; ValueError naming the file and byte offset if not UTF-8."""
-  with open(path, 'rb') as f:
-    raw = f.read()
+  raw = fileio.read_bytes(path)
   try:
     text = raw.decode('utf-8')
   except UnicodeDecodeError as e:
@@ -118,7 +118,7 @@ def read_corpus(directory: str) -> tuple[dict[str, str], dict]:
   layout, files = find_corpus_files(directory)
   metadata = {
       'layout': layout,
-      'files': [[os.path.basename(p), os.path.getsize(p)] for ps in files.values() for p in ps],
+      'files': [[os.path.basename(p), fileio.size(p)] for ps in files.values() for p in ps],
   }
   if layout == 'ptb':
     texts = {}
