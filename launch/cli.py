@@ -37,6 +37,11 @@ def parse_flags(argv):
     return flags.FLAGS(argv)
   except errors.UserError as e:  # From get_config(arg), e.g. an unknown ARG.
     message = str(e)
+  except SyntaxError as e:  # The config file is not valid Python.
+    where = f'{e.filename}, line {e.lineno}' if e.lineno else e.filename
+    message = (f'config file {where}: {e.msg}'
+               + (f': {e.text.strip()}' if e.text and e.text.strip() else '')
+               + ' (fix the file; it must be valid Python).')
   except flags.Error as e:  # Wrong type or unparsable --config.KEY=VALUE.
     message = str(e)
   except (AttributeError, KeyError) as e:  # --config.KEY that the config lacks.

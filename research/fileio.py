@@ -143,6 +143,7 @@ class AppendFile:
       self._uploaded_at, self._dirty = 0.0, False
     else:
       self._path.parent.mkdir(parents=True, exist_ok=True)
+      _drop_partial_line(self._path)
       self._file = open(self._path, 'ab')  # noqa: SIM115 (closed in close())
 
   def write(self, data: bytes) -> None:
@@ -167,6 +168,25 @@ class AppendFile:
     self.flush(force=True)
     if not self._remote:
       self._file.close()
+
+
+def _drop_partial_line(p: epath.Path) -> None:
+  """A run killed in the middle of writing a line leaves it unterminated; the
+  next appends would continue it into garbage. Cuts it off (text files only:
+  a file of records that ends in a newline, or is empty, is left as it is)."""
+  if not p.exists() or p.suffix not in ('.jsonl', '.txt', '.log'):
+    return
+  with open(p, 'rb+') as f:
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    if size == 0:
+      return
+    f.seek(max(0, size - 65536))
+    tail = f.read()
+    if tail.endswith(b'\n'):
+      return
+    cut = tail.rfind(b'\n')
+    f.truncate(size - len(tail) + cut + 1 if cut >= 0 else (0 if size <= 65536 else size))
 
 
 def check_reachable(p: PathLike, what: str, *, timeout_s: float = 120.0) -> None:

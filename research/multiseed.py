@@ -22,6 +22,7 @@ in-memory classification dataset.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, Sequence
 
@@ -69,6 +70,17 @@ class SeedWriters:
       writer.close()
 
 
+class SeedLocks:
+  """Every seed's workdir lock, refreshed together."""
+
+  def __init__(self, locks):
+    self.locks = locks
+
+  def heartbeat(self) -> None:
+    for lock in self.locks:
+      lock.heartbeat()
+
+
 class SeedCheckpointers:
   """Seed i's slice of the stacked state in its own workdir's checkpoints, so
   each seed's workdir is a complete single run."""
@@ -98,6 +110,12 @@ class SeedCheckpointers:
       # common step already holds this step (the same state: runs are deterministic).
       if step not in c.all_steps():
         c.save(step, _slice(state_S, i), meta, force=force)
+
+  def save_verified(self, step: int, state_S, meta: dict[str, Any], *,
+                    force: bool = False) -> None:
+    for i, c in enumerate(self.checkpointers):
+      if step not in c.all_steps():
+        c.save_verified(step, _slice(state_S, i), meta, force=force)
 
   def restore(self, step: int, abstract_one) -> tuple[Any, dict[str, Any]]:
     restored = [c.restore(step, abstract_one) for c in self.checkpointers]
@@ -141,6 +159,13 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
         f'Dataset {config.dataset.name!r} ({type(base).__name__}) is not held in memory; '
         'training seeds as one program needs an in-memory dataset.')
   constants = task.load_constants(config, base, mesh)
+  with contextlib.ExitStack() as held:  # Every seed's workdir is locked while this runs.
+    locks = [held.enter_context(workdir_lib.in_use(w)) for w in workdirs]
+    return _train_seeds_in_workdirs(config, seeds, workdirs, task, mesh, base, constants,
+                                    locks)
+
+
+def _train_seeds_in_workdirs(config, seeds, workdirs, task, mesh, base, constants, locks):
   configs = seed_configs(config, seeds)
   for c, workdir in zip(configs, workdirs):
     workdir_lib.prepare(workdir, c)
@@ -170,19 +195,16 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   ctx = train.LoopContext(
       config=config, task=task, feeder=feeder, train_fn=train_fn, eval_fn=eval_fn,
       rng=step_rng_S, constants=constants,
-      total_steps=total_steps, ckpt=ckpt, writer=writer)
+      total_steps=total_steps, ckpt=ckpt, writer=writer, lock=SeedLocks(locks))
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{len(seeds)} seeds {list(seeds)} as one program, '
               f'{train.num_params(_slice(state_S.params, 0)):,} params each, '
               f'{total_steps} steps, {jax.device_count()} device(s).')
   t0 = time.perf_counter()
-  try:
+  with train.closing_on_error(writer, ckpt):
     state_S, train_seconds = train.train_loop(ctx, state_S, train_seconds)
     final = train.evaluate(task, eval_fn, state_S, feeder, constants)
     writer.write(total_steps, final)
-  finally:
-    writer.close()
-    ckpt.close()
 
   all_results = []
   for i, (c, workdir) in enumerate(zip(configs, workdirs)):

@@ -9,6 +9,7 @@ the trainer's compiled step (`research.step`) -> the loop -> the workdir
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from typing import Any, Callable
@@ -161,6 +162,25 @@ class LoopContext:
   total_steps: int
   ckpt: Any           # checkpoint.Checkpointer, or multiseed.SeedCheckpointers
   writer: Any         # writers.MetricWriter, or multiseed.SeedWriters
+  lock: Any = None    # workdir.WorkdirLock(s), refreshed as the loop runs
+
+
+@contextlib.contextmanager
+def closing_on_error(*closeables):
+  """Closes the writer and checkpointer after the block. If the block failed,
+  a second failure while closing (the same full disk) does not replace the
+  first, which says what happened."""
+  try:
+    yield
+  except BaseException:
+    for c in closeables:
+      try:
+        c.close()
+      except Exception:  # noqa: BLE001 (the block's error is the one to report)
+        pass
+    raise
+  for c in closeables:
+    c.close()
 
 
 def _check_finite(step: int, metrics: dict[str, Any], ckpt: checkpoint.Checkpointer):
@@ -218,12 +238,15 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
         interval.clear()
         ctx.writer.write(done, scalars)
         writers.log(writers.format_progress(done, ctx.total_steps, scalars))
+        if ctx.lock is not None:
+          ctx.lock.heartbeat()
       # Every process asks at every step (the multi-host protocol needs it).
       preempted = watch.reached(done) and not is_last
       if ctx.ckpt.should_save(done) or is_last or preempted:
         drain()
         elapsed = train_seconds + time.perf_counter() - t0
-        ctx.ckpt.save(done, state, {'train_seconds': elapsed}, force=is_last or preempted)
+        ctx.ckpt.save_verified(done, state, {'train_seconds': elapsed},
+                               force=is_last or preempted)
         ctx.writer.flush(force=True)  # Metrics up to a checkpoint outlive a kill.
       if preempted:
         ctx.ckpt.wait()
@@ -263,11 +286,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   check_config(config)
   task = TASKS[config.task]
   if isinstance(task, FittedTask):
-    return task.fit_and_evaluate(config, workdir)
+    with workdir_lib.in_use(workdir):
+      return task.fit_and_evaluate(config, workdir)
   mesh = parallel.make_mesh()
   feeder = task.make_feeder(config, mesh)
   constants = task.load_constants(config, feeder, mesh)
   # Everything above can fail on bad input; nothing is written before here.
+  with workdir_lib.in_use(workdir) as lock:
+    return train_in_workdir(config, workdir, task, mesh, feeder, constants, lock)
+
+
+def train_in_workdir(config, workdir: str, task: Task, mesh, feeder, constants,
+                     lock: workdir_lib.WorkdirLock) -> dict[str, Any]:
+  """The part of train_and_evaluate that writes: with the workdir's lock held."""
   workdir_lib.prepare(workdir, config)
   task.sync_workdir(workdir, config, feeder, constants)
   model = build_model(config, task, feeder)
@@ -281,8 +312,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       workdir_lib.checkpoints_dir(workdir), every_steps=config.checkpoint_every_steps,
       max_to_keep=config.keep_checkpoints)
   train_seconds = 0.0
-  if (latest := ckpt.latest_step()) is not None:
-    state, meta = ckpt.restore(latest, checkpoint.abstract_like(state))
+  if (restored := ckpt.restore_intact(checkpoint.abstract_like(state))) is not None:
+    latest, state, meta = restored
     train_seconds = meta['train_seconds']
     writers.log(f'Resumed from step {latest} in {workdir}.')
 
@@ -290,19 +321,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                                     constants, mesh)
   writer = writers.MetricWriter(workdir, tensorboard=config.tensorboard)
   ctx = LoopContext(config=config, task=task, feeder=feeder, train_fn=train_fn,
-                    eval_fn=eval_fn, rng=step_rng,
-                    constants=constants, total_steps=total_steps, ckpt=ckpt, writer=writer)
+                    eval_fn=eval_fn, rng=step_rng, constants=constants,
+                    total_steps=total_steps, ckpt=ckpt, writer=writer, lock=lock)
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{num_params(state.params):,} params, {total_steps} steps '
               f'({total_steps / feeder.steps_per_epoch:.1f} epochs), '
               f'{jax.device_count()} device(s).')
-  try:
+  with closing_on_error(writer, ckpt):
     state, train_seconds = train_loop(ctx, state, train_seconds)
     results = evaluate(task, eval_fn, state, feeder, constants)
     writer.write(total_steps, results)
-  finally:
-    writer.close()
-    ckpt.close()
   results.update(
       steps=total_steps, train_seconds=train_seconds,
       examples_per_second=total_steps * config.batch_size / max(train_seconds, 1e-9),

@@ -18,6 +18,7 @@ teacher) and `init_from` all read runs through it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,7 +28,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from research import errors, fileio, parallel, provenance
+from research import errors, fileio, parallel, provenance, writers
 
 CONFIG_FILE = 'config.json'
 PROVENANCE_FILE = 'provenance.json'
@@ -194,3 +195,172 @@ def load_run(workdir: str, *, tasks: tuple[str, ...] | None = None,
   return Run(workdir=workdir, config=config, step=step,
              params=jax.tree.map(np.asarray, saved['params']),
              model_state=jax.tree.map(np.asarray, dict(saved.get('model_state') or {})))
+
+
+LOCK_FILE = 'lock.json'
+# A holder on another host proves it is alive by refreshing its heartbeat.
+HEARTBEAT_SECONDS = 60.0
+STALE_AFTER_SECONDS = 15 * 60.0
+
+
+def _process_started(pid: int) -> str | None:
+  """The process's start time in clock ticks since boot (Linux), so that a
+  recycled pid is not mistaken for the holder; None where unknown."""
+  try:
+    with open(f'/proc/{pid}/stat', encoding='ascii') as f:
+      return f.read().rsplit(')', 1)[1].split()[19]
+  except (OSError, IndexError):
+    return None
+
+
+def _me() -> dict[str, Any]:
+  import socket
+  import sys
+  import time
+  now = time.time()
+  return {'host': socket.gethostname(), 'pid': os.getpid(),
+          'pid_started': _process_started(os.getpid()), 'started': now, 'heartbeat': now,
+          'command': ' '.join(sys.argv)[:300]}
+
+
+def _holder_alive(holder: dict[str, Any]) -> bool:
+  import socket
+  import time
+  if holder.get('host') == socket.gethostname():
+    pid = int(holder.get('pid', -1))
+    try:
+      os.kill(pid, 0)
+    except ProcessLookupError:
+      return False
+    except PermissionError:
+      pass  # Someone else's live process.
+    started = _process_started(pid)
+    return started is None or holder.get('pid_started') in (None, started)
+  return time.time() - float(holder.get('heartbeat', 0)) < STALE_AFTER_SECONDS
+
+
+class WorkdirLock:
+  """WORKDIR/lock.json names the run training in the workdir, so a second
+  run is refused while the first is alive. A holder on this host is alive
+  while its process is (a SIGKILLed holder's lock is taken over, saying
+  so); one on another host while it refreshes its heartbeat. On several
+  processes (a pod sharing the workdir), process 0 holds the lock for all,
+  and every process learns whether it got it."""
+
+  def __init__(self, workdir: str):
+    self.workdir = workdir
+    self.path = fileio.join(workdir, LOCK_FILE)
+    self._mine: dict[str, Any] | None = None
+    self._beat_at = 0.0
+
+  def acquire(self) -> None:
+    refusal = self._try_acquire() if jax.process_index() == 0 else None
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+      refused = multihost_utils.broadcast_one_to_all(np.int32(refusal is not None))
+      if refused and refusal is None:
+        refusal = f'workdir {self.workdir!r} is in use by another run (see process 0).'
+    if refusal:
+      raise errors.WorkdirError(refusal)
+
+  def _try_acquire(self) -> str | None:
+    me = _me()
+    if fileio.exists(self.path):
+      try:
+        holder = fileio.read_json(self.path)
+      except (ValueError, OSError):
+        holder = {}  # Half-written by a holder killed mid-write: not a live run.
+      if holder and _holder_alive(holder):
+        return (f'workdir {self.workdir!r} is in use by pid {holder.get("pid")} on '
+                f'{holder.get("host")} (started {_when(holder.get("started"))}: '
+                f'{holder.get("command", "?")}). Wait for it or stop it, or use another '
+                f'--workdir. If that run is gone, delete {self.path}.')
+      if holder:
+        writers.log(f'Taking over {self.path} from pid {holder.get("pid")} on '
+                    f'{holder.get("host")}, which is no longer running.')
+      fileio.write_json(self.path, me)
+    elif not fileio.is_remote(self.path):
+      fileio.makedirs(self.workdir)
+      try:  # Created only if absent: of two runs starting at once, one wins.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+      except FileExistsError:
+        return self._try_acquire()
+      try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+          json.dump(me, f)
+      except OSError:
+        os.unlink(self.path)  # A disk too full for even this: leave nothing behind.
+        raise
+    else:
+      fileio.write_json(self.path, me)
+    back = fileio.read_json(self.path)  # Two runs replacing a stale lock at once: one wins.
+    if (back.get('pid'), back.get('started')) != (me['pid'], me['started']):
+      return f'workdir {self.workdir!r} was just taken by another run (pid {back.get("pid")}).'
+    self._mine = me
+    self._beat_at = me['heartbeat']
+    return None
+
+  def heartbeat(self) -> None:
+    """Refreshes the lock's heartbeat (at most once every HEARTBEAT_SECONDS)."""
+    import time
+    now = time.time()
+    if self._mine is None or now - self._beat_at < HEARTBEAT_SECONDS:
+      return
+    self._beat_at = now
+    self._mine['heartbeat'] = now
+    fileio.write_json(self.path, self._mine)
+
+  def release(self) -> None:
+    if self._mine is None:
+      return
+    try:
+      if fileio.exists(self.path) and fileio.read_json(self.path).get('started') == \
+          self._mine['started']:
+        fileio.path(self.path).unlink()
+    except (OSError, ValueError):
+      pass  # Left behind, it is taken over as stale by the next run.
+    self._mine = None
+
+
+def _when(t) -> str:
+  import time
+  return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(t))) if t else '?'
+
+
+@contextlib.contextmanager
+def in_use(workdir: str):
+  """Holds the workdir's lock while the block runs, and turns a full disk, a
+  read-only file system or a refused permission met while writing the
+  workdir into one WorkdirError saying what to do (real errors pass through
+  with their tracebacks). Yields the lock, for its heartbeat."""
+  lock = WorkdirLock(workdir)
+  try:
+    lock.acquire()
+  except Exception as e:  # noqa: BLE001 (a system cause becomes one line; the rest propagates)
+    _raise_system_cause(e, workdir)
+    raise
+  try:
+    yield lock
+  except errors.UserError:
+    raise
+  except Exception as e:  # noqa: BLE001
+    _raise_system_cause(e, workdir)
+    raise
+  finally:
+    lock.release()
+
+
+def _raise_system_cause(error: BaseException, workdir: str) -> None:
+  cause = errors.system_cause(error)
+  if cause is None:
+    return
+  what, filename = cause
+  step = None
+  try:
+    step = latest_step(workdir)
+  except Exception:  # noqa: BLE001 (best effort: only for the message)
+    pass
+  kept = (f'; the last good checkpoint, step {step}, is kept and a rerun resumes from it'
+          if step is not None else '')
+  raise errors.WorkdirError(
+      f'Cannot write {filename or workdir!r}: {what}{kept}.') from error

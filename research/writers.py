@@ -107,7 +107,11 @@ def read_metrics(workdir: str) -> list[dict[str, Any]]:
   if not fileio.exists(path):
     return []
   latest: dict[tuple, dict[str, Any]] = {}
-  for line in fileio.read_text(path).splitlines():
+  text = fileio.read_text(path)
+  lines = text.split('\n')
+  if not text.endswith('\n'):
+    lines = lines[:-1]  # Cut short by a kill mid-write (the resumed run rewrites it).
+  for line in lines:
     if line.strip():
       rec = json.loads(line)
       latest[(rec['step'], tuple(sorted(rec)))] = rec

@@ -122,7 +122,9 @@ LOCAL_FILE_OPERATIONS = {
     'research/notebook.py': 'finding the checkout (configs/, research/)',
     'research/reproduce/runner.py': "subprocess console logs, kept local (logs/ for a bucket's runs)",
     'research/demos/translation.py': 'the Debian Fashion-MNIST file a demo reads if installed',
-    'research/workdir.py': '--workdir naming a local file (after is_remote)',
+    'research/checkpoint.py': 'shutil.disk_usage of a local checkpoint directory (after is_remote)',
+    'research/workdir.py': "--workdir naming a local file (after is_remote); the lock's "
+                           'O_EXCL create and /proc/PID/stat',
 }
 _LOCAL_CALLS = {('os', 'makedirs'), ('os', 'replace'), ('os', 'listdir'), ('os', 'remove'),
                 ('path', 'exists'), ('path', 'isdir'), ('path', 'isfile'), ('path', 'getsize')}
