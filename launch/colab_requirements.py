@@ -24,10 +24,15 @@ KEPT_AS_INSTALLED = {
 }
 
 
-def project_requirements(pyproject: str) -> list[Requirement]:
+def project_requirements(pyproject: str, extras: tuple[str, ...] = ('tf',)) -> list[Requirement]:
+  """The base requirements and those of `extras`: a Colab runtime comes with
+  TensorFlow (the `tf` extra), which the notebooks' TFDS datasets may read."""
   import tomllib
   with open(pyproject, 'rb') as f:
-    return [Requirement(r) for r in tomllib.load(f)['project']['dependencies']]
+    project = tomllib.load(f)['project']
+  lines = project['dependencies'] + [
+      r for extra in extras for r in project['optional-dependencies'][extra]]
+  return [Requirement(r) for r in lines]
 
 
 def installed_version(name: str) -> str | None:

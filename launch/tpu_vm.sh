@@ -8,7 +8,8 @@
 # Subcommands:
 #   create   create the TPU VM (skipped when `describe` finds it: reuse)
 #   setup    copy this repository (a `git archive` of HEAD) to every worker,
-#            create a venv there, `pip install -e .` and `pip install -U "jax[tpu]"`,
+#            create a venv there, `pip install -e ".[tf]"` (TensorFlow reads TFDS's
+#            public datasets and gs://) and `pip install -U "jax[tpu]"`,
 #            and mount the bucket with Cloud Storage FUSE at ~/gcs/BUCKET on every
 #            worker (for browsing, or as a --workdir; see below)
 #   run      start `python -m launch.train ... --jax_distributed` on every worker
@@ -253,10 +254,10 @@ do_setup() {
   # from PyPI, at the jax version pyproject.toml's pin resolved to.
   install="set -e; tar xzf ${tarball##*/} && cd $REMOTE_DIR"
   install+=" && (python3 -m venv .venv || (sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv && python3 -m venv .venv))"
-  install+=" && . .venv/bin/activate && pip install -q -U pip && pip install -q -e ."
+  install+=" && . .venv/bin/activate && pip install -q -U pip && pip install -q -e \".[tf]\""
   install+=" && pip install -q \"jax[tpu]==\$(python -c \"import jax; print(jax.__version__)\")\""
   install+=" && python -c \"import jax; print(jax.process_index(), jax.local_device_count(), jax.devices()[0].platform)\""
-  note "on every worker: unpack, venv, pip install -e . and jax[tpu]"
+  note "on every worker: unpack, venv, pip install -e \".[tf]\" and jax[tpu]"
   tpu ssh "$NAME" --worker=all "--command=$install"
   local mount
   mount="set -e; if ! command -v gcsfuse >/dev/null; then"

@@ -50,6 +50,7 @@ class Checkpointer:
 
   def __init__(self, directory: str, *, every_steps: int, max_to_keep: int):
     self.directory = os.fspath(fileio.absolute(directory))
+    self._every_steps = every_steps
     self._manager = ocp.CheckpointManager(
         fileio.absolute(directory),
         options=ocp.CheckpointManagerOptions(
@@ -85,10 +86,12 @@ class Checkpointer:
     return list(self._manager.all_steps())
 
   def should_save(self, step: int) -> bool:
-    return self._manager.should_save(step)
+    # Multiples of every_steps only: orbax's default policy also saves a run's
+    # first step, a whole checkpoint that nothing needs.
+    return step % self._every_steps == 0 and self._manager.should_save(step)
 
   def save(self, step: int, state: Any, meta: dict[str, Any], *, force: bool = False) -> bool:
-    if force or self._manager.should_save(step):
+    if force or self.should_save(step):
       self._check_free_space(state)
     return self._manager.save(
         step,

@@ -2,7 +2,6 @@
 that stays outside the student's state and unchanged, the teacher checks, and
 every distillation config's runlocal variant."""
 
-import hashlib
 import json
 import os
 import re
@@ -21,8 +20,8 @@ from research import step as step_lib
 from research.models import MLP
 from research.tasks import distillation, teacher as teacher_lib
 from research.train_state import TrainState
-from testlib import (REPO_ROOT, load_config, quiet, restore_state_tree, subprocess_env,
-                     write_idx_dir)
+from testlib import (REPO_ROOT, file_hashes, load_config, quiet, restore_state_tree,
+                     subprocess_env, write_idx_dir)
 
 
 # --- The loss ---------------------------------------------------------------
@@ -127,15 +126,7 @@ def distilled_config(data_root, teacher_workdir, **overrides):
   return config
 
 
-def _files(workdir):
-  """path -> sha256 of every file under a workdir."""
-  digests = {}
-  for root, _, names in os.walk(workdir):
-    for name in names:
-      path = os.path.join(root, name)
-      with open(path, 'rb') as f:
-        digests[os.path.relpath(path, workdir)] = hashlib.sha256(f.read()).hexdigest()
-  return digests
+_files = file_hashes
 
 
 def test_teacher_is_read_only_and_outside_the_student_state(fashion_data, fashion_teacher, tmp_path):

@@ -7,7 +7,6 @@ few hundred KB and a read-only bind mount, in a private mount namespace
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ import time
 
 import pytest
 
-from testlib import REPO_ROOT, subprocess_env
+from testlib import REPO_ROOT, file_hashes, subprocess_env
 
 QUICKSTART = os.path.join(REPO_ROOT, 'configs', 'digits_lenet5.py')
 RUNLOCAL = (f'--config={QUICKSTART}:runlocal', '--config.plot=False')
@@ -39,19 +38,12 @@ def one_error_line(proc) -> str:
   return lines[0]
 
 
-def tree_hashes(directory) -> dict[str, str]:
-  out = {}
-  for root, _, files in os.walk(directory):
-    for f in files:
-      path = os.path.join(root, f)
-      with open(path, 'rb') as fh:
-        out[os.path.relpath(path, directory)] = hashlib.sha256(fh.read()).hexdigest()
-  return out
+tree_hashes = file_hashes
 
 
 @pytest.fixture(scope='module')
 def finished_run(tmp_path_factory):
-  """A finished quickstart runlocal workdir (checkpoints 1, 10, 20) to copy."""
+  """A finished quickstart runlocal workdir (checkpoints 10, 20) to copy."""
   workdir = tmp_path_factory.mktemp('finished') / 'run'
   proc = train(workdir)
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -214,6 +206,14 @@ def in_namespace(script: str, tmp_path, *, timeout=300):
   return proc, (json.loads(report.read_text()) if report.exists() else None)
 
 
+def namespace_error_line(script: str, tmp_path) -> tuple[dict, str]:
+  """The run's report and its one error line (see `one_error_line`)."""
+  proc, report = in_namespace(script, tmp_path)
+  assert report is not None, proc.stderr[-3000:]
+  return report, one_error_line(
+      subprocess.CompletedProcess([], report['rc'], report['stdout'], report['stderr']))
+
+
 _HASH_AND_TRAIN = '''
 {python} - "$MNT" before <<'EOF'
 import hashlib, json, os, sys
@@ -256,10 +256,7 @@ def test_a_disk_that_fills_up_during_training_keeps_the_last_good_checkpoint(
             f'mount -t tmpfs -o size={used_kb + 400}k tmpfs $MNT\n'
             f'cp -a {finished_run}/. $MNT/\n'
             + _HASH_AND_TRAIN.format(python=sys.executable, args=args))
-  proc, report = in_namespace(script, tmp_path)
-  assert report is not None, proc.stderr[-3000:]
-  fake = subprocess.CompletedProcess([], report['rc'], report['stdout'], report['stderr'])
-  line = one_error_line(fake)
+  report, line = namespace_error_line(script, tmp_path)
   assert 'disk is full' in line and 'last good checkpoint' in line, line
   for step in (10, 20):  # Saved before: unchanged.
     before = _checkpoints(report['before'], step)
@@ -273,10 +270,7 @@ def test_a_disk_full_at_the_first_write_is_one_error(tmp_path):
             'mount -t tmpfs -o size=8k tmpfs $MNT\n'
             'head -c 8192 /dev/zero > $MNT/filler || true\n'
             + _HASH_AND_TRAIN.format(python=sys.executable, args=' '.join(RUNLOCAL)))
-  proc, report = in_namespace(script, tmp_path)
-  assert report is not None, proc.stderr[-3000:]
-  line = one_error_line(subprocess.CompletedProcess([], report['rc'], report['stdout'],
-                                                    report['stderr']))
+  report, line = namespace_error_line(script, tmp_path)
   assert 'disk is full' in line, line
   assert report['after'] == report['before']
 
@@ -287,10 +281,16 @@ def test_a_read_only_workdir_is_one_error_and_nothing_changes(finished_run, tmp_
   script = (f'MNT={run}\n'
             'mount --bind $MNT $MNT && mount -o remount,bind,ro $MNT\n'
             + _HASH_AND_TRAIN.format(python=sys.executable, args=' '.join(RUNLOCAL)))
-  proc, report = in_namespace(script, tmp_path)
-  assert report is not None, proc.stderr[-3000:]
-  line = one_error_line(subprocess.CompletedProcess([], report['rc'], report['stdout'],
-                                                    report['stderr']))
+  report, line = namespace_error_line(script, tmp_path)
   assert 'read-only' in line, line
   assert report['after'] == report['before']
   assert tree_hashes(run) == tree_hashes(finished_run)
+
+
+@pytest.mark.slow
+def test_fault_injection_one_kill_of_each_kind_resumes_bit_identical(tmp_path, capsys):
+  """tests/fault_injection.py, three trials (its documented run is 20)."""
+  import fault_injection
+  assert fault_injection.main(['--trials=3', '--seed=1', f'--root={tmp_path}']) == 0
+  out = capsys.readouterr().out
+  assert '3/3 identical to the uninterrupted run (3 of them killed mid-run)' in out, out

@@ -172,3 +172,44 @@ def test_an_unreachable_bucket_is_one_error_line_and_creates_nothing(tmp_path, f
   assert len(error_lines) == 1 and 'cannot be reached' in error_lines[0] and value in error_lines[0]
   assert 'Traceback' not in proc.stderr
   assert os.listdir(tmp_path) == []  # no local 'gs:' directory, no workdir
+
+
+WITHOUT_TENSORFLOW = os.path.join(REPO_ROOT, 'tests', 'without_tensorflow')
+
+
+@pytest.mark.parametrize('config, manual', [
+    ('digits_lenet5', None), ('mnist1d', None), ('fortunes_char', 'text'),
+    ('fortunes_textcnn', 'labelled')])
+def test_the_project_datasets_train_without_tensorflow(tmp_path, config, manual):
+  """A plain `pip install -e .` has no TensorFlow: the project's own builders
+  build and read ArrayRecord files without it."""
+  from testlib import write_labelled_text, write_text_corpus
+  extra = []
+  if manual == 'text':
+    extra.append(f'--config.dataset.manual_dir={write_text_corpus(str(tmp_path / "text"))}')
+  elif manual == 'labelled':
+    extra.append(f'--config.dataset.manual_dir={write_labelled_text(str(tmp_path / "lab"))}')
+  (tmp_path / 'tfds').mkdir()
+  env = subprocess_env()
+  env['PYTHONPATH'] = WITHOUT_TENSORFLOW + os.pathsep + env['PYTHONPATH']
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.train', f'--config=configs/{config}.py:runlocal',
+       f'--workdir={tmp_path / "w"}', f'--config.dataset.data_dir={tmp_path / "tfds"}',
+       '--config.plot=False', *extra],
+      cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert (tmp_path / 'w' / 'results.json').exists()
+  assert list((tmp_path / 'tfds').rglob('*.array_record-00000-of-*'))
+
+
+def test_a_tfds_dataset_without_tensorflow_is_one_error_line(tmp_path):
+  env = subprocess_env()
+  env['PYTHONPATH'] = WITHOUT_TENSORFLOW + os.pathsep + env['PYTHONPATH']
+  proc = subprocess.run(
+      [sys.executable, '-m', 'launch.train', '--config=configs/mnist_lenet5.py:runlocal',
+       f'--workdir={tmp_path / "w"}', f'--config.dataset.data_dir={tmp_path}'],
+      cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  errors = [l for l in proc.stderr.splitlines() if l.startswith('error: ')]
+  assert len(errors) == 1 and 'needs TensorFlow' in errors[0] and '.[tf]' in errors[0]
+  assert 'Traceback' not in proc.stderr and not (tmp_path / 'w').exists()

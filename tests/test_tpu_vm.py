@@ -94,7 +94,7 @@ def test_dry_run_prints_the_v4_32_sequence():
     assert c[5] == 'cn-test' and '--worker=all' in c
   install_cmd = option(install, '--command')
   assert f'tar xzf {os.path.basename(tarball)}' in install_cmd
-  assert 'pip install -q -e .' in install_cmd and 'jax[tpu]' in install_cmd
+  assert 'pip install -q -e ".[tf]"' in install_cmd and 'jax[tpu]' in install_cmd
   mount_cmd = option(mount, '--command')
   assert 'gcsfuse' in mount_cmd and ' b ~/gcs/b' in mount_cmd
 

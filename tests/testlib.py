@@ -137,3 +137,15 @@ def write_word_vectors(path: str, dim: int, words=('the', 'bread', 'judge', 'kis
   vectors = np.random.default_rng(0).uniform(-1, 1, (len(words), dim)).astype(np.float32)
   word_vectors.write_word2vec(path, list(words), vectors, binary=True)
   return path
+
+
+def file_hashes(directory) -> dict[str, str]:
+  """path (relative) -> sha256 of every file under a directory."""
+  import hashlib
+  digests = {}
+  for root, _, names in os.walk(directory):
+    for name in names:
+      path = os.path.join(root, name)
+      with open(path, 'rb') as f:
+        digests[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
+  return digests

@@ -43,7 +43,20 @@ def get_builder(dataset_config):
         f'Data directory {data_dir!r} for dataset {dataset_config.name!r} does '
         f'not exist. {spec.how_to_get}')
   with _tfds_quiet(show_on_error=True):  # An unprepared variant folder makes TFDS warn.
-    return tfds.builder(spec.tfds_name, data_dir=data_dir)
+    return tfds.builder(spec.tfds_name, data_dir=data_dir,
+                        **_file_format(spec, data_dir or os.environ.get('TFDS_DATA_DIR')))
+
+
+def _file_format(spec, data_dir: str | None) -> dict[str, str]:
+  """The project's builders write ArrayRecord, read back without TensorFlow;
+  in a bucket, where the ArrayRecord writer cannot write, TFRecord through
+  TensorFlow's GCS client. TFDS's own builders keep their default."""
+  if not spec.builds_offline:
+    return {}
+  if data_dir and fileio.is_remote(data_dir):
+    require_tensorflow(f'Building {spec.tfds_name} into {data_dir}')
+    return {'file_format': 'tfrecord'}
+  return {'file_format': 'array_record'}
 
 
 def _is_prepared(builder) -> bool:
@@ -102,6 +115,8 @@ def prepare(dataset_config):
   # Several processes building into one shared data dir collide on TFDS's final
   # rename: process 0 builds first; the others then find the data built (shared
   # dir) or build their own copy (a data dir per host).
+  if not spec.builds_offline:
+    require_tensorflow(f'Preparing {dataset_config.name!r} (a TFDS dataset)')
   writers.log(f'Preparing dataset {dataset_config.name} in {builder.data_dir} '
               '(first use only; later runs read it from there).')
   if jax.process_index() == 0:
@@ -133,20 +148,55 @@ def _download_and_prepare(builder, spec, dataset_config, download_config) -> Non
         f'{type(e).__name__}: {e}. {spec.how_to_get}') from e
 
 
-def load_split(dataset_config, split: str) -> Split:
-  """Reads a whole split (images as uint8, labels as int32) into memory."""
+def read_columns(builder, split: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+  """A prepared split's features `keys` as arrays, one row per example in
+  TFDS order (texts as bytes objects). ArrayRecord data (the project's own
+  builders) is read through `tfds.data_source`, without TensorFlow; TFRecord
+  data (TFDS's public builders) through tf.data."""
   import tensorflow_datasets as tfds
 
-  spec = DATASETS[dataset_config.name]
-  builder = prepare(dataset_config)
+  if builder.info.file_format == tfds.core.FileFormat.ARRAY_RECORD:
+    columns = {k: [] for k in keys}
+    # TFDS warns that it decodes images with PIL rather than OpenCV.
+    with _tfds_quiet(show_on_error=True):
+      source = builder.as_data_source(split=split)
+      for start in range(0, len(source), _READ_CHUNK):
+        for example in source.__getitems__(range(start, min(start + _READ_CHUNK,
+                                                             len(source)))):
+          for k in keys:
+            columns[k].append(example[k])
+    return {k: (np.stack(v) if v and isinstance(v[0], np.ndarray)
+                else np.asarray(v, dtype=object if v and isinstance(v[0], bytes) else None))
+            for k, v in columns.items()}
+  require_tensorflow(f'reading {builder.name} (TFRecord files)')
   # Read in fixed-size chunks: `batch_size=-1` aborts TF 2.21 inside
   # tfds.testing.mock_data (std::length_error from a huge batch reservation).
   ds = builder.as_dataset(split=split, batch_size=_READ_CHUNK, shuffle_files=False)
   chunks = list(tfds.as_numpy(ds))
-  if not chunks:
+  return {k: (np.concatenate([c[k] for c in chunks]) if chunks else np.zeros((0,)))
+          for k in keys}
+
+
+def require_tensorflow(what: str) -> None:
+  """TensorFlow is needed for TFDS's public datasets (downloaded, written and
+  read as TFRecord) and the streamed ImageNet pipeline; a clear error where
+  it is missing."""
+  import importlib.util
+  if importlib.util.find_spec('tensorflow') is None:
+    raise errors.DataNotFoundError(
+        f'{what} needs TensorFlow, which is not installed: pip install -e ".[tf]" '
+        "(the project's own datasets need no TensorFlow).")
+
+
+def load_split(dataset_config, split: str) -> Split:
+  """Reads a whole split (images as uint8, labels as int32) into memory."""
+  spec = DATASETS[dataset_config.name]
+  builder = prepare(dataset_config)
+  columns = read_columns(builder, split, (spec.input_key, spec.label_key))
+  if not len(columns[spec.label_key]):
     raise errors.DataNotFoundError(f'{dataset_config.name}[{split}] is empty.')
-  images = np.concatenate([c[spec.input_key] for c in chunks])
-  labels = np.concatenate([c[spec.label_key] for c in chunks]).astype(np.int32)
+  images = columns[spec.input_key]
+  labels = columns[spec.label_key].astype(np.int32)
   num_classes = builder.info.features[spec.label_key].num_classes
   if images.ndim == 2:  # 1-D signals (MNIST-1D): N x L -> N x L x 1 channel.
     images = images[..., None]

@@ -199,7 +199,7 @@ def read_text_splits(builder, splits: Sequence[str] = SPLITS,
   order, joined by newlines (one example per split for `text_corpus` and
   `tiny_shakespeare`; one per sentence for corpora such as `lm1b`).
   `tfds_splits` maps our split names to TFDS split strings (e.g. slices)."""
-  import tensorflow_datasets as tfds
+  from research.data import datasets
 
   available = list(builder.info.splits.keys())
   out = {}
@@ -209,11 +209,8 @@ def read_text_splits(builder, splits: Sequence[str] = SPLITS,
     if available and base not in available:
       raise errors.DataNotFoundError(
           f'{builder.name} has no {base!r} split (it has {", ".join(available)}).')
-    ds = builder.as_dataset(split=tfds_split, batch_size=None, shuffle_files=False)
-    texts = []
-    for example in tfds.as_numpy(ds):
-      raw = example[TEXT_KEY]
-      texts.append(raw.decode('utf-8') if isinstance(raw, bytes) else str(raw))
+    texts = [raw.decode('utf-8') if isinstance(raw, bytes) else str(raw)
+             for raw in datasets.read_columns(builder, tfds_split, (TEXT_KEY,))[TEXT_KEY]]
     if not texts:
       raise errors.DataNotFoundError(f'{builder.name}[{split}] has no examples.')
     out[split] = '\n'.join(texts)

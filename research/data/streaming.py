@@ -35,6 +35,7 @@ class StreamingFeeder:
   def __init__(self, config, mesh):
     import tensorflow_datasets as tfds
 
+    datasets.require_tensorflow(f'Streaming {config.dataset.name!r} (a tf.data pipeline)')
     self.mesh = mesh
     self.config = config
     self.spec = DATASETS[config.dataset.name]

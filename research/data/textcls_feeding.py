@@ -34,20 +34,16 @@ _READ_CHUNK = 4096
 
 def load_texts(dataset_config, split: str) -> tuple[list[str], np.ndarray, list[str]]:
   """(texts, labels int32, class names) of a whole split, in TFDS order."""
-  import tensorflow_datasets as tfds
-
   spec = DATASETS[dataset_config.name]
   builder = datasets.prepare(dataset_config)
-  ds = builder.as_dataset(split=split, batch_size=_READ_CHUNK, shuffle_files=False)
-  texts, labels = [], []
-  for chunk in tfds.as_numpy(ds):
-    texts += [t.decode('utf-8') for t in chunk[spec.input_key]]
-    labels.append(chunk[spec.label_key])
+  columns = datasets.read_columns(builder, split, (spec.input_key, spec.label_key))
+  texts = [t.decode('utf-8') if isinstance(t, bytes) else str(t)
+           for t in columns[spec.input_key]]
   if not texts:
     raise errors.DataNotFoundError(f'{dataset_config.name}[{split}] is empty.')
   label_feature = builder.info.features[spec.label_key]
   names = list(label_feature.names)
-  labels = np.concatenate(labels).astype(np.int32)
+  labels = np.asarray(columns[spec.label_key]).astype(np.int32)
   bad = np.flatnonzero((labels < 0) | (labels >= len(names)))
   if bad.size:
     raise errors.DataNotFoundError(

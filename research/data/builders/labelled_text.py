@@ -86,6 +86,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
+from research.data.builders import encoding
+
 from research import fileio
 from research.data.builders.text_corpus import read_utf8
 
@@ -496,8 +498,9 @@ def _source_description(directory: str, split: str, sources: dict[str, str]) -> 
 class LabelledText(tfds.core.GeneratorBasedBuilder):
   """A local labelled text dataset: train/validation/test of (text, label)."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Tabular (CSV / JSON lines), class folders and fortune files.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Tabular (CSV / JSON lines), class folders and fortune files.',
+                   '2.0.0': encoding.RELEASE_2_0_0}
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       f'Pass a directory of UTF-8 labelled text as manual_dir: {LAYOUTS_ACCEPTED}.')
 

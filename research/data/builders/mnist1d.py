@@ -20,6 +20,8 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from research.data.builders import encoding
+
 
 @dataclasses.dataclass
 class Mnist1dConfig(tfds.core.BuilderConfig):
@@ -41,8 +43,9 @@ def generate(num_samples: int = 5000, shuffle_seq: bool = False) -> dict[str, np
 class Mnist1d(tfds.core.GeneratorBasedBuilder):
   """MNIST-1D, generated locally by the `mnist1d` package."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Generated with mnist1d.data.make_dataset (seed 42).'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Generated with mnist1d.data.make_dataset (seed 42).',
+                   '2.0.0': encoding.RELEASE_2_0_0}
   BUILDER_CONFIGS = [
       Mnist1dConfig(name='default', description='4,000 train / 1,000 test, length 40.'),
       Mnist1dConfig(name='shuffled', shuffle_seq=True,

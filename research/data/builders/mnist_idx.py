@@ -23,6 +23,8 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
+from research.data.builders import encoding
+
 from research import fileio
 
 FILES = {
@@ -93,8 +95,8 @@ class MnistIdxConfig(tfds.core.BuilderConfig):
 class MnistIdx(tfds.core.GeneratorBasedBuilder):
   """MNIST-format IDX files from a local directory (TFDS manual_dir)."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.', '2.0.0': encoding.RELEASE_2_0_0}
   BUILDER_CONFIGS = [
       MnistIdxConfig(name=name, class_names=tuple(names),
                      description=f'{name} from local IDX files.')
@@ -128,4 +130,4 @@ class MnistIdx(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, images, labels):
     for i, (image, label) in enumerate(zip(images, labels)):
-      yield i, {'image': image, 'label': int(label)}
+      yield i, {'image': encoding.pil_image(image), 'label': int(label)}

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
+from research.data.builders import encoding
+
 NUM_TRAIN = 1437
 NUM_TOTAL = 1797
 
@@ -41,8 +43,9 @@ def load_digits_uint8():
 class SklearnDigits(tfds.core.GeneratorBasedBuilder):
   """scikit-learn's 8x8 digits (UCI optdigits), 1,437 train / 360 test."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Fixed random 1437/360 split (seed 0), in sklearn order.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Fixed random 1437/360 split (seed 0), in sklearn order.',
+                   '2.0.0': encoding.RELEASE_2_0_0}
 
   def _info(self):
     return self.dataset_info_from_configs(
@@ -70,4 +73,4 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, images, labels, indices):
     for i in indices:
-      yield int(i), {'image': images[i], 'label': int(labels[i])}
+      yield int(i), {'image': encoding.pil_image(images[i]), 'label': int(labels[i])}

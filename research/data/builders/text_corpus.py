@@ -38,6 +38,8 @@ import os
 
 import tensorflow_datasets as tfds
 
+from research.data.builders import encoding
+
 from research import fileio
 
 # Split name -> file pattern of the PTB-style layout.
@@ -149,8 +151,9 @@ def read_corpus(directory: str) -> tuple[dict[str, str], dict]:
 class TextCorpus(tfds.core.GeneratorBasedBuilder):
   """A local plain-text corpus: train/validation/test, one text example each."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'PTB-style *.train/valid/test.txt, or all files split 90/5/5.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {'1.0.0': 'PTB-style *.train/valid/test.txt, or all files split 90/5/5.',
+                   '2.0.0': encoding.RELEASE_2_0_0}
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       'Pass a directory of UTF-8 text files as manual_dir: either exactly one '
       '*.train.txt, *.valid.txt and *.test.txt (PTB-style), or any text files, '
