@@ -294,3 +294,31 @@ def test_fault_injection_one_kill_of_each_kind_resumes_bit_identical(tmp_path, c
   assert fault_injection.main(['--trials=3', '--seed=1', f'--root={tmp_path}']) == 0
   out = capsys.readouterr().out
   assert '3/3 identical to the uninterrupted run (3 of them killed mid-run)' in out, out
+
+
+def test_system_causes_are_recognised_through_wrappers_and_bugs_are_not():
+  import errno
+
+  from research import errors
+  assert errors.system_cause(OSError(errno.ENOSPC, 'full', '/w/x'))[1] == '/w/x'
+  assert 'permission denied' in errors.system_cause(OSError(errno.EACCES, 'no', '/w'))[0]
+  try:  # A cause raised inside a library's own exception.
+    try:
+      raise OSError(errno.EROFS, 'read-only', '/w/config.json')
+    except OSError as e:
+      raise RuntimeError('writer failed') from e
+  except RuntimeError as e:
+    assert 'read-only' in errors.system_cause(e)[0]
+  tensorstore_text = ValueError('RESOURCE_EXHAUSTED: Error writing "x" in OCDBT database')
+  assert 'disk is full' in errors.system_cause(tensorstore_text)[0]
+  assert errors.system_cause(KeyError('params')) is None
+  assert errors.system_cause(OSError(errno.ENOENT, 'missing', '/w')) is None
+
+
+def test_damage_is_told_apart_from_a_checkpoint_of_another_shape():
+  import json as json_lib
+
+  from research import checkpoint
+  assert checkpoint.is_damage(json_lib.JSONDecodeError('Expecting value', '{"a', 3))
+  assert checkpoint.is_damage(ValueError('DATA_LOSS: Error reading "manifest.ocdbt"'))
+  assert not checkpoint.is_damage(ValueError('Requested shape (5, 5) is incompatible with (3, 3)'))
