@@ -72,6 +72,7 @@ def damage(step_dir, how: str) -> None:
           fh.write(data)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('how', ['truncate', 'flip'])
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(finished_run, tmp_path,
                                                                     how):
@@ -93,6 +94,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(finished_run
     assert result[key] == reference[key], key
 
 
+@pytest.mark.slow
 def test_every_checkpoint_damaged_is_one_error_and_nothing_is_deleted(finished_run, tmp_path):
   run = copy_of(finished_run, tmp_path)
   for step in os.listdir(run / 'checkpoints'):
@@ -105,6 +107,7 @@ def test_every_checkpoint_damaged_is_one_error_and_nothing_is_deleted(finished_r
          {k: v for k, v in before.items() if k != 'provenance.json'}
 
 
+@pytest.mark.slow
 def test_a_metrics_line_cut_by_a_kill_is_dropped_on_resume(finished_run, tmp_path):
   from research import writers
   run = copy_of(finished_run, tmp_path)
@@ -275,6 +278,7 @@ def test_a_disk_full_at_the_first_write_is_one_error(tmp_path):
   assert report['after'] == report['before']
 
 
+@pytest.mark.slow
 @needs_unshare
 def test_a_read_only_workdir_is_one_error_and_nothing_changes(finished_run, tmp_path):
   run = copy_of(finished_run, tmp_path)

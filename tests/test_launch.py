@@ -178,8 +178,10 @@ WITHOUT_TENSORFLOW = os.path.join(REPO_ROOT, 'tests', 'without_tensorflow')
 
 
 @pytest.mark.parametrize('config, manual', [
-    ('digits_lenet5', None), ('mnist1d', None), ('fortunes_char', 'text'),
-    ('fortunes_textcnn', 'labelled')])
+    ('digits_lenet5', None),
+    pytest.param('mnist1d', None, marks=pytest.mark.slow),
+    pytest.param('fortunes_char', 'text', marks=pytest.mark.slow),
+    pytest.param('fortunes_textcnn', 'labelled', marks=pytest.mark.slow)])
 def test_the_project_datasets_train_without_tensorflow(tmp_path, config, manual):
   """A plain `pip install -e .` has no TensorFlow: the project's own builders
   build and read ArrayRecord files without it."""
