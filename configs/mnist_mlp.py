@@ -9,7 +9,10 @@ Reproduce (needs the TFDS `mnist` files: downloaded where a network exists):
 (LeCun's MNIST table, from LeCun et al. 1998): linear classifier 12.0% test
 error, 2-layer NN with 300 hidden units 4.7%, 3-layer NN 500+150 2.95% -- with
 mean-squared-error training of 1998; here softmax cross-entropy, Adam, ReLU.
-Ours: not run on the development machine (no MNIST there); the table is
+Ours (real MNIST from `python -m launch.get_data mnist --dir=data/mnist`, run with
+--config.dataset.name=mnist_idx --config.dataset.manual_dir=data/mnist --num_seeds=3
+on the 2-core CPU): linear 7.34%, 300 1.65%, 500-150 1.47% mean test error over 3
+seeds (6 s, 25 s, 45 s); not yet a committed table. The table is
 `python -m launch.reproduce mnist_lecun98`.
 
 Variants: `:runlocal` (20-step smoke run), `:hidden=W1-W2-...`.
