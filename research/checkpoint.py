@@ -93,16 +93,13 @@ class Checkpointer:
   def save(self, step: int, state: Any, meta: dict[str, Any], *, force: bool = False) -> bool:
     if force or self.should_save(step):
       self._check_free_space(state)
+    # The state's fingerprint goes into the JSON, for `restore_intact`.
+    meta = {**meta, FINGERPRINT_KEY: fingerprint(state)}
     return self._manager.save(
         step,
         args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
         force=force)
-
-  def save_verified(self, step: int, state: Any, meta: dict[str, Any], *,
-                    force: bool = False) -> bool:
-    """`save` with the state's fingerprint in the JSON, for `restore_intact`."""
-    return self.save(step, state, {**meta, FINGERPRINT_KEY: fingerprint(state)}, force=force)
 
   def restore(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any]]:
     restored = self._manager.restore(

@@ -111,12 +111,6 @@ class SeedCheckpointers:
       if step not in c.all_steps():
         c.save(step, _slice(state_S, i), meta, force=force)
 
-  def save_verified(self, step: int, state_S, meta: dict[str, Any], *,
-                    force: bool = False) -> None:
-    for i, c in enumerate(self.checkpointers):
-      if step not in c.all_steps():
-        c.save_verified(step, _slice(state_S, i), meta, force=force)
-
   def restore(self, step: int, abstract_one) -> tuple[Any, dict[str, Any]]:
     restored = [c.restore(step, abstract_one) for c in self.checkpointers]
     state_S = jax.tree.map(lambda *xs: jnp.stack(xs), *(state for state, _ in restored))

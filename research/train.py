@@ -245,8 +245,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
       if ctx.ckpt.should_save(done) or is_last or preempted:
         drain()
         elapsed = train_seconds + time.perf_counter() - t0
-        ctx.ckpt.save_verified(done, state, {'train_seconds': elapsed},
-                               force=is_last or preempted)
+        ctx.ckpt.save(done, state, {'train_seconds': elapsed}, force=is_last or preempted)
         ctx.writer.flush(force=True)  # Metrics up to a checkpoint outlive a kill.
       if preempted:
         ctx.ckpt.wait()

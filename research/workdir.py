@@ -22,6 +22,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import socket
+import sys
+import time
 from typing import Any, Callable
 
 import jax
@@ -214,9 +217,6 @@ def _process_started(pid: int) -> str | None:
 
 
 def _me() -> dict[str, Any]:
-  import socket
-  import sys
-  import time
   now = time.time()
   return {'host': socket.gethostname(), 'pid': os.getpid(),
           'pid_started': _process_started(os.getpid()), 'started': now, 'heartbeat': now,
@@ -224,8 +224,6 @@ def _me() -> dict[str, Any]:
 
 
 def _holder_alive(holder: dict[str, Any]) -> bool:
-  import socket
-  import time
   if holder.get('host') == socket.gethostname():
     pid = int(holder.get('pid', -1))
     try:
@@ -302,7 +300,6 @@ class WorkdirLock:
 
   def heartbeat(self) -> None:
     """Refreshes the lock's heartbeat (at most once every HEARTBEAT_SECONDS)."""
-    import time
     now = time.time()
     if self._mine is None or now - self._beat_at < HEARTBEAT_SECONDS:
       return
@@ -323,7 +320,6 @@ class WorkdirLock:
 
 
 def _when(t) -> str:
-  import time
   return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(t))) if t else '?'
 
 
