@@ -311,7 +311,8 @@ def test_resume_is_bit_identical(tmp_path):
     restored, meta = ckpt.restore(3, target)
   finally:
     ckpt.close()
-  assert meta == {'train_seconds': 1.5} and int(restored.step) == 3
+  assert meta['train_seconds'] == 1.5 and int(restored.step) == 3
+  assert set(meta) == {'train_seconds', checkpoint.FINGERPRINT_KEY}
   assert train.state_shardings(restored) == shardings
   # The dropout keys come from the step counter (fold_in(rng, step)): the same
   # state and window with a wrong step count draws other masks.
