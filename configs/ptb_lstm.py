@@ -22,9 +22,8 @@ The paper's loss is summed over the T unrolled steps (then averaged over the
 batch); ours is the per-token mean, whose gradient g is 1/T of theirs (T g).
 Their update lr * clip(T g, c) equals ours with the learning rate scaled by T
 and the clipping threshold by 1/T: (T lr) * clip(g, c / T).
-Initialisation differs: the paper draws all weights from U(-0.1, 0.1) (small;
-0.05 / 0.04 medium / large); ours are LeCun-normal inputs and orthogonal
-recurrent kernels (research/models/rnn.py).
+Initialisation as the paper: every parameter from U(-0.1, 0.1) (small; 0.05 /
+0.04 medium / large).
 
 Hardware/time: a GPU; :small is about 10 minutes on one. Ours: not run yet
 (the PTB files are not available on the development machine).
@@ -35,24 +34,33 @@ from ml_collections import config_dict
 
 from research import config_lib, errors
 
-# size -> (hidden, dropout, unroll T, epochs, first decayed epoch, decay, clip, paper)
+# size -> (hidden, dropout, unroll T, epochs, first decayed epoch, decay, clip,
+#          init scale, paper)
 SIZES = {
-    'small': (200, 0.0, 20, 13, 5, 0.5, 5.0, 114.5),
-    'medium': (650, 0.5, 35, 39, 7, 0.8, 5.0, 82.7),
-    'large': (1500, 0.65, 35, 55, 15, 1 / 1.15, 10.0, 78.4),
+    'small': (200, 0.0, 20, 13, 5, 0.5, 5.0, 0.1, 114.5),
+    'medium': (650, 0.5, 35, 39, 7, 0.8, 5.0, 0.05, 82.7),
+    'large': (1500, 0.65, 35, 55, 15, 1 / 1.15, 10.0, 0.04, 78.4),
 }
 
 
 def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, positional='size', size='small', runlocal=False)
-  if arg.size not in SIZES:
-    raise errors.ConfigError(f'Unknown size {arg.size!r}; use one of {sorted(SIZES)}.')
-  hidden, dropout, unroll, epochs, decay_from, decay, clip, _ = SIZES[arg.size]
+  arg = config_lib.parse_arg(arg, positional='size', size='small', order=5, runlocal=False)
+  if arg.size not in SIZES and arg.size != 'ngram':
+    raise errors.ConfigError(
+        f"Unknown size {arg.size!r}; use one of {sorted(SIZES) + ['ngram']}.")
   c = config_dict.ConfigDict()
-  c.task = 'language_model'
   c.seed = 0
-  c.dataset = config_lib.dataset('text_corpus', eval_split='validation')
+  c.dataset = config_lib.dataset('text_corpus', manual_dir='data/ptb', eval_split='validation')
   c.text = config_lib.text('word')
+  if arg.size == 'ngram':
+    c.task = 'ngram'
+    c.model = config_dict.ConfigDict()
+    c.model.name = 'kneser_ney'
+    c.model.order = arg.order
+    return c
+
+  hidden, dropout, unroll, epochs, decay_from, decay, clip, init_scale, _ = SIZES[arg.size]
+  c.task = 'language_model'
 
   c.model = config_dict.ConfigDict()
   c.model.name = 'rnn_lm'
@@ -62,6 +70,8 @@ def get_config(arg=None):
   c.model.hidden_size = hidden
   c.model.dropout_rate = dropout
   c.model.forget_bias = 0.0  # the paper's plain equations
+  c.model.param_init = 'uniform'  # every parameter ~ U(+-init_scale), as the paper
+  c.model.init_scale = init_scale
   c.model.tie_embeddings = False
   c.model.record_gates = False
   c.model.dtype = 'float32'

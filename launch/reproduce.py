@@ -25,6 +25,9 @@ _TRAIN = flags.DEFINE_bool(
 _SWEEP = flags.DEFINE_string(
     'sweep', None, 'Instead of a TABLE: the sweep a config declares, '
     'configs/NAME.py[:ARG] (research/sweep.py; launch.sweep runs it with overrides).')
+_ACCELERATOR_ROWS = flags.DEFINE_bool(
+    'accelerator_rows', None, 'Also train rows marked too slow for a CPU (default: only '
+    'where JAX has an accelerator); --noaccelerator_rows never.')
 _WORKERS = flags.DEFINE_integer(
     'workers', 1, 'Runs trained at once as subprocesses, each pinned to its share of the '
     'CPU cores (CPU hosts; 1: in this process).')
@@ -38,7 +41,8 @@ def main(argv):
   cli.import_tensorflow_quietly()
   from research import errors, preemption, reproduce, sweep
   options = dict(seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
-                 train_missing=_TRAIN.value, workers=_WORKERS.value)
+                 train_missing=_TRAIN.value, workers=_WORKERS.value,
+                 accelerator_rows=_ACCELERATOR_ROWS.value)
   try:
     if _SWEEP.value:
       path, _, arg = _SWEEP.value.partition(':')

@@ -42,9 +42,30 @@ def get_builder(dataset_config):
     raise errors.DataNotFoundError(
         f'Data directory {data_dir!r} for dataset {dataset_config.name!r} does '
         f'not exist. {spec.how_to_get}')
+  if spec.needs_manual_dir and dataset_config.manual_dir is not None:
+    data_dir = source_data_dir(data_dir, dataset_config.manual_dir)
   with _tfds_quiet(show_on_error=True):  # An unprepared variant folder makes TFDS warn.
     return tfds.builder(spec.tfds_name, data_dir=data_dir,
                         **_file_format(spec, data_dir or os.environ.get('TFDS_DATA_DIR')))
+
+
+def source_data_dir(data_dir: str | None, manual_dir: str) -> str:
+  """Where a builder that reads local files keeps what it prepared from
+  `manual_dir`: one folder per source directory, under DATA_DIR/from_files/.
+
+  One builder serves many sources (`text_corpus` reads Debian's fortunes and
+  the Penn Treebank; `labelled_text` fortunes and IMDB): prepared under TFDS's
+  plain NAME/VERSION, the first source built would be read back for all others.
+  """
+  import hashlib
+
+  import tensorflow_datasets as tfds
+  source = os.fspath(fileio.absolute(manual_dir))
+  key = hashlib.sha256(source.encode()).hexdigest()[:12]
+  slug = ''.join(ch if ch.isalnum() else '_' for ch in fileio.path(source).name)[:40]
+  base = data_dir or os.environ.get('TFDS_DATA_DIR') or os.path.expanduser(
+      tfds.core.constants.DATA_DIR)
+  return fileio.join(base, 'from_files', f'{slug}-{key}')
 
 
 def _file_format(spec, data_dir: str | None) -> dict[str, str]:

@@ -36,7 +36,10 @@ import jax
 import jax.numpy as jnp
 
 from research.models.common import DTYPES, INITS, check_dtype, uniform_init
+
 from research.models.lstm_kernel import lstm_recurrence
+
+RNN_INITS = (*INITS, 'uniform')
 
 
 def _per_gate(init, num_gates: int):
@@ -72,8 +75,10 @@ class _Cell(nn.Module):
   hidden_size: int
   dtype: str = 'float32'
   # 'flax': LeNet-normal W_x, orthogonal W_h per gate, zero biases; 'torch':
-  # PyTorch's nn.RNN/LSTM/GRU default, every weight and bias ~ U(+-1/sqrt(H)).
+  # PyTorch's nn.RNN/LSTM/GRU default, every weight and bias ~ U(+-1/sqrt(H));
+  # 'uniform': every weight and bias ~ U(+-init_scale) (Zaremba et al. 2014, §4.1).
   param_init: str = 'flax'
+  init_scale: float = 0.1  # 'uniform' only
 
   num_gates = 1  # Blocks of H in the projections (class attributes, not fields).
   num_states = 1  # Arrays in the carry.
@@ -84,14 +89,17 @@ class _Cell(nn.Module):
       self.input = nn.Dense(width, dtype=dtype, name='input')
       self.hidden = nn.Dense(width, use_bias=False, dtype=dtype, name='hidden',
                              kernel_init=_per_gate(nn.initializers.orthogonal(), self.num_gates))
-    elif self.param_init == 'torch':
-      uniform = uniform_init(1.0 / math.sqrt(self.hidden_size))
+    elif self.param_init in ('torch', 'uniform'):
+      uniform = uniform_init(self._uniform_bound())
       self.input = nn.Dense(width, dtype=dtype, name='input', kernel_init=uniform,
                             bias_init=uniform)
       self.hidden = nn.Dense(width, use_bias=False, dtype=dtype, name='hidden',
                              kernel_init=uniform)
     else:
-      raise ValueError(f'param_init must be one of {INITS}, got {self.param_init!r}.')
+      raise ValueError(f'param_init must be one of {RNN_INITS}, got {self.param_init!r}.')
+
+  def _uniform_bound(self) -> float:
+    return self.init_scale if self.param_init == 'uniform' else 1.0 / math.sqrt(self.hidden_size)
 
   def project(self, x):
     """W_x x + b for every gate: ...xD -> ...x(num_gates*H), float32."""
@@ -206,8 +214,8 @@ class GRUCell(_Cell):
 
   def setup(self):
     super().setup()
-    bias_init = (uniform_init(1.0 / math.sqrt(self.hidden_size))
-                 if self.param_init == 'torch' else nn.initializers.zeros_init())
+    bias_init = (uniform_init(self._uniform_bound())
+                 if self.param_init in ('torch', 'uniform') else nn.initializers.zeros_init())
     self.hidden_bias_n = self.param('hidden_bias_n', bias_init, (self.hidden_size,))
 
   def recur(self, carry, a_x):
@@ -262,8 +270,15 @@ class RNNLanguageModel(nn.Module):
   scan_unroll: int = 1
   # LSTM only: the hand-written backward pass (see `lstm_recurrence`).
   fused: bool = True
+  # 'flax' (the cells' default, Flax's embedding and output layers), 'torch', or
+  # 'uniform': every parameter ~ U(+-init_scale), the paper's "initialized
+  # uniformly in [-0.1, 0.1]" (Zaremba et al. 2014, §4.1; 0.05 / 0.04 larger).
+  param_init: str = 'flax'
+  init_scale: float = 0.1
 
   def __post_init__(self):
+    if self.param_init not in RNN_INITS:
+      raise ValueError(f'param_init must be one of {RNN_INITS}, got {self.param_init!r}.')
     if self.cell not in CELLS:
       raise ValueError(f'cell must be one of {sorted(CELLS)}, got {self.cell!r}.')
     if self.num_layers < 1:
@@ -279,7 +294,8 @@ class RNNLanguageModel(nn.Module):
     super().__post_init__()
 
   def _cell_kwargs(self) -> dict[str, Any]:
-    kwargs = {'hidden_size': self.hidden_size, 'dtype': self.dtype}
+    kwargs = {'hidden_size': self.hidden_size, 'dtype': self.dtype,
+              'param_init': self.param_init, 'init_scale': self.init_scale}
     if self.cell == 'lstm':
       kwargs.update(forget_bias=self.forget_bias, record_gates=self.record_gates,
                     fused=self.fused)
@@ -301,7 +317,9 @@ class RNNLanguageModel(nn.Module):
                        '(use model.initial_carry(batch_size)).')
     dtype = DTYPES[self.dtype]
     dropout = nn.Dropout(self.dropout_rate, deterministic=not train)
-    embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=dtype, name='embed')
+    uniform = ({'embedding_init': uniform_init(self.init_scale)}
+               if self.param_init == 'uniform' else {})
+    embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=dtype, name='embed', **uniform)
     x_BxTxD = dropout(embed(tokens_BxT))
     new_carry = []
     for layer in range(self.num_layers):
@@ -310,8 +328,11 @@ class RNNLanguageModel(nn.Module):
       new_carry.append(layer_carry)
       x_BxTxD = dropout(h_BxTxH)
     if self.tie_embeddings:
-      bias_V = self.param('out_bias', nn.initializers.zeros_init(), (self.vocab_size,))
+      bias_V = self.param('out_bias', uniform.get('embedding_init', nn.initializers.zeros_init()),
+                          (self.vocab_size,))
       logits_BxTxV = embed.attend(x_BxTxD) + bias_V.astype(dtype)
     else:
-      logits_BxTxV = nn.Dense(self.vocab_size, dtype=dtype, name='out')(x_BxTxD)
+      out_init = ({'kernel_init': uniform_init(self.init_scale),
+                   'bias_init': uniform_init(self.init_scale)} if uniform else {})
+      logits_BxTxV = nn.Dense(self.vocab_size, dtype=dtype, name='out', **out_init)(x_BxTxD)
     return logits_BxTxV.astype(jnp.float32), tuple(new_carry)

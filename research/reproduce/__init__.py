@@ -12,6 +12,7 @@ seeds and rendering).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -29,22 +30,35 @@ __all__ = [
 
 
 def run_table(name: str, *, seeds: int, root: str, fmt: str = 'markdown',
-              repo_root: str = '.', train_missing: bool = True, workers: int = 1) -> str:
+              repo_root: str = '.', train_missing: bool = True, workers: int = 1,
+              accelerator_rows: bool | None = None) -> str:
   """The named table of TABLES: trains what is missing, prints and saves it."""
   config_lib.check_choice('table', name, TABLES)
   return tabulate(TABLES[name], seeds=seeds, root=root, fmt=fmt, repo_root=repo_root,
-                  train_missing=train_missing, workers=workers)
+                  train_missing=train_missing, workers=workers,
+                  accelerator_rows=accelerator_rows)
 
 
 def tabulate(table: Table, *, seeds: int, root: str, fmt: str = 'markdown',
-             repo_root: str = '.', train_missing: bool = True, workers: int = 1) -> str:
+             repo_root: str = '.', train_missing: bool = True, workers: int = 1,
+             accelerator_rows: bool | None = None) -> str:
   """Any table (TABLES' or a sweep's, research/sweep.py): trains the missing
-  runs, then writes ROOT/TABLE/table.{md|tex,json,png} and returns the text."""
+  runs, then writes ROOT/TABLE/table.{md|tex,json,png} and returns the text.
+
+  accelerator_rows: also train rows marked `accelerator` (None: only when JAX's
+  backend is not the CPU); otherwise they show the runs finished so far.
+  """
   for row in table.rows:  # Every config resolves before anything trains.
     load_row_config(row, 0, repo_root)
+  if accelerator_rows is None:
+    import jax
+    accelerator_rows = jax.default_backend() != 'cpu'
+  trained = table if accelerator_rows else dataclasses.replace(
+      table, rows=tuple(row for row in table.rows if not row.accelerator))
   if train_missing and workers > 1:
-    train_in_parallel(table, seeds, root, repo_root, workers)
-  per_row = {row.name: run_row(table, row, seeds, root, repo_root, train_missing)
+    train_in_parallel(trained, seeds, root, repo_root, workers)
+  per_row = {row.name: run_row(table, row, seeds, root, repo_root,
+                               train_missing and row in trained.rows)
              for row in table.rows}
   summary = summarize(table, per_row)
   text = render(table, summary, fmt)

