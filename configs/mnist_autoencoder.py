@@ -31,7 +31,8 @@ def _fashion_config_module():
 
 def get_config(arg=None):
   c = _fashion_config_module().get_config(arg)
-  c.dataset = config_lib.dataset('mnist')
+  # The Fashion file's `source=idx|tfds` picks MNIST's files or TFDS here.
+  c.dataset = config_lib.mnist('idx' if c.dataset.name.endswith('_idx') else 'tfds')
   if 'init_from' in c and c.init_from.workdir is not None:
     c.init_from.workdir = 'runs/mnist_ae'
   return c

@@ -57,12 +57,13 @@ _FASHION_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 
 def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, positional='variant', variant='teacher', runlocal=False)
+  arg = config_lib.parse_arg(arg, positional='variant', variant='teacher', source='idx',
+                             runlocal=False)
   c = config_lib.load(_FASHION_CONFIG, arg.variant + (',runlocal' if arg.runlocal else ''))
-  c.dataset = config_lib.dataset('mnist')
+  c.dataset = config_lib.mnist(arg.source)
   if arg.variant == 'distilled':
     c.distill.teacher_workdir = ('runs/mnist_distill_teacher_runlocal' if arg.runlocal
                                  else 'runs/mnist_distill_teacher')
-    c.distill.teacher_config = 'configs/mnist_distill.py:teacher' + (
+    c.distill.teacher_config = f'configs/mnist_distill.py:teacher,source={arg.source}' + (
         ',runlocal' if arg.runlocal else '')
   return c

@@ -25,12 +25,12 @@ from research import config_lib
 
 
 def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, runlocal=False)
+  arg = config_lib.parse_arg(arg, source='idx', runlocal=False)
   c = config_dict.ConfigDict()
   c.task = 'classification'
   c.seed = 0
 
-  c.dataset = config_lib.dataset('mnist')
+  c.dataset = config_lib.mnist(arg.source)
   c.preprocess = config_lib.preprocess(pad=2)  # 28x28 -> 32x32 with a blank border, as in the paper
   c.augment = config_lib.augment()  # none
 

