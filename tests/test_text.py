@@ -164,9 +164,13 @@ def test_load_text_splits_through_the_registry(tmp_path, text_registry):
   config = dataset_config('text_corpus', tmp_path / 'tfds', tmp_path / 'fortunes')
   splits = text_lib.load_text_splits(config)
   assert ''.join(splits[s] for s in text_lib.SPLITS) == expected
-  # A prepared copy is not silently reused for another corpus.
+  # Another corpus under the same data_dir gets a prepared copy of its own.
   write(f'{tmp_path}/other/only', 'another corpus entirely\n' * 10)
-  config.manual_dir = str(tmp_path / 'other')
+  other = dataset_config('text_corpus', tmp_path / 'tfds', tmp_path / 'other')
+  assert text_lib.load_text_splits(other)['train'].startswith('another corpus entirely')
+  assert ''.join(text_lib.load_text_splits(config)[s] for s in text_lib.SPLITS) == expected
+  # A prepared copy is not silently reused once its files changed.
+  write(f'{tmp_path}/fortunes/zz_added', 'a new file\n')
   with pytest.raises(errors.DataNotFoundError, match='built from other files'):
     text_lib.load_text_splits(config)
   # Build errors reach the user as DataNotFoundError naming the file.

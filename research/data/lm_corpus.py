@@ -236,8 +236,8 @@ def _check_source(builder, dataset_config) -> None:
     raise errors.DataNotFoundError(
         f'{dataset_config.name}: the prepared copy under {builder.data_dir!r} was built '
         f'from other files ({len(recorded)} files: {recorded[:3]}...) than {manual_dir!r} '
-        f'holds now ({len(current)} files: {current[:3]}...). Use a separate '
-        '--config.dataset.data_dir for each corpus, or delete the prepared copy.')
+        f'holds now ({len(current)} files: {current[:3]}...). Delete the prepared copy '
+        '(the next run rebuilds it from the files).')
 
 
 def load_text_splits(dataset_config) -> dict[str, str]:

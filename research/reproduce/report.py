@@ -76,6 +76,9 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
   def seconds(s):
     return '' if s['train_seconds'] is None else f'{s["train_seconds"]:.0f}'
 
+  def per_seed(s):  # The last split's value of every seed, in seed order.
+    return ' / '.join(f'{v:.{digits}f}' for v in s['values']) if s['n'] > 1 else ''
+
   def diff(s):
     return '' if s['diff'] is None else f'{s["diff"]:+.2f}'
 
@@ -83,9 +86,9 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
     # Tables without published figures (e.g. lm_vs_ngram) drop the paper columns.
     with_paper = any(row.paper is not None for row in table.rows)
     head = ['row', 'config'] + (['paper', 'source'] if with_paper else []) + ours_headers
-    head += (['ours − paper'] if with_paper else []) + ['train s / run']
+    head += (['ours − paper'] if with_paper else []) + ['per seed', 'train s / run']
     align = ['---', '---'] + (['---:', '---'] if with_paper else []) + ['---:'] * (
-        len(ours_headers) + with_paper + 1)
+        len(ours_headers) + with_paper) + ['---', '---:']
     lines = [f'**{table.title}** — {table.unit}', '', *data_lines(table),
              '| ' + ' | '.join(head) + ' |', '|' + '|'.join(align) + '|']
     for s in summary:
@@ -93,7 +96,7 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
       if with_paper:
         cells += ['' if s['paper'] is None else f'{s["paper"]:.2f}', s['source']]
       cells += ours_cells(s, ours)
-      cells += ([diff(s)] if with_paper else []) + [seconds(s)]
+      cells += ([diff(s)] if with_paper else []) + [per_seed(s), seconds(s)]
       lines.append('| ' + ' | '.join(cells) + ' |')
     if table.note:
       lines += ['', table.note]

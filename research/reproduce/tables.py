@@ -75,6 +75,21 @@ FMNIST_CNN_TEACHER = 'runs/tables/fashion_mnist/small_cnn__bn__dropout/seed_0'
 BENCH = 'Fashion-MNIST benchmark list (zalandoresearch README)'
 
 TABLES: dict[str, Table] = {
+    'digits': Table(
+        name='digits', title='8x8 digits (scikit-learn / UCI optdigits; 1,437 train, 360 test)',
+        metric='accuracy',
+        rows=(
+            Row('LeNet-5 (tanh, avg-pool, 32x32 input), Adam, 20 epochs',
+                'configs/digits_lenet5.py'),
+            Row('MLP 64-256-10 ReLU (two-layer network), Adam, 20 epochs',
+                'configs/digits_mlp.py'),
+            Row('Linear, softmax regression, SGD, 20 epochs', 'configs/digits_perceptron.py',
+                'softmax'),
+            Row('Linear, perceptron criterion, SGD, 20 epochs', 'configs/digits_perceptron.py'),
+        ),
+        stand_in="scikit-learn's 8x8 digits, the quickstart's data; no paper figure",
+        note=('The split is fixed (research/data/builders/sklearn_digits.py). Parameters: '
+              'LeNet-5 61,706, MLP 19,210, linear 650.')),
     'fashion_mnist': Table(
         name='fashion_mnist', title='Fashion-MNIST (60k train / 10k test)', metric='accuracy',
         rows=(
