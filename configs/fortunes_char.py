@@ -59,9 +59,7 @@ def get_config(arg=None):
 
   if arg.model == 'ngram':
     c.task = 'ngram'
-    c.model = config_dict.ConfigDict()
-    c.model.name = 'kneser_ney'
-    c.model.order = arg.order
+    c.model = config_lib.kneser_ney(arg.order)
     return c
   if arg.model not in CELLS:
     raise errors.ConfigError(

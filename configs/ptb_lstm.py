@@ -54,9 +54,7 @@ def get_config(arg=None):
   c.text = config_lib.text('word')
   if arg.size == 'ngram':
     c.task = 'ngram'
-    c.model = config_dict.ConfigDict()
-    c.model.name = 'kneser_ney'
-    c.model.order = arg.order
+    c.model = config_lib.kneser_ney(arg.order)
     return c
 
   hidden, dropout, unroll, epochs, decay_from, decay, clip, init_scale, _ = SIZES[arg.size]

