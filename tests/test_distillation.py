@@ -437,7 +437,7 @@ def test_mnist_distill_runlocal_variants_train(tmp_path):
   results = {}
   with tfds.testing.mock_data(num_examples=32):
     for variant in ('teacher', 'student', 'distilled'):
-      config = quiet(load_config('mnist_distill', f'{variant},runlocal'))
+      config = quiet(load_config('mnist_distill', f'{variant},runlocal,source=tfds'))
       assert config.dataset.name == 'mnist'
       if variant == 'distilled':
         assert config.distill.teacher_workdir == 'runs/mnist_distill_teacher_runlocal'

@@ -208,7 +208,7 @@ def test_a_tfds_dataset_without_tensorflow_is_one_error_line(tmp_path):
   env = subprocess_env()
   env['PYTHONPATH'] = WITHOUT_TENSORFLOW + os.pathsep + env['PYTHONPATH']
   proc = subprocess.run(
-      [sys.executable, '-m', 'launch.train', '--config=configs/mnist_lenet5.py:runlocal',
+      [sys.executable, '-m', 'launch.train', '--config=configs/mnist_lenet5.py:runlocal,source=tfds',
        f'--workdir={tmp_path / "w"}', f'--config.dataset.data_dir={tmp_path}'],
       cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 2, proc.stderr[-3000:]
