@@ -54,8 +54,10 @@ def main(argv):
   from research.reproduce import published
   try:
     if _UPDATE_README.value:
-      names = published.update_readme()
+      names, missing = published.update_readme()
       print(f'README.md: re-rendered {len(names)} tables ({", ".join(names)}).')
+      if missing:
+        print(f'Left as they are (no docs/results file yet): {", ".join(missing)}.')
       return
     if _FROM_RESULTS.value:
       print(published.render_file(argv[1], fmt=_FORMAT.value))

@@ -73,7 +73,7 @@ def test_readme_blocks_are_rewritten_and_any_drift_is_found(fake):
   assert published.readme_differences(readme, repo) == [
       "README block 'fake' differs from " + os.path.join(repo, 'docs/results/fake.json')
       + ' (run `python -m launch.reproduce --update_readme`).']
-  assert published.update_readme(readme, repo) == ['fake']
+  assert published.update_readme(readme, repo) == (['fake'], [])
   assert published.readme_differences(readme, repo) == []
   content = open(readme).read()
   assert content.startswith('# Title\n\n<!-- table: fake -->\n**Fake perplexities**')
@@ -82,6 +82,15 @@ def test_readme_blocks_are_rewritten_and_any_drift_is_found(fake):
   with open(readme, 'w') as f:
     f.write(content.replace('116.00 ± 1.00', '115.00 ± 1.00'))
   assert len(published.readme_differences(readme, repo)) == 1
+  # A block whose table has no result file yet is left alone, and reported.
+  with open(readme, 'w') as f:
+    f.write(content + '<!-- table: digits -->\nby hand\n<!-- /table -->\n')
+  assert published.update_readme(readme, repo) == (['fake'], ['digits'])
+  assert 'by hand' in open(readme).read()
+  assert published.readme_differences(readme, repo) == [
+      "README block 'digits': No result file " + os.path.join(repo, 'docs/results/digits.json')
+      + " for table 'digits'; produce it with `python -m launch.reproduce digits --publish` "
+      'after its runs finish.']
   # A result file that no block shows is reported too.
   with open(readme, 'w') as f:
     f.write('# Title\n')

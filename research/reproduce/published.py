@@ -111,7 +111,12 @@ def readme_differences(readme_path: str = 'README.md', repo_root: str = '.') -> 
     if name not in TABLES:
       problems.append(f'README block {name!r} names no table of TABLES.')
       continue
-    if body != render_file(name, repo_root) + '\n':
+    try:
+      rendered = render_file(name, repo_root)
+    except errors.UserError as e:
+      problems.append(f'README block {name!r}: {e}')
+      continue
+    if body != rendered + '\n':
       problems.append(f'README block {name!r} differs from {results_path(name, repo_root)} '
                       '(run `python -m launch.reproduce --update_readme`).')
   results_dir = fileio.join(repo_root, RESULTS_DIR)
@@ -123,15 +128,20 @@ def readme_differences(readme_path: str = 'README.md', repo_root: str = '.') -> 
   return problems
 
 
-def update_readme(readme_path: str = 'README.md', repo_root: str = '.') -> list[str]:
-  """Re-renders every table block of the README from its file; returns the names."""
+def update_readme(readme_path: str = 'README.md',
+                  repo_root: str = '.') -> tuple[list[str], list[str]]:
+  """Re-renders every table block of the README that has a result file;
+  returns (the names re-rendered, the names left as they were: no file yet)."""
   readme = fileio.read_text(readme_path)
-  names = []
+  names, missing = [], []
 
   def block(match):
+    if not fileio.exists(results_path(match['name'], repo_root)):
+      missing.append(match['name'])
+      return match.group(0)
     names.append(match['name'])
     return (f'<!-- table: {match["name"]} -->\n{render_file(match["name"], repo_root)}\n'
             '<!-- /table -->')
 
   fileio.write_atomically(readme_path, _BLOCK.sub(block, readme))
-  return names
+  return names, missing
