@@ -45,10 +45,15 @@ def test_bad_input_is_one_error_line(tmp_path, args, message):
 
 
 def test_missing_data_dir_names_the_fix(tmp_path):
-  proc = launch('--config=configs/mnist_lenet5.py',
+  proc = launch('--config=configs/mnist_lenet5.py:source=tfds',
                 f'--config.dataset.data_dir={tmp_path / "nope"}', workdir=tmp_path / 'w')
   assert proc.returncode == 2
   assert 'does not exist' in proc.stderr and 'tfds build mnist' in proc.stderr
+  # LeCun's files (the default source) not fetched yet: the getter is named.
+  proc = launch('--config=configs/mnist_lenet5.py',
+                f'--config.dataset.manual_dir={tmp_path / "nope"}', workdir=tmp_path / 'w')
+  assert proc.returncode == 2
+  assert 'does not exist' in proc.stderr and 'python -m launch.get_data mnist' in proc.stderr
 
 
 def test_nan_loss_exits_with_one_line_and_keeps_the_workdir(tmp_path):
