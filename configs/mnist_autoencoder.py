@@ -1,7 +1,7 @@
 r"""Hinton & Salakhutdinov (2006)'s MNIST experiment itself: the
-784-1000-500-250-30 deep autoencoder vs 30-component PCA on TFDS `mnist`
-(download it where a network exists: `tfds build mnist --data_dir=DIR`, then
---config.dataset.data_dir=DIR).
+784-1000-500-250-30 deep autoencoder vs 30-component PCA on MNIST: LeCun's
+IDX files in data/mnist by default (`python -m launch.get_data mnist`), or
+TFDS's `mnist` with `source=tfds` (downloaded where a network exists).
 
 Same variants and recipe as configs/fashion_mnist_autoencoder.py (which this
 file reuses, changing only the dataset): `:layerwise` (default), `:e2e`,
@@ -11,8 +11,10 @@ file reuses, changing only the dataset): `:layerwise` (default), `:e2e`,
   python -m launch.train --config=configs/mnist_autoencoder.py:pca --workdir=runs/mnist_pca
 
 Paper (MNIST, sec. "MNIST" / Fig. 2): average squared error per test image,
-autoencoder 3.00, PCA 13.87. Ours: not run here (no MNIST files offline; the
-Fashion-MNIST table `hinton2006` is in the README).
+autoencoder 3.00, PCA 13.87. Ours: not run yet; the table is
+`python -m launch.reproduce hinton2006_mnist --publish` (one seed per row; the
+Fashion-MNIST runs of the same recipe took 10-12 minutes per autoencoder row on
+the 2-core CPU, README table `hinton2006`).
 """
 
 import importlib.util

@@ -2,7 +2,9 @@ r"""Knowledge distillation on MNIST: the experiment of Hinton, Vinyals & Dean
 2015, sec. 3.
 
 Reproduce, in this order (the teacher first: the distilled student reads it;
-needs the TFDS `mnist` files, downloaded where a network exists):
+LeCun's IDX files in data/mnist, from `python -m launch.get_data mnist`, or
+`source=tfds` for TFDS's `mnist`; the table: `python -m launch.reproduce
+hinton2015_mnist --seeds=1 --publish`):
   python -m launch.train --config=configs/mnist_distill.py:teacher --workdir=runs/mnist_distill_teacher
   python -m launch.train --config=configs/mnist_distill.py:student --workdir=runs/mnist_distill_student
   python -m launch.train --config=configs/mnist_distill.py:distilled --workdir=runs/mnist_distill_distilled
