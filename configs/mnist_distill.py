@@ -4,7 +4,7 @@ r"""Knowledge distillation on MNIST: the experiment of Hinton, Vinyals & Dean
 Reproduce, in this order (the teacher first: the distilled student reads it;
 LeCun's IDX files in data/mnist, from `python -m launch.get_data mnist`, or
 `source=tfds` for TFDS's `mnist`; the table: `python -m launch.reproduce
-hinton2015_mnist --seeds=1 --publish`):
+hinton2015_mnist --seeds=3 --publish`):
   python -m launch.train --config=configs/mnist_distill.py:teacher --workdir=runs/mnist_distill_teacher
   python -m launch.train --config=configs/mnist_distill.py:student --workdir=runs/mnist_distill_student
   python -m launch.train --config=configs/mnist_distill.py:distilled --workdir=runs/mnist_distill_distilled
@@ -21,10 +21,9 @@ Paper (Hinton et al. 2015, sec. 3, the 10,000 MNIST test images): the teacher,
 with inputs jittered by up to two pixels, 67 test errors; the student, 2x800
 ReLU units, no regularization, 146 errors; the same student trained on the
 teacher's soft targets at temperature 20, 74 errors.
-Ours: not run on the development machine (no MNIST there; the Fashion-MNIST
-version, configs/fashion_mnist_distill.py, is, with the same models, epochs
-and 60,000 training images: teacher 6.5 minutes, students 1.5 and 2.2 on a
-shared 2-core CPU).
+Ours (README, table `hinton2015_mnist`, LeCun's files, this CPU recipe): teacher
+110 errors (one run), student from scratch 146 / 149 / 146, distilled 129 /
+124 / 126 (seeds 0-2).
 
 Variants (`:teacher` is the default, the first command):
   teacher    task 'classification': MLP 784-1200-1200-10 ReLU, dropout 0.5 on
