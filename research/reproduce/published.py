@@ -29,8 +29,9 @@ def results_path(name: str, repo_root: str = '.') -> str:
   return fileio.join(repo_root, RESULTS_DIR, f'{name}.json')
 
 
-def _command(row, seed: int, workdir: str) -> str:
-  argv = launch_command(row, seed, workdir, repo_root='.')
+def _command(row) -> str:
+  """The `launch.train` line of one seed, with SEED and WORKDIR to fill in."""
+  argv = launch_command(row, 'SEED', 'WORKDIR', repo_root='.')
   return ' '.join(['python', *argv[1:]]).replace('--config=./', '--config=')
 
 
@@ -53,7 +54,7 @@ def publish(table: Table, *, seeds: int, root: str, repo_root: str = '.',
     rows.append({
         'row': row.name, 'config': row.config, 'arg': row.arg,
         'overrides': [list(kv) for kv in row.overrides],
-        'command': _command(row, 0, 'WORKDIR').replace('--config.seed=0', '--config.seed=SEED'),
+        'command': _command(row),
         'runs': runs,
     })
   record = {'format': FORMAT_VERSION, 'table': table.name, 'command': command, 'rows': rows}
@@ -92,7 +93,8 @@ def render_file(name: str, repo_root: str = '.', fmt: str = 'markdown') -> str:
              for row in table.rows}
   text = render(table, summarize(table, per_row), fmt)
   if record.get('command'):
-    text += f'\n\nProduced by `{record["command"]}`; per-seed results: `{RESULTS_DIR}/{name}.json`.'
+    line = f'Produced by `{record["command"]}`; per-seed results: `{RESULTS_DIR}/{name}.json`.'
+    text += f'\n\n{line}' if fmt == 'markdown' else f'\n% {line}'
   return text
 
 
