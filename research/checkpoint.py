@@ -109,25 +109,33 @@ class Checkpointer:
             meta=ocp.args.JsonRestore()))
     return restored['state'], dict(restored['meta'])
 
+  def read_verified(self, step: int, abstract_state: Any) -> tuple[Any, dict[str, Any] | str]:
+    """(state, meta) of checkpoint `step` when it reads back intact, else
+    (None, why it is damaged). Errors that are not damage propagate."""
+    try:
+      with _quiet_orbax():
+        state, meta = self.restore(step, abstract_state)
+      why = _fingerprint_mismatch(meta.get(FINGERPRINT_KEY), state)
+    except Exception as e:  # noqa: BLE001 (only damage is caught; see is_damage)
+      if not is_damage(e):
+        raise
+      why = f'{type(e).__name__}: {" ".join(str(e).split())[:200]}'
+    if why is not None:
+      writers.log(f'WARNING: checkpoint {step} in {self.directory} is damaged ({why}); '
+                  'trying the one before.')
+      return None, why
+    return state, meta
+
   def restore_intact(self, abstract_state: Any) -> tuple[int, Any, dict[str, Any]] | None:
     """(step, state, meta) of the newest checkpoint that reads back intact, or
     None when there is none. Damaged newer ones are moved aside, saying so;
     CheckpointsDamagedError when every checkpoint is damaged."""
     damaged = []
     for step in sorted(self.all_steps(), reverse=True):
-      try:
-        with _quiet_orbax():
-          state, meta = self.restore(step, abstract_state)
-        why = _fingerprint_mismatch(meta.get(FINGERPRINT_KEY), state)
-      except Exception as e:  # noqa: BLE001 (only damage is caught; see is_damage)
-        if not is_damage(e):
-          raise
-        why = f'{type(e).__name__}: {" ".join(str(e).split())[:200]}'
-      if why is None:
-        self._set_aside(damaged)
+      state, meta = self.read_verified(step, abstract_state)
+      if state is not None:
+        self.set_aside(damaged)
         return step, state, meta
-      writers.log(f'WARNING: checkpoint {step} in {self.directory} is damaged ({why}); '
-                  'trying the one before.')
       damaged.append(step)
     if damaged:
       raise errors.CheckpointsDamagedError(
@@ -135,7 +143,7 @@ class Checkpointer:
           'deleted. Restore them from a copy, or start again in a new --workdir.')
     return None
 
-  def _set_aside(self, steps: list[int]) -> None:
+  def set_aside(self, steps: list[int]) -> None:
     """Moves damaged step directories to WORKDIR/damaged_checkpoints/STEP-TIME
     (kept for inspection; the run will write those steps anew)."""
     if not steps:

@@ -111,10 +111,32 @@ class SeedCheckpointers:
       if step not in c.all_steps():
         c.save(step, _slice(state_S, i), meta, force=force)
 
-  def restore(self, step: int, abstract_one) -> tuple[Any, dict[str, Any]]:
-    restored = [c.restore(step, abstract_one) for c in self.checkpointers]
-    state_S = jax.tree.map(lambda *xs: jnp.stack(xs), *(state for state, _ in restored))
-    return state_S, restored[0][1]
+  def restore_intact(self, abstract_one) -> tuple[int, Any, dict[str, Any]] | None:
+    """(step, stacked state, meta) at the newest common step where every
+    seed's checkpoint reads back intact, or None when no step is common. A
+    damaged seed checkpoint sends every seed back one common step; damaged
+    ones are moved aside (never deleted), as in a single run."""
+    damaged = [[] for _ in self.checkpointers]
+    common = set.intersection(*(set(c.all_steps()) for c in self.checkpointers))
+    for step in sorted(common, reverse=True):
+      restored = []
+      for i, c in enumerate(self.checkpointers):
+        state, meta = c.read_verified(step, abstract_one)
+        if state is None:
+          damaged[i].append(step)
+        restored.append((state, meta))
+      if all(state is not None for state, _ in restored):
+        for c, steps in zip(self.checkpointers, damaged):
+          c.set_aside(steps)
+        state_S = jax.tree.map(lambda *xs: jnp.stack(xs), *(s for s, _ in restored))
+        return step, state_S, restored[0][1]
+    if any(damaged):
+      which = '; '.join(f'{c.directory} steps {steps}'
+                        for c, steps in zip(self.checkpointers, damaged) if steps)
+      raise errors.CheckpointsDamagedError(
+          f'No checkpoint step common to every seed reads back intact (damaged: {which}); '
+          'nothing was deleted. Restore them from a copy, or start again in new workdirs.')
+    return None
 
   def wait(self) -> None:
     for c in self.checkpointers:
@@ -177,8 +199,8 @@ def _train_seeds_in_workdirs(config, seeds, workdirs, task, mesh, base, constant
 
   ckpt = SeedCheckpointers(workdirs, config)
   train_seconds = 0.0
-  if (latest := ckpt.common_step()) is not None:
-    state_S, meta = ckpt.restore(latest, checkpoint.abstract_like(_slice(state_S, 0)))
+  if (restored := ckpt.restore_intact(checkpoint.abstract_like(_slice(state_S, 0)))):
+    latest, state_S, meta = restored
     state_S = jax.device_put(state_S, shardings)
     train_seconds = meta['train_seconds']
     writers.log(f'Resumed {len(seeds)} seeds from step {latest}.')

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from research import errors, multiseed, reproduce, train, writers
-from testlib import REPO_ROOT, load_config, quiet
+from testlib import REPO_ROOT, file_hashes, load_config, quiet
 
 
 def mlp_config(**overrides):
@@ -68,6 +68,41 @@ def test_seeds_one_checkpoint_apart_resume_from_the_step_all_have(tmp_path, caps
   again = multiseed.train_and_evaluate_seeds(config, [0, 1], workdirs)
   assert 'Resumed 2 seeds from step 10' in capsys.readouterr().out
   assert [r['test_loss'] for r in again] == [r['test_loss'] for r in first]
+
+
+@pytest.mark.slow
+def test_a_damaged_seed_checkpoint_sends_every_seed_back_one_step(tmp_path, capsys):
+  workdirs = [str(tmp_path / 'seed_0'), str(tmp_path / 'seed_1')]
+  config = mlp_config(num_train_steps=20, keep_checkpoints=3)
+  first = multiseed.train_and_evaluate_seeds(config, [0, 1], workdirs)
+  # Seed 1's newest checkpoint cut short, as a dying disk leaves it.
+  damaged_dir = os.path.join(workdirs[1], 'checkpoints', '20')
+  for root, _, files in os.walk(damaged_dir):
+    for f in files:
+      with open(os.path.join(root, f), 'r+b') as fh:
+        fh.truncate(len(fh.read()) // 2)
+  damaged = file_hashes(damaged_dir)
+  capsys.readouterr()
+  again = multiseed.train_and_evaluate_seeds(config, [0, 1], workdirs)
+  out = capsys.readouterr().out
+  assert 'WARNING: checkpoint 20' in out and 'damaged' in out
+  assert 'Resumed 2 seeds from step 10' in out
+  (aside,) = os.listdir(os.path.join(workdirs[1], 'damaged_checkpoints'))
+  assert file_hashes(os.path.join(workdirs[1], 'damaged_checkpoints', aside)) == damaged
+  assert not os.path.exists(os.path.join(workdirs[0], 'damaged_checkpoints'))
+  assert [r['test_loss'] for r in again] == [r['test_loss'] for r in first]
+  # No common step intact on every seed: one error, nothing deleted.
+  for step in ('10', '20'):
+    for root, _, files in os.walk(os.path.join(workdirs[1], 'checkpoints', step)):
+      for f in files:
+        with open(os.path.join(root, f), 'r+b') as fh:
+          fh.truncate(len(fh.read()) // 2)
+  before = file_hashes(str(tmp_path))
+  with pytest.raises(errors.CheckpointsDamagedError, match='No checkpoint step common'):
+    multiseed.train_and_evaluate_seeds(config, [0, 1], workdirs)
+  after = file_hashes(str(tmp_path))
+  keep = lambda hashes: {k: v for k, v in hashes.items() if 'provenance' not in k}
+  assert keep(after) == keep(before)
 
 
 def test_unsupported_tasks_and_bad_seed_lists_fail_early(tmp_path):
