@@ -215,11 +215,14 @@ def augment(*, crop_padding: int = 0, flip: bool = False,
 def optimizer(name: str, learning_rate: float, *, momentum: float = 0.9,
               nesterov: bool = False, b1: float = 0.9, b2: float = 0.999,
               weight_decay: float = 0.0, grad_clip_norm: float | None = None,
-              rho: float = 0.95, eps: float = 1e-6, max_norm: float | None = None,
+              rho: float = 0.95, eps: float = 1e-6, memory_size: int = 10,
+              linesearch_steps: int = 20, max_norm: float | None = None,
               max_norm_modules: tuple = ('out',),
               frozen_modules: tuple = ()) -> ml_collections.ConfigDict:
   """`name` in research.optim.OPTIMIZERS. momentum/nesterov: 'momentum';
-  b1/b2: 'adam'/'adamw'; rho/eps: 'adadelta'; weight_decay: decoupled for
+  b1/b2: 'adam'/'adamw'; rho/eps: 'adadelta'; memory_size (curvature pairs
+  kept) and linesearch_steps (objective evaluations per step, at most):
+  'lbfgs'; weight_decay: decoupled for
   'adamw', L2 otherwise. max_norm: after every step, each output unit's weight
   vector in the kernels of `max_norm_modules` (top-level parameter names) is
   rescaled to L2 norm <= max_norm (Hinton et al. 2012; Kim 2014). The
@@ -234,6 +237,8 @@ def optimizer(name: str, learning_rate: float, *, momentum: float = 0.9,
   c.b2 = b2
   c.rho = rho
   c.eps = eps
+  c.memory_size = memory_size
+  c.linesearch_steps = linesearch_steps
   c.weight_decay = weight_decay
   c.grad_clip_norm = _maybe(grad_clip_norm, float)
   c.max_norm = _maybe(max_norm, float)

@@ -13,6 +13,11 @@ class DataNotFoundError(UserError):
   """A dataset is not on disk and cannot be built or downloaded here."""
 
 
+class DataError(UserError):
+  """A data or weight file exists but cannot be used as it is (not an image,
+  the wrong format or shape, damaged)."""
+
+
 class NonFiniteLossError(UserError):
   """Training produced NaN/Inf; the last good checkpoint is kept."""
 

@@ -8,7 +8,7 @@ import optax
 
 from research import config_lib, errors
 
-OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw', 'adadelta')
+OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw', 'adadelta', 'lbfgs')
 SCHEDULES = ('constant', 'cosine', 'linear', 'step')
 
 
@@ -47,6 +47,16 @@ def make_optimizer(config, total_steps: int) -> tuple[optax.GradientTransformati
     core = optax.adam(schedule, b1=oc.b1, b2=oc.b2)
   elif oc.name == 'adadelta':  # Zeiler 2012; Kim 2014 uses rho 0.95, eps 1e-6, lr 1.
     core = optax.adadelta(schedule, rho=oc.rho, eps=oc.eps)
+  elif oc.name == 'lbfgs':
+    # One step = one L-BFGS iteration: the direction from the last
+    # `memory_size` curvature pairs, its length from a zoom line search
+    # (strong Wolfe conditions) that evaluates the objective through the
+    # `value_fn` the train step passes; the learning rate scales the direction
+    # (1.0: the line search alone decides).
+    core = optax.lbfgs(
+        schedule, memory_size=oc.memory_size,
+        linesearch=optax.scale_by_zoom_linesearch(
+            max_linesearch_steps=oc.linesearch_steps, initial_guess_strategy='one'))
   else:
     core = optax.adamw(schedule, b1=oc.b1, b2=oc.b2, weight_decay=oc.weight_decay)
   parts = []

@@ -54,7 +54,11 @@ def train_step(state: TrainState, rng: jax.Array, constants: Any, batch: dict[st
 
   (loss, (model_state, task_metrics)), grads = jax.value_and_grad(
       objective, has_aux=True)(state.params)
-  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  # The objective's value and a way to re-evaluate it go to the optimizer
+  # too: L-BFGS's line search needs them; every other transform ignores them.
+  updates, opt_state = tx.update(
+      grads, state.opt_state, state.params, value=loss, grad=grads,
+      value_fn=lambda params: objective(params)[0])
   if update_mask is not None:
     updates = jax.tree.map(jnp.multiply, updates, update_mask(updates, state.step))
   params = optax.apply_updates(state.params, updates)

@@ -163,6 +163,8 @@ class LoopContext:
   ckpt: Any           # checkpoint.Checkpointer, or multiseed.SeedCheckpointers
   writer: Any         # writers.MetricWriter, or multiseed.SeedWriters
   lock: Any = None    # workdir.WorkdirLock(s), refreshed as the loop runs
+  # (state, step) -> None after each periodic evaluation: the task's pictures.
+  on_eval: Callable | None = None
 
 
 @contextlib.contextmanager
@@ -256,6 +258,8 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
         results = evaluate(ctx.task, ctx.eval_fn, state, ctx.feeder, ctx.constants)
         ctx.writer.write(done, results)
         writers.log(f'step {done}: ' + writers.format_scalars(results))
+        if ctx.on_eval is not None:
+          ctx.on_eval(state, done)
         eval_seconds = time.perf_counter() - eval_t0
         t0 += eval_seconds  # Eval time is not train time,
         progress.pause(eval_seconds)  # nor in the steps/s of the interval.
@@ -319,9 +323,13 @@ def train_in_workdir(config, workdir: str, task: Task, mesh, feeder, constants,
   train_fn, eval_fn = compile_steps(task, model, config, tx, schedule, feeder, state,
                                     constants, mesh)
   writer = writers.MetricWriter(workdir, tensorboard=config.tensorboard)
+  on_eval = None
+  if config.plot and task.plot_eval is not None and jax.process_index() == 0:
+    on_eval = lambda state, step: task.plot_eval(workdir, config, model, state, feeder, step)
   ctx = LoopContext(config=config, task=task, feeder=feeder, train_fn=train_fn,
                     eval_fn=eval_fn, rng=step_rng, constants=constants,
-                    total_steps=total_steps, ckpt=ckpt, writer=writer, lock=lock)
+                    total_steps=total_steps, ckpt=ckpt, writer=writer, lock=lock,
+                    on_eval=on_eval)
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{num_params(state.params):,} params, {total_steps} steps '
               f'({total_steps / feeder.steps_per_epoch:.1f} epochs), '

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+import fake_weights
+
 from research import errors, train, writers
 from research.data import DATASETS
 from testlib import (REPO_ROOT, config_names, load_config, quiet, restore_state_tree,
@@ -23,13 +25,13 @@ def losses(workdir):
   return {r['step']: r['loss'] for r in writers.read_metrics(workdir) if 'loss' in r}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('name', config_names())
-def test_every_config_trains_runlocal(name, tmp_path):
-  config = quiet(load_config(name, 'runlocal'))
-  config.tensorboard = config.plot = True
+def train_on_test_data(config, tmp_path, monkeypatch, run) -> dict:
+  """Trains `config` on data a test may use: generated files read by the real
+  builders, TFDS's mock examples of public datasets, generated weights."""
+  if config.task == 'neural_style':  # Generated images, tiny generated VGG-19 weights.
+    fake_weights.style_config_on_generated_files(config, str(tmp_path / 'style'), monkeypatch)
+    return train.train_and_evaluate(config, str(run))
   spec = DATASETS[config.dataset.name]
-  run = tmp_path / 'run'
   if spec.labelled_text and config.text.vectors_path is not None:  # Pre-trained vectors.
     config.text.vectors_path = write_word_vectors(
         str(tmp_path / 'vectors.bin'), config.model.embed_dim)
@@ -44,12 +46,20 @@ def test_every_config_trains_runlocal(name, tmp_path):
       config.dataset.manual_dir = str(tmp_path / 'idx')
     os.makedirs(tmp_path / 'tfds')
     config.dataset.data_dir = str(tmp_path / 'tfds')
-    results = train.train_and_evaluate(config, str(run))
-  elif spec.builds_offline:
-    results = train.train_and_evaluate(config, str(run))
-  else:  # Public datasets cannot be downloaded here: TFDS's mock examples.
-    with tfds.testing.mock_data(num_examples=config.batch_size * 2):
-      results = train.train_and_evaluate(config, str(run))
+    return train.train_and_evaluate(config, str(run))
+  if spec.builds_offline:
+    return train.train_and_evaluate(config, str(run))
+  with tfds.testing.mock_data(num_examples=config.batch_size * 2):  # Public datasets.
+    return train.train_and_evaluate(config, str(run))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', config_names())
+def test_every_config_trains_runlocal(name, tmp_path, monkeypatch):
+  config = quiet(load_config(name, 'runlocal'))
+  config.tensorboard = config.plot = True
+  run = tmp_path / 'run'
+  results = train_on_test_data(config, tmp_path, monkeypatch, run)
   steps = config.num_train_steps
   assert results['steps'] == steps and 0 < steps <= 20
   for path in ('config.json', 'results.json', 'metrics.jsonl', f'checkpoints/{steps}'):
@@ -58,7 +68,13 @@ def test_every_config_trains_runlocal(name, tmp_path):
   assert (run / 'curves.png').exists()
   with open(run / 'results.json') as f:
     on_disk = json.load(f)
-  if config.task == 'classification':
+  spec = DATASETS.get(config.dataset.name)
+  if config.task == 'neural_style':
+    assert all(np.isfinite(results[f'image_{k}']) for k in ('loss', 'content_loss', 'style_loss'))
+    for picture in ('stylized.png', 'panel.png', 'progress/step_000001.png'):
+      assert (run / picture).exists(), picture
+    keys = ('image_loss', 'image_content_loss', 'image_style_loss')
+  elif config.task == 'classification':
     assert 0.0 <= results['test_accuracy'] <= 1.0 and np.isfinite(results['test_loss'])
     if spec.in_memory:
       assert (run / 'confusion_matrix.png').exists()

@@ -2,7 +2,8 @@
 `research.train`) or `FittedTask` (fitted in closed form); see
 `research.tasks.base` for the contract."""
 
-from research.tasks import autoencoder, classification, distillation, language_model, ngram, pca
+from research.tasks import (autoencoder, classification, distillation, language_model,
+                            neural_style, ngram, pca)
 from research.tasks.base import FittedTask, Task
 
 TASKS: dict[str, Task | FittedTask] = {
@@ -12,4 +13,5 @@ TASKS: dict[str, Task | FittedTask] = {
     'distillation': distillation.TASK,
     'ngram': ngram.TASK,
     'pca': pca.TASK,
+    'neural_style': neural_style.TASK,
 }

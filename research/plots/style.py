@@ -1,0 +1,63 @@
+"""Pictures of neural style transfer: the stylised image, the photo | painting
+| result panel, loss curves of one run, and L-BFGS against Adam."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Sequence
+
+import numpy as np
+
+from research import fileio, writers
+from research.plots.common import figures
+
+
+def save_rgb(rgb_HxWx3: np.ndarray, path: str) -> str:
+  """A uint8 RGB array as a PNG at any path fileio reaches."""
+  from PIL import Image
+  buffer = io.BytesIO()
+  Image.fromarray(np.asarray(rgb_HxWx3, np.uint8)).save(buffer, format='PNG')
+  fileio.makedirs(fileio.path(path).parent)
+  fileio.write_atomically(path, buffer.getvalue())
+  return os.fspath(path)
+
+
+def plot_panel(content_HxWx3, style_HxWx3, result_HxWx3, path: str) -> str:
+  plt = figures()
+  fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+  for ax, image, title in zip(axes, (content_HxWx3, style_HxWx3, result_HxWx3),
+                              ('photo (content)', 'painting (style)', 'result')):
+    ax.imshow(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+    ax.set_title(title)
+    ax.axis('off')
+  fig.tight_layout()
+  fileio.save_figure(fig, path)
+  plt.close(fig)
+  return os.fspath(path)
+
+
+def plot_losses(workdir: str, filename: str = 'curves.png') -> str:
+  """Content, style and weighted total loss per logged step (log scale)."""
+  path = fileio.join(workdir, filename)
+  return plot_loss_comparison({os.path.basename(os.path.normpath(workdir)): workdir}, path)
+
+
+def plot_loss_comparison(runs: dict[str, str], path: str,
+                         keys: Sequence[str] = ('content_loss', 'style_loss', 'loss')) -> str:
+  """One panel per loss, one line per run ({label: workdir}): e.g. L-BFGS
+  against Adam on the same photo and painting."""
+  plt = figures()
+  fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6))
+  for label, workdir in runs.items():
+    records = [r for r in writers.read_metrics(workdir) if 'style_loss' in r]
+    for ax, key in zip(axes, keys):
+      ax.plot([r['step'] for r in records], [float(r[key]) for r in records], label=label)
+  for ax, key in zip(axes, keys):
+    ax.set(xlabel='iteration', ylabel=key, yscale='log', title=key.replace('_', ' '))
+    ax.grid(alpha=0.3)
+    ax.legend()
+  fig.tight_layout()
+  fileio.save_figure(fig, path)
+  plt.close(fig)
+  return os.fspath(path)

@@ -1,0 +1,54 @@
+"""Gatys et al. 2016's losses against hand-computed values, and the style
+configs end to end on generated images and tiny generated weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import jax.numpy as jnp
+import pytest
+
+from research import errors
+from research.tasks import neural_style
+
+
+def test_gram_matrix_by_hand():
+  # One image, 2x1 positions (M = 2), 2 channels: F = [[1, 2], [3, 4]] (rows = positions).
+  f = jnp.asarray([[[[1.0, 2.0]], [[3.0, 4.0]]]])  # 1 x 2 x 1 x 2
+  # F^T F = [[1*1+3*3, 1*2+3*4], [.., 2*2+4*4]] = [[10, 14], [14, 20]]; / M = 2.
+  np.testing.assert_allclose(neural_style.gram_matrix(f)[0], [[5.0, 7.0], [7.0, 10.0]])
+
+
+def test_content_style_and_tv_losses_by_hand():
+  f = jnp.asarray([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+  p = jnp.zeros_like(f)
+  # Eq. 1: 1/2 (1 + 4 + 9 + 16) = 15.
+  np.testing.assert_allclose(neural_style.content_loss(f, p), [15.0])
+  gram = neural_style.gram_matrix(f)
+  target = jnp.asarray([[4.0, 7.0], [7.0, 12.0]])
+  # Eq. 4 with N = 2: ((5-4)^2 + (10-12)^2) / (4 * 2^2) = 5 / 16.
+  np.testing.assert_allclose(neural_style.style_layer_loss(gram, target), [5.0 / 16.0])
+  image = jnp.asarray([[[[0.0] * 3, [1.0] * 3], [[2.0] * 3, [4.0] * 3]]])  # 1 x 2 x 2 x 3
+  # Vertical: (2-0)^2 + (4-1)^2 = 13; horizontal: (1-0)^2 + (4-2)^2 = 5; x 3 channels.
+  np.testing.assert_allclose(neural_style.total_variation(image), [3 * (13.0 + 5.0)])
+
+
+def test_a_gram_does_not_depend_on_the_image_size():
+  rng = np.random.default_rng(0)
+  tile = rng.normal(size=(1, 4, 4, 3)).astype(np.float32)
+  twice = np.concatenate([tile, tile], axis=1)  # the same texture, twice the positions
+  np.testing.assert_allclose(neural_style.gram_matrix(jnp.asarray(tile)),
+                             neural_style.gram_matrix(jnp.asarray(twice)), rtol=1e-5)
+
+
+def test_images_that_cannot_be_used_are_one_clear_error(tmp_path):
+  from PIL import Image
+  with pytest.raises(errors.DataNotFoundError, match='launch.get_data photos'):
+    neural_style.load_rgb(str(tmp_path / 'missing.png'), 64, what='content image')
+  (tmp_path / 'notes.png').write_text('not an image')
+  with pytest.raises(errors.DataError, match='not an image'):
+    neural_style.load_rgb(str(tmp_path / 'notes.png'), 64, what='content image')
+  Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / 'grey.png')
+  with pytest.raises(errors.DataError, match='grey-scale'):
+    neural_style.load_rgb(str(tmp_path / 'grey.png'), 64, what='content image')
+  Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(tmp_path / 'wide.png')
+  assert neural_style.load_rgb(str(tmp_path / 'wide.png'), 64, what='photo').shape == (32, 64, 3)
