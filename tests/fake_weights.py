@@ -193,15 +193,29 @@ def tiny_squeezenet():
 
 
 def style_config_on_generated_files(config, directory, monkeypatch):
-  """A style-transfer config pointed at generated images and a tiny VGG-19
-  installed as its loss network's weights (in this process)."""
+  """A style-transfer config (Gatys or feed-forward) pointed at generated
+  images and a tiny VGG-19 installed as its loss network's weights (in this
+  process)."""
   from PIL import Image
   os.makedirs(directory, exist_ok=True)
   rng = np.random.default_rng(0)
-  for key, shape in (('content', (24, 40, 3)), ('style', (30, 30, 3))):
-    path = os.path.join(directory, f'{key}.png')
-    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(path)
-    config.dataset[key] = path
+  if config.task == 'neural_style':  # a photo and a painting
+    for key, shape in (('content', (24, 40, 3)), ('style', (30, 30, 3))):
+      path = os.path.join(directory, f'{key}.png')
+      Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(path)
+      config.dataset[key] = path
+  else:  # fast_neural_style: a folder of photos, and a painting
+    photos = os.path.join(directory, 'photos')
+    os.makedirs(os.path.join(photos, 'sub'))
+    for i in range(24):
+      shape = (40 + i, 48, 3)
+      Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(
+          os.path.join(photos, 'sub' if i % 2 else '', f'photo_{i}.jpg'))
+    config.dataset.manual_dir = photos
+    config.dataset.data_dir = os.path.join(directory, 'tfds')
+    os.makedirs(config.dataset.data_dir)
+    config.style.image = os.path.join(directory, 'painting.png')
+    Image.fromarray(rng.integers(0, 256, (30, 36, 3), dtype=np.uint8)).save(config.style.image)
   weights = os.path.join(directory, 'weights')
   install(monkeypatch, config.loss_network.name, weights,
           torch_legacy_bytes(vgg19_raw()), tiny_vgg19())

@@ -91,6 +91,7 @@ def test_research_has_no_import_cycles():
 JIT_OUTSIDE_THE_TRAINER = {
     'research/sample.py': 'sampling a trained LM: one compiled lax.scan per sample',
     'research/predict.py': 'inference for launch.predict, compiled once per classifier',
+    'research/stylize.py': 'inference for launch.stylize, compiled once per image shape',
     'research/plots/classification.py': 'eval-mode predictions for the pictures',
     'research/demos/': 'self-contained teaching demos, outside the trainer',
 }

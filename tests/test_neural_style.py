@@ -52,3 +52,47 @@ def test_images_that_cannot_be_used_are_one_clear_error(tmp_path):
     neural_style.load_rgb(str(tmp_path / 'grey.png'), 64, what='content image')
   Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(tmp_path / 'wide.png')
   assert neural_style.load_rgb(str(tmp_path / 'wide.png'), 64, what='photo').shape == (32, 64, 3)
+
+
+@pytest.fixture(scope='module')
+def fast_style_run(tmp_path_factory):
+  """A tiny feed-forward style network trained 2 steps on generated photos."""
+  import fake_weights
+  from research import train
+  from testlib import load_config, quiet
+  tmp = tmp_path_factory.mktemp('fast_style')
+  with pytest.MonkeyPatch.context() as monkeypatch:
+    config = quiet(load_config('johnson_style', 'runlocal'))
+    fake_weights.style_config_on_generated_files(config, str(tmp / 'data'), monkeypatch)
+    train.train_and_evaluate(config, str(tmp / 'run'))
+  return tmp
+
+
+@pytest.mark.slow
+def test_stylize_writes_each_photo_at_its_size_and_refuses_bad_input(fast_style_run):
+  import subprocess
+  import sys
+  from PIL import Image
+  from testlib import REPO_ROOT, subprocess_env
+  photo = fast_style_run / 'photo.png'
+  Image.fromarray(np.random.default_rng(1).integers(0, 256, (21, 34, 3), np.uint8)).save(photo)
+  (fast_style_run / 'notes.png').write_text('not an image')
+  Image.fromarray(np.zeros((8, 8), np.uint8)).save(fast_style_run / 'grey.png')
+
+  def stylize(*photos, workdir=fast_style_run / 'run'):
+    return subprocess.run(
+        [sys.executable, '-m', 'launch.stylize', f'--workdir={workdir}', *map(str, photos)],
+        cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+
+  proc = stylize(photo)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert 'in ' in proc.stdout and 'forward pass' in proc.stdout
+  out = Image.open(fast_style_run / 'run' / 'stylized' / 'photo.png')
+  assert out.size == (34, 21) and out.mode == 'RGB'
+  for bad, match in ((fast_style_run / 'notes.png', 'not an image'),
+                     (fast_style_run / 'grey.png', 'grey-scale')):
+    proc = stylize(bad)
+    assert proc.returncode == 2 and match in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.count('error:') == 1 and 'Traceback' not in proc.stderr
+  proc = stylize(photo, workdir=fast_style_run / 'data')  # not a run
+  assert proc.returncode == 2 and proc.stderr.startswith('error:'), proc.stderr[-2000:]

@@ -28,7 +28,7 @@ def losses(workdir):
 def train_on_test_data(config, tmp_path, monkeypatch, run) -> dict:
   """Trains `config` on data a test may use: generated files read by the real
   builders, TFDS's mock examples of public datasets, generated weights."""
-  if config.task == 'neural_style':  # Generated images, tiny generated VGG-19 weights.
+  if config.task in ('neural_style', 'fast_neural_style'):  # Generated images and weights.
     fake_weights.style_config_on_generated_files(config, str(tmp_path / 'style'), monkeypatch)
     return train.train_and_evaluate(config, str(run))
   spec = DATASETS[config.dataset.name]
@@ -74,6 +74,14 @@ def test_every_config_trains_runlocal(name, tmp_path, monkeypatch):
     for picture in ('stylized.png', 'panel.png', 'progress/step_000001.png'):
       assert (run / picture).exists(), picture
     keys = ('image_loss', 'image_content_loss', 'image_style_loss')
+  elif config.task == 'fast_neural_style':
+    assert all(np.isfinite(results[f'test_{k}']) for k in ('loss', 'content_loss', 'style_loss'))
+    from research.data.builders import photo_folder
+    held_out = [f for f in photo_folder.image_files(config.dataset.manual_dir)
+                if photo_folder.split_of(f) == 'test']
+    assert results['test_examples'] == len(held_out) > 0  # every held-out photo counts
+    assert (run / 'stylized_test.png').exists()
+    keys = ('test_loss', 'test_content_loss', 'test_style_loss')
   elif config.task == 'classification':
     assert 0.0 <= results['test_accuracy'] <= 1.0 and np.isfinite(results['test_loss'])
     if spec.in_memory:

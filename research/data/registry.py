@@ -104,6 +104,15 @@ DATASETS: dict[str, DatasetSpec] = {
                     "examples between '%' lines), e.g. `apt-get install fortunes` gives "
                     '/usr/share/games/fortunes and `python -m launch.get_data imdb --dir=data/imdb` '
                     'the IMDB reviews; pass it as --config.dataset.manual_dir=DIR.')),
+    # A local folder of photographs, 256x256 (research/data/builders/photo_folder.py):
+    # the feed-forward style network's training photos.
+    'photo_folder': DatasetSpec(
+        tfds_name='photo_folder', builds_offline=True, needs_manual_dir=True,
+        image_shape=(256, 256, 3),
+        how_to_get=('Put photographs (JPEG, PNG, WebP, ...; any subfolders) in one '
+                    'directory, e.g. `python -m launch.get_data photo_collection` '
+                    '(photographs from Debian packages, into data/photo_collection); pass it '
+                    'as --config.dataset.manual_dir=DIR.')),
     # Public labelled text (Kim 2014's SST-2; Maas et al. 2011's IMDB reviews).
     # GLUE's SST-2 test labels are hidden: evaluate on 'validation'.
     'glue_sst2': dataclasses.replace(

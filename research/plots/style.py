@@ -61,3 +61,20 @@ def plot_loss_comparison(runs: dict[str, str], path: str,
   fileio.save_figure(fig, path)
   plt.close(fig)
   return os.fspath(path)
+
+
+def plot_pairs(photos_BxHxWx3, stylised_BxHxWx3, path: str) -> str:
+  """Photos (top row) above their stylised versions (bottom row)."""
+  plt = figures()
+  n = len(photos_BxHxWx3)
+  fig, axes = plt.subplots(2, n, figsize=(3 * n, 6), squeeze=False)
+  for i in range(n):
+    for row, image in enumerate((photos_BxHxWx3[i], stylised_BxHxWx3[i])):
+      axes[row][i].imshow(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+      axes[row][i].axis('off')
+  axes[0][0].set_title('held-out photos', loc='left')
+  axes[1][0].set_title('stylised (one forward pass)', loc='left')
+  fig.tight_layout()
+  fileio.save_figure(fig, path)
+  plt.close(fig)
+  return os.fspath(path)

@@ -2,8 +2,8 @@
 `research.train`) or `FittedTask` (fitted in closed form); see
 `research.tasks.base` for the contract."""
 
-from research.tasks import (autoencoder, classification, distillation, language_model,
-                            neural_style, ngram, pca)
+from research.tasks import (autoencoder, classification, distillation, fast_style,
+                            language_model, neural_style, ngram, pca)
 from research.tasks.base import FittedTask, Task
 
 TASKS: dict[str, Task | FittedTask] = {
@@ -14,4 +14,5 @@ TASKS: dict[str, Task | FittedTask] = {
     'ngram': ngram.TASK,
     'pca': pca.TASK,
     'neural_style': neural_style.TASK,
+    'fast_neural_style': fast_style.TASK,
 }

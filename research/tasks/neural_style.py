@@ -87,13 +87,15 @@ def loss_network(config) -> imagenet.VGG19Features:
   return module.clone(pooling=config.loss_network.pooling, last_layer=deepest)
 
 
-def perceptual_losses(image_BxHxWx3, constants, config) -> dict[str, jax.Array]:
+def perceptual_losses(image_BxHxWx3, constants, config,
+                      content_targets=None) -> dict[str, jax.Array]:
   """Per-image content, style and TV losses of images in the loss network's
-  input space, and their weighted total (eq. 7): each B."""
+  input space, and their weighted total (eq. 7): each B. The content targets
+  are the constants' (one photo) unless given (a batch of photos' features)."""
   style = config.style
   features = loss_network(config).apply({'params': constants['network']}, image_BxHxWx3)
-  content = sum(content_loss(features[l], constants['content'][l])
-                for l in style.content_layers)
+  targets = constants['content'] if content_targets is None else content_targets
+  content = sum(content_loss(features[l], targets[l]) for l in style.content_layers)
   style_loss = sum(style_layer_loss(gram_matrix(features[l]), constants['style'][l])
                    for l in style.style_layers) / len(style.style_layers)
   tv = total_variation(image_BxHxWx3)
@@ -179,20 +181,27 @@ def make_feeder(config, mesh) -> ImagePairFeeder:
                         network=config.loss_network.name)
 
 
-def load_constants(config, feeder: ImagePairFeeder, mesh) -> dict[str, Any]:
-  """The loss network's weights and the targets: the photo's features at the
-  content layers (P^l), the painting's Grams at the style layers (A^l)."""
-  name = config.loss_network.name
-  network_params = pretrained.load(name, config.loss_network.weights_dir)
-  net = loss_network(config)
+def features_of(config, network_params, rgb_BxHxWx3) -> dict[str, jax.Array]:
+  """The loss network's features of RGB images in [0, 255]."""
+  x = pretrained.preprocess(config.loss_network.name, rgb_BxHxWx3)
+  return loss_network(config).apply({'params': network_params}, x)
 
-  # Run once, eagerly (two forward passes: not worth a compilation).
-  apply = lambda rgb: net.apply({'params': network_params},
-                                pretrained.preprocess(name, jnp.asarray(rgb)[None]))
-  content_features, style_features = apply(feeder.content_HxWx3), apply(feeder.style_HxWx3)
-  content = {l: content_features[l] for l in config.style.content_layers}
-  style = {l: gram_matrix(style_features[l])[0] for l in config.style.style_layers}
-  constants = {'network': network_params, 'content': content, 'style': style}
+
+def network_and_style(config, style_HxWx3: np.ndarray) -> dict[str, Any]:
+  """The loss network's weights and the painting's Grams at the style layers
+  (A^l); computed once, eagerly (one forward pass: not worth a compilation)."""
+  network_params = pretrained.load(config.loss_network.name, config.loss_network.weights_dir)
+  features = features_of(config, network_params, jnp.asarray(style_HxWx3)[None])
+  return {'network': network_params,
+          'style': {l: gram_matrix(features[l])[0] for l in config.style.style_layers}}
+
+
+def load_constants(config, feeder: ImagePairFeeder, mesh) -> dict[str, Any]:
+  """The loss network's weights and the targets: the painting's Grams and
+  the photo's features at the content layers (P^l)."""
+  constants = network_and_style(config, feeder.style_HxWx3)
+  features = features_of(config, constants['network'], jnp.asarray(feeder.content_HxWx3)[None])
+  constants['content'] = {l: features[l] for l in config.style.content_layers}
   return jax.device_put(constants, parallel.replicated(mesh))
 
 
@@ -232,8 +241,17 @@ def summarize_eval(sums: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def check_config(config) -> None:
+  config_lib.check_choice('style.init', config.style.init, dict.fromkeys(INITS))
+  check_loss_config(config)
+  if config.batch_size != 1:
+    raise errors.ConfigError(
+        f'batch_size={config.batch_size}: Gatys-style transfer optimises one image; set '
+        'batch_size=1.')
+
+
+def check_loss_config(config) -> None:
+  """The perceptual loss's names: its weights and layers."""
   style = config.style
-  config_lib.check_choice('style.init', style.init, dict.fromkeys(INITS))
   config_lib.check_choice('loss_network', config.loss_network.name, loss_networks())
   config_lib.check_choice('loss_network.pooling', config.loss_network.pooling,
                           dict.fromkeys(imagenet.POOLINGS))
@@ -243,10 +261,6 @@ def check_config(config) -> None:
       raise errors.ConfigError(f'style.{kind} is empty.')
     for layer in layers:
       config_lib.check_choice(f'style.{kind}', layer, dict.fromkeys(imagenet.VGG19_LAYERS))
-  if config.batch_size != 1:
-    raise errors.ConfigError(
-        f'batch_size={config.batch_size}: Gatys-style transfer optimises one image; set '
-        'batch_size=1.')
 
 
 def image_rgb(model: Pixels, params, config) -> np.ndarray:

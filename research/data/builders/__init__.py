@@ -3,7 +3,8 @@
 from research.data.builders.labelled_text import LabelledText
 from research.data.builders.mnist1d import Mnist1d
 from research.data.builders.mnist_idx import MnistIdx
+from research.data.builders.photo_folder import PhotoFolder
 from research.data.builders.sklearn_digits import SklearnDigits
 from research.data.builders.text_corpus import TextCorpus
 
-__all__ = ['LabelledText', 'Mnist1d', 'MnistIdx', 'SklearnDigits', 'TextCorpus']
+__all__ = ['LabelledText', 'Mnist1d', 'MnistIdx', 'PhotoFolder', 'SklearnDigits', 'TextCorpus']
