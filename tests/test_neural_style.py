@@ -96,3 +96,25 @@ def test_stylize_writes_each_photo_at_its_size_and_refuses_bad_input(fast_style_
     assert proc.stderr.count('error:') == 1 and 'Traceback' not in proc.stderr
   proc = stylize(photo, workdir=fast_style_run / 'data')  # not a run
   assert proc.returncode == 2 and proc.stderr.startswith('error:'), proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_style_table_tabulates_losses_and_draws_its_grid(tmp_path, monkeypatch):
+  import dataclasses
+  import fake_weights
+  from research import reproduce
+  from research.reproduce import tables
+  from testlib import load_config
+  config = fake_weights.style_config_on_generated_files(
+      load_config('gatys_style', 'runlocal'), str(tmp_path / 'data'), monkeypatch)
+  files = (('dataset.content', config.dataset.content), ('dataset.style', config.dataset.style),
+           ('loss_network.weights_dir', config.loss_network.weights_dir), ('plot', True))
+  rows = tuple(dataclasses.replace(r, arg=f'{r.arg},runlocal', overrides=files)
+               for r in tables.TABLES['gatys2016'].rows if r.name.startswith('chelsea x starry'))
+  table = dataclasses.replace(tables.TABLES['gatys2016'], rows=rows)
+  text = reproduce.tabulate(table, seeds=1, root=str(tmp_path / 'tables'))
+  assert [r.name for r in rows] == ['chelsea x starry_night, L-BFGS',
+                                    'chelsea x starry_night, Adam']
+  assert 'image perceptual loss' in text and 'content loss' in text and 'style loss' in text
+  for picture in ('grid.png', 'lbfgs_vs_adam.png', 'table.png'):
+    assert (tmp_path / 'tables' / 'gatys2016' / picture).exists(), picture

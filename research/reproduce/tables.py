@@ -4,6 +4,7 @@ figure and its source), the metrics they report, and the `TABLES` registry."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +34,11 @@ METRICS = {
         (1.0 - float(r[f'{split}_accuracy'])) * float(r[f'{split}_examples']))),
     'squared_error': ('squared error per image',
                       lambda r, split: float(r[f'{split}_squared_error'])),
+    # Neural style transfer's objective (Gatys et al. 2016, eq. 7) and its parts,
+    # of the final image (research/tasks/neural_style.py).
+    'perceptual_loss': ('perceptual loss', lambda r, split: float(r[f'{split}_loss'])),
+    'content_loss': ('content loss', lambda r, split: float(r[f'{split}_content_loss'])),
+    'style_loss': ('style loss', lambda r, split: float(r[f'{split}_style_loss'])),
     # The best of the periodic evaluations (train.best_during_training).
     'best_accuracy': ('best-during-training accuracy %',
                       lambda r, split: 100.0 * float(r[f'best_{split}_accuracy'])),
@@ -54,6 +60,9 @@ class Table:
   # the paper's own (e.g. what `launch.get_data NAME` writes), else `stand_in`.
   papers_data: str = ''
   stand_in: str = ''
+  # (table, seeds, root) -> [paths]: pictures of the finished runs beyond the
+  # summary plot (e.g. a grid of stylised images), written into ROOT/TABLE/.
+  figures: Callable[..., list[str]] | None = None
 
   @property
   def unit(self) -> str:
@@ -84,6 +93,28 @@ MAAS = 'Maas et al. 2011, Table 2'
 # The fashion_mnist table's small-CNN run (seed 0): the hinton2015 table's teacher.
 FMNIST_CNN_TEACHER = 'runs/tables/fashion_mnist/small_cnn__bn__dropout/seed_0'
 BENCH = 'Fashion-MNIST benchmark list (zalandoresearch README)'
+
+GATYS_PHOTOS = ('chelsea', 'coffee', 'astronaut')
+GATYS_PAINTINGS = ('starry_night', 'great_wave', 'composition_viii')
+GATYS_STEPS = {'lbfgs': 100, 'adam': 300}
+
+
+def _gatys_rows():
+  """Every photo in every painting's style by L-BFGS (the paper's optimiser),
+  and the three photos in the first painting's style by Adam."""
+  def row(photo, painting, opt):
+    return Row(f'{photo} x {painting}, {"L-BFGS" if opt == "lbfgs" else "Adam"}',
+               'configs/gatys_style.py', f'photo={photo},painting={painting},optimizer={opt}',
+               overrides=(('num_train_steps', GATYS_STEPS[opt]),), seeds=1)
+  return (tuple(row(photo, painting, 'lbfgs')
+                for painting in GATYS_PAINTINGS for photo in GATYS_PHOTOS)
+          + tuple(row(photo, GATYS_PAINTINGS[0], 'adam') for photo in GATYS_PHOTOS))
+
+
+def _gatys_figures(table, seeds, root):
+  from research.plots import style
+  return style.plot_gatys_table(table, root)
+
 
 TABLES: dict[str, Table] = {
     'digits': Table(
@@ -318,4 +349,18 @@ TABLES: dict[str, Table] = {
               f'row\'s run ({MNIST_TEACHER}). The recipe is the CPU budget of '
               'configs/fashion_mnist_distill.py (20 epochs for the teacher); the paper\'s '
               'teacher trained far longer, with input dropout as well.')),
+    'gatys2016': Table(
+        name='gatys2016',
+        title=('Gatys et al. 2016 style transfer at 256 px: the final image\'s loss '
+               '(eq. 7: content + 1e3 x style), content and style losses'),
+        metric='perceptual_loss', splits=('image',),
+        extra_metrics=('content_loss', 'style_loss'),
+        rows=_gatys_rows(),
+        papers_data=('scikit-image\'s photographs and public-domain paintings (`launch.get_data '
+                     'photos|paintings`), VGG-19\'s Keras/Oxford convolutions (`launch.get_weights '
+                     'vgg19`, quantised to 256 levels per layer)'),
+        note=(f'One run per image (deterministic: the photo is the start). L-BFGS: '
+              f'{GATYS_STEPS["lbfgs"]} iterations with a zoom line search; Adam: '
+              f'{GATYS_STEPS["adam"]} steps at lr 10. No paper figures: the paper shows pictures.'),
+        figures=_gatys_figures),
 }
