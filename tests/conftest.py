@@ -3,7 +3,9 @@
 Process-wide switches live here (and in launch/), never in `research/`.
 """
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -11,6 +13,8 @@ import tempfile
 # so tests never read or write the user's ~/tensorflow_datasets.
 _TFDS_DIR = tempfile.mkdtemp(prefix='classicnets_tfds_')
 os.environ['TFDS_DATA_DIR'] = _TFDS_DIR
+# Removed when the session's process ends (each xdist worker has its own).
+atexit.register(shutil.rmtree, _TFDS_DIR, ignore_errors=True)
 
 import pytest  # noqa: E402
 
