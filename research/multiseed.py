@@ -159,6 +159,12 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   for workdir in workdirs:
     workdir_lib.check_workdir(workdir)
   train.check_config(config)
+  for key, field in (('init_from', 'workdir'), ('pretrained', 'name')):
+    if key in config and config[key][field] is not None:
+      # Not silently from scratch: the seeds' stacked state is built here.
+      raise errors.ConfigError(
+          f'{key}.{field} is set: runs that start from other weights train one seed per '
+          'process (launch.train without --num_seeds, or launch.reproduce without vmap_seeds).')
   task = TASKS[config.task]
   if isinstance(task, FittedTask):
     raise errors.ConfigError(f'Task {config.task!r} is fitted in closed form: it has no seeds '

@@ -59,6 +59,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
           f'init_from.workdir {config.init_from.workdir!r} has no checkpoints: train it '
           'first (e.g. python -m launch.train --config=configs/fashion_mnist_autoencoder.py '
           f'--workdir={config.init_from.workdir}).')
+  if 'pretrained' in config and config.pretrained.name is not None:
+    from research import pretrained
+    config_lib.check_choice('pretrained', config.pretrained.name, pretrained.WEIGHTS)
   task.check_config(config)
 
 
@@ -121,6 +124,34 @@ def init_from_workdir(state: TrainState, init_from) -> TrainState:
                                 source[name], params[name])
   writers.log(f'Initialised {", ".join(init_from.modules)} from {init_from.workdir} '
               f'(step {run.step}).')
+  return state.replace(params=params)
+
+
+def init_from_pretrained(state: TrainState, pretrained_config) -> TrainState:
+  """Copies every top-level parameter group of the pretrained weights
+  `pretrained_config.name` (research/pretrained.py) that the model has with
+  the same shapes (e.g. all of SqueezeNet but a classifier of another number
+  of classes); the rest keeps its fresh init. `optimizer.frozen_modules`
+  then freezes what should not be fine-tuned. A resumed run's checkpoint wins."""
+  from research import pretrained
+  source = pretrained.load(pretrained_config.name, pretrained_config.weights_dir)
+  params = dict(state.params)
+  shapes = lambda tree: jax.tree.map(lambda x: (tuple(x.shape), str(x.dtype)), tree)
+  copied, skipped = [], []
+  for name, group in source.items():
+    if name in params and shapes(group) == shapes(params[name]):
+      params[name] = jax.tree.map(lambda new, old: jax.device_put(new, old.sharding),
+                                  group, params[name])
+      copied.append(name)
+    else:
+      skipped.append(name)
+  if not copied:
+    raise errors.ConfigError(
+        f'pretrained.name={pretrained_config.name!r}: none of its layers '
+        f'({", ".join(sorted(source))}) fits model {sorted(params)} in name and shape.')
+  writers.log(f'Initialised {len(copied)} of {len(source)} layer groups from the '
+              f'{pretrained_config.name} weights' + (
+                  f' (kept fresh: {", ".join(skipped)})' if skipped else '') + '.')
   return state.replace(params=params)
 
 
@@ -311,6 +342,8 @@ def train_in_workdir(config, workdir: str, task: Task, mesh, feeder, constants,
   state = create_train_state(task, model, tx, feeder, init_rng, mesh)
   if 'init_from' in config and config.init_from.workdir is not None:
     state = init_from_workdir(state, config.init_from)  # A resumed run's checkpoint wins.
+  if 'pretrained' in config and config.pretrained.name is not None:
+    state = init_from_pretrained(state, config.pretrained)
   ckpt = checkpoint.Checkpointer(
       workdir_lib.checkpoints_dir(workdir), every_steps=config.checkpoint_every_steps,
       max_to_keep=config.keep_checkpoints)

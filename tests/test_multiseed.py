@@ -105,6 +105,17 @@ def test_a_damaged_seed_checkpoint_sends_every_seed_back_one_step(tmp_path, caps
   assert keep(after) == keep(before)
 
 
+def test_runs_that_start_from_other_weights_are_refused_not_started_from_scratch(tmp_path):
+  import ml_collections
+  config = mlp_config()
+  with config.unlocked():
+    config.pretrained = ml_collections.ConfigDict({'name': 'squeezenet1_1',
+                                                   'weights_dir': str(tmp_path)})
+  with pytest.raises(errors.ConfigError, match='pretrained.name is set'):
+    multiseed.train_and_evaluate_seeds(config, [0, 1], [str(tmp_path / 'a'), str(tmp_path / 'b')])
+  assert not os.path.exists(tmp_path / 'a')
+
+
 def test_unsupported_tasks_and_bad_seed_lists_fail_early(tmp_path):
   # A language model's token stream is not an in-memory feeder (no per-seed orders).
   with pytest.raises(errors.ConfigError, match='not held in memory'):

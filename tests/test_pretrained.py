@@ -493,3 +493,20 @@ def test_get_weights_a_wrong_or_missing_archive_is_one_error_line(tmp_path):
                                  f'--archive={tmp_path / "missing.tar.gz"}'))
   assert 'is not a file' in line
   assert not (tmp_path / 'w').exists()
+
+
+def test_a_config_starts_from_pretrained_weights_and_keeps_frozen_ones(tmp_path, monkeypatch,
+                                                                        capsys):
+  import tensorflow_datasets as tfds
+  from research import train, workdir
+  from testlib import load_config, quiet
+  config = quiet(load_config('cifar10_squeezenet', 'frozen,runlocal'))
+  weights = fw.pretrained_on_generated_files(config, tmp_path / 'weights', monkeypatch)
+  with tfds.testing.mock_data(num_examples=16):
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
+  out = capsys.readouterr().out
+  assert 'Initialised 9 of 10 layer groups from the squeezenet1_1 weights (kept fresh: conv10)' in out
+  run = workdir.load_run(str(tmp_path / 'run'))
+  assert run.params['conv10']['kernel'].shape[-1] == 10  # CIFAR-10's classes, trained fresh
+  for name in config.optimizer.frozen_modules:  # Frozen: still exactly the file's weights.
+    jax.tree.map(np.testing.assert_array_equal, run.params[name], weights[name])

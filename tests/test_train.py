@@ -32,6 +32,8 @@ def train_on_test_data(config, tmp_path, monkeypatch, run) -> dict:
     fake_weights.style_config_on_generated_files(config, str(tmp_path / 'style'), monkeypatch)
     return train.train_and_evaluate(config, str(run))
   spec = DATASETS[config.dataset.name]
+  if 'pretrained' in config and config.pretrained.name is not None:  # Generated weights.
+    fake_weights.pretrained_on_generated_files(config, tmp_path / 'weights', monkeypatch)
   if spec.labelled_text and config.text.vectors_path is not None:  # Pre-trained vectors.
     config.text.vectors_path = write_word_vectors(
         str(tmp_path / 'vectors.bin'), config.model.embed_dim)

