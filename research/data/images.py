@@ -8,11 +8,13 @@ statistics; 1-D signals (MNIST-1D) are standardized alike.
 
 from __future__ import annotations
 
+import io
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research import errors, writers
+from research import errors, fileio, writers
 from research.data import datasets
 from research.data.registry import DATASETS
 from research.data.feeding import ArraySplits
@@ -117,3 +119,38 @@ def synthetic(config, input_shape, num_classes: int, num_train: int = 4096,
       eval_inputs=rng.standard_normal((num_eval, *input_shape), np.float32),
       eval_labels=rng.integers(0, num_classes, num_eval).astype(np.int32),
       num_classes=num_classes)
+
+
+# Image modes PIL decodes that hold colour; grey-scale ones ('L', 'I', '1',
+# 'LA', ...) are refused by read_rgb.
+_COLOUR_MODES = ('RGB', 'RGBA', 'P', 'CMYK', 'YCbCr', 'RGBX')
+
+
+def read_rgb(path: str, long_side: int | None, *, what: str) -> np.ndarray:
+  """An image file (a photo, a painting) as float32 RGB in [0, 255], its
+  longer side resized to `long_side` (bicubic, aspect kept; None: as it is).
+  Grey-scale files are refused: style transfer has no colour to take from
+  or give to them."""
+  from PIL import Image, UnidentifiedImageError
+  if not fileio.isfile(path):
+    raise errors.DataNotFoundError(
+        f'The {what} {path!r} does not exist. The photographs and paintings of the '
+        'examples come from `python -m launch.get_data photos` and '
+        '`python -m launch.get_data paintings` (into data/photos and data/paintings).')
+  try:
+    image = Image.open(io.BytesIO(fileio.read_bytes(path)))
+    image.load()
+  except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    if isinstance(e, OSError) and errors.system_cause(e):
+      raise
+    raise errors.DataError(f'The {what} {path!r} is not an image PIL can read ({e}).') from e
+  if image.mode not in _COLOUR_MODES:
+    raise errors.DataError(
+        f'The {what} {path!r} is grey-scale (PIL mode {image.mode}); style transfer needs '
+        'a colour (RGB) image.')
+  image = image.convert('RGB')
+  if long_side is not None:
+    scale = long_side / max(image.size)
+    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+    image = image.resize(size, Image.Resampling.BICUBIC)
+  return np.asarray(image, np.float32)

@@ -80,19 +80,14 @@ def plot_pairs(photos_BxHxWx3, stylised_BxHxWx3, path: str) -> str:
   return os.fspath(path)
 
 
-def plot_gatys_table(table, root: str) -> list[str]:
-  """ROOT/TABLE/grid.png: each photo (columns) in each painting's style (rows),
-  the paintings down the left and the photos along the top; and
-  ROOT/TABLE/lbfgs_vs_adam.png: the losses against iterations of the photos
-  done by both optimisers."""
+def plot_gatys_grid(results: list[tuple[str, str, str]], path: str) -> str:
+  """Each photo (columns) in each painting's style (rows), the paintings down
+  the left and the photos along the top; `results` holds (photo file,
+  painting file, stylised PNG) triples."""
   from PIL import Image
-  from research.reproduce import runner
-  from research.tasks import neural_style
-  runs = {row.name: runner.run_dir(root, table, row, 0) for row in table.rows}
-  configs = {row.name: runner.load_row_config(row, 0) for row in table.rows}
-  lbfgs = [r for r in table.rows if r.name.endswith('L-BFGS')]
-  photos = list(dict.fromkeys(configs[r.name].dataset.content for r in lbfgs))
-  paintings = list(dict.fromkeys(configs[r.name].dataset.style for r in lbfgs))
+  from research.data import images
+  photos = list(dict.fromkeys(photo for photo, _, _ in results))
+  paintings = list(dict.fromkeys(painting for _, painting, _ in results))
   plt = figures()
   fig, axes = plt.subplots(len(paintings) + 1, len(photos) + 1,
                            figsize=(2.6 * (len(photos) + 1), 2.2 * (len(paintings) + 1)),
@@ -100,27 +95,15 @@ def plot_gatys_table(table, root: str) -> list[str]:
   for ax in axes.ravel():
     ax.axis('off')
   for j, photo in enumerate(photos):
-    axes[0][j + 1].imshow(neural_style.load_rgb(photo, 256, what='photo').astype(np.uint8))
+    axes[0][j + 1].imshow(images.read_rgb(photo, 256, what='photo').astype(np.uint8))
     axes[0][j + 1].set_title(os.path.splitext(os.path.basename(photo))[0], fontsize=9)
   for i, painting in enumerate(paintings):
-    axes[i + 1][0].imshow(neural_style.load_rgb(painting, 256, what='painting').astype(np.uint8))
+    axes[i + 1][0].imshow(images.read_rgb(painting, 256, what='painting').astype(np.uint8))
     axes[i + 1][0].set_title(os.path.splitext(os.path.basename(painting))[0], fontsize=9)
-  for row in lbfgs:
-    c = configs[row.name]
-    i, j = paintings.index(c.dataset.style), photos.index(c.dataset.content)
-    image = Image.open(io.BytesIO(fileio.read_bytes(fileio.join(runs[row.name], 'stylized.png'))))
-    axes[i + 1][j + 1].imshow(np.asarray(image))
+  for photo, painting, stylised in results:
+    image = Image.open(io.BytesIO(fileio.read_bytes(stylised)))
+    axes[paintings.index(painting) + 1][photos.index(photo) + 1].imshow(np.asarray(image))
   fig.tight_layout()
-  out_dir = fileio.join(root, table.name)
-  grid = fileio.join(out_dir, 'grid.png')
-  fileio.save_figure(fig, grid, dpi=100)
+  fileio.save_figure(fig, path, dpi=100)
   plt.close(fig)
-  pairs = {}
-  for row in table.rows:
-    if row.name.endswith('Adam'):
-      twin = row.name[:-len('Adam')] + 'L-BFGS'
-      pairs[f'{twin.split(" x ")[0]}, L-BFGS'] = runs[twin]
-      pairs[f'{row.name.split(" x ")[0]}, Adam'] = runs[row.name]
-  curves = fileio.join(out_dir, 'lbfgs_vs_adam.png')
-  plot_loss_comparison(pairs, curves)
-  return [grid, curves]
+  return os.fspath(path)

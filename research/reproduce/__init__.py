@@ -67,8 +67,9 @@ def tabulate(table: Table, *, seeds: int, root: str, fmt: str = 'markdown',
   fileio.write_atomically(fileio.join(out_dir, f'table.{ext}'), text + '\n')
   fileio.write_atomically(fileio.join(out_dir, 'table.json'), json.dumps(
       summary, indent=2, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
-  if table.figures is not None and all(s['mean'] is not None for s in summary):
-    table.figures(table, seeds, root)
+  if table.figures and all(s['mean'] is not None for s in summary):
+    from research.reproduce.figures import FIGURES
+    FIGURES[table.figures](table, seeds, root)
   if any(s['mean'] is not None for s in summary):
     from research import plots
     plots.plot_table(table.title, table.unit, summary,

@@ -4,7 +4,6 @@ figure and its source), the metrics they report, and the `TABLES` registry."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,9 +59,9 @@ class Table:
   # the paper's own (e.g. what `launch.get_data NAME` writes), else `stand_in`.
   papers_data: str = ''
   stand_in: str = ''
-  # (table, seeds, root) -> [paths]: pictures of the finished runs beyond the
-  # summary plot (e.g. a grid of stylised images), written into ROOT/TABLE/.
-  figures: Callable[..., list[str]] | None = None
+  # A key of research.reproduce.figures.FIGURES: pictures of the finished runs
+  # beyond the summary plot (e.g. a grid of stylised images), in ROOT/TABLE/.
+  figures: str = ''
 
   @property
   def unit(self) -> str:
@@ -109,11 +108,6 @@ def _gatys_rows():
   return (tuple(row(photo, painting, 'lbfgs')
                 for painting in GATYS_PAINTINGS for photo in GATYS_PHOTOS)
           + tuple(row(photo, GATYS_PAINTINGS[0], 'adam') for photo in GATYS_PHOTOS))
-
-
-def _gatys_figures(table, seeds, root):
-  from research.plots import style
-  return style.plot_gatys_table(table, root)
 
 
 TABLES: dict[str, Table] = {
@@ -362,5 +356,5 @@ TABLES: dict[str, Table] = {
         note=(f'One run per image (deterministic: the photo is the start). L-BFGS: '
               f'{GATYS_STEPS["lbfgs"]} iterations with a zoom line search; Adam: '
               f'{GATYS_STEPS["adam"]} steps at lr 10. No paper figures: the paper shows pictures.'),
-        figures=_gatys_figures),
+        figures='gatys_grid'),
 }

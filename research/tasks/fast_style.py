@@ -48,7 +48,7 @@ def load_constants(config, feeder, mesh) -> dict[str, Any]:
   """The loss network's weights and the painting's Grams (the content
   targets are each batch's photos' own features)."""
   del feeder
-  style = neural_style.load_rgb(config.style.image, config.style.image_size,
+  style = images.read_rgb(config.style.image, config.style.image_size,
                                 what='style image (style.image)')
   return jax.device_put(neural_style.network_and_style(config, style),
                         parallel.replicated(mesh))

@@ -26,7 +26,6 @@ write the image so far under WORKDIR/progress/.
 from __future__ import annotations
 
 import dataclasses
-import io
 from typing import Any, Iterator
 
 import jax
@@ -34,15 +33,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from research import config_lib, errors, fileio, parallel, pretrained
+from research.data import images
 from research.models import imagenet
 from research.models.style import Pixels, pixels_params
 from research.plots import style as pictures
 from research.tasks import base
 
 INITS = ('content', 'noise')
-# Image modes PIL decodes that hold colour; grey-scale ones ('L', 'I', '1',
-# 'LA', ...) are refused: a Gram matrix of a grey photo has no colour to give.
-_COLOUR_MODES = ('RGB', 'RGBA', 'P', 'CMYK', 'YCbCr', 'RGBX')
 
 
 # --- the losses (pure; tested against hand-computed values) -----------------------
@@ -106,34 +103,6 @@ def perceptual_losses(image_BxHxWx3, constants, config,
 
 # --- data: one photo and one painting ---------------------------------------------
 
-def load_rgb(path: str, long_side: int | None, *, what: str) -> np.ndarray:
-  """An image file as float32 RGB in [0, 255], its longer side resized to
-  `long_side` (bicubic, aspect kept; None: as it is)."""
-  from PIL import Image, UnidentifiedImageError
-  if not fileio.isfile(path):
-    raise errors.DataNotFoundError(
-        f'The {what} {path!r} does not exist. The photographs and paintings of the '
-        'examples come from `python -m launch.get_data photos` and '
-        '`python -m launch.get_data paintings` (into data/photos and data/paintings).')
-  try:
-    image = Image.open(io.BytesIO(fileio.read_bytes(path)))
-    image.load()
-  except (UnidentifiedImageError, OSError, SyntaxError) as e:
-    if isinstance(e, OSError) and errors.system_cause(e):
-      raise
-    raise errors.DataError(f'The {what} {path!r} is not an image PIL can read ({e}).') from e
-  if image.mode not in _COLOUR_MODES:
-    raise errors.DataError(
-        f'The {what} {path!r} is grey-scale (PIL mode {image.mode}); style transfer needs '
-        'a colour (RGB) image.')
-  image = image.convert('RGB')
-  if long_side is not None:
-    scale = long_side / max(image.size)
-    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
-    image = image.resize(size, Image.Resampling.BICUBIC)
-  return np.asarray(image, np.float32)
-
-
 @dataclasses.dataclass
 class ImagePairFeeder:
   """A photo (content) and a painting (style). Steps take no batch: the image
@@ -174,8 +143,8 @@ class ImagePairFeeder:
 def make_feeder(config, mesh) -> ImagePairFeeder:
   del mesh
   ds = config.dataset
-  content = load_rgb(ds.content, ds.image_size, what='content image (dataset.content)')
-  style = load_rgb(ds.style, ds.style_image_size or ds.image_size,
+  content = images.read_rgb(ds.content, ds.image_size, what='content image (dataset.content)')
+  style = images.read_rgb(ds.style, ds.style_image_size or ds.image_size,
                    what='style image (dataset.style)')
   return ImagePairFeeder(content_HxWx3=content, style_HxWx3=style, init=config.style.init,
                         network=config.loss_network.name)
