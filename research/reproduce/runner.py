@@ -97,6 +97,7 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
   WORKDIR.log; a failed run is reported after the others finish.
   """
   from research.data import datasets
+  from research.data.registry import DATASETS
 
   def missing(row, seed):
     return not fileio.exists(fileio.join(run_dir(root, table, row, seed), 'results.json'))
@@ -109,11 +110,14 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
       jobs += [(row, 0, num_seeds)] if any(missing(row, s) for s in range(num_seeds)) else []
     else:
       jobs += [(row, s, 1) for s in range(num_seeds) if missing(row, s)]
-  # Prepare every dataset here first: two workers building the same one into
-  # the same directory would race.
+  # Prepare every TFDS dataset here first: two workers building the same one
+  # into the same directory would race. (A task's own inputs, such as a style
+  # run's two image files, are read by each run.)
   prepared = set()
   for row, _, _ in jobs:
     dataset = load_row_config(row, 0, repo_root).dataset
+    if dataset.name not in DATASETS:
+      continue
     if dataset.to_json_best_effort() not in prepared:
       datasets.prepare(dataset)
       prepared.add(dataset.to_json_best_effort())
