@@ -35,9 +35,12 @@ METRICS = {
                       lambda r, split: float(r[f'{split}_squared_error'])),
     # Neural style transfer's objective (Gatys et al. 2016, eq. 7) and its parts,
     # of the final image (research/tasks/neural_style.py).
-    'perceptual_loss': ('perceptual loss', lambda r, split: float(r[f'{split}_loss'])),
-    'content_loss': ('content loss', lambda r, split: float(r[f'{split}_content_loss'])),
-    'style_loss': ('style loss', lambda r, split: float(r[f'{split}_style_loss'])),
+    # (of 0..255 pixels: in units of 1e9, or 1e6 for the style loss).
+    'perceptual_loss': ('perceptual loss / 1e9',
+                        lambda r, split: float(r[f'{split}_loss']) / 1e9),
+    'content_loss': ('content loss / 1e9',
+                     lambda r, split: float(r[f'{split}_content_loss']) / 1e9),
+    'style_loss': ('style loss / 1e6', lambda r, split: float(r[f'{split}_style_loss']) / 1e6),
     # The best of the periodic evaluations (train.best_during_training).
     'best_accuracy': ('best-during-training accuracy %',
                       lambda r, split: 100.0 * float(r[f'best_{split}_accuracy'])),
@@ -350,9 +353,11 @@ TABLES: dict[str, Table] = {
         metric='perceptual_loss', splits=('image',),
         extra_metrics=('content_loss', 'style_loss'),
         rows=_gatys_rows(),
-        papers_data=('scikit-image\'s photographs and public-domain paintings (`launch.get_data '
-                     'photos|paintings`), VGG-19\'s Keras/Oxford convolutions (`launch.get_weights '
-                     'vgg19`, quantised to 256 levels per layer)'),
+        stand_in=('scikit-image\'s photographs (the paper\'s is of the Neckarfront in '
+                  'Tübingen) and public-domain paintings (`launch.get_data photos|paintings`: '
+                  'The Starry Night is one of the paper\'s, Kandinsky\'s Composition VIII '
+                  'stands in for its Composition VII); VGG-19\'s Keras/Oxford convolutions '
+                  '(`launch.get_weights vgg19`, quantised to 256 levels per layer)'),
         note=(f'One run per image (deterministic: the photo is the start). L-BFGS: '
               f'{GATYS_STEPS["lbfgs"]} iterations with a zoom line search; Adam: '
               f'{GATYS_STEPS["adam"]} steps at lr 10. No paper figures: the paper shows pictures.'),
