@@ -1,5 +1,6 @@
 """Optimizers and schedules from config (known answers)."""
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -41,12 +42,17 @@ def test_every_optimizer_descends_a_quadratic(name):
   params = jnp.array([3.0, -2.0])
   state = tx.init(params)
   objective = lambda p: jnp.sum(p ** 2)
-  for _ in range(steps):
+
+  @jax.jit
+  def step(params, state):
     # As the train step calls every optimizer (L-BFGS's line search needs the
     # value and a way to re-evaluate it; the others ignore them).
     updates, state = tx.update(2 * params, state, params, value=objective(params),
                                grad=2 * params, value_fn=objective)
-    params = params + updates
+    return params + updates, state
+
+  for _ in range(steps):
+    params, state = step(params, state)
   assert float(objective(params)) < 0.5
 
 
