@@ -8,7 +8,17 @@ index), on the config's real data or, with --synthetic, on random data (no
 TensorFlow needed): images of shape H,W,C for classification configs, token
 streams over a vocabulary of V ids (--synthetic=V) for language models. An
 example is one image, or one sequence of `seq_len` tokens. The last line is machine-readable:
-`examples_per_second=<float>`.
+`examples_per_second=<float>`. `seconds_per_step` (best repeat) is the figure for style
+transfer, where a step is one iteration on one image; an L-BFGS step also reports its
+objective evaluations (1 + its line search's) and seconds per evaluation.
+
+`--against=torch` then runs the config's PyTorch twin (launch/benchmark_torch.py) in a
+subprocess of `--torch_python`, on the same cores, the same numbers of steps, and prints
+both figures, their ratio and both objectives at the start, which must agree to 1e-4
+(research/torch_twin.py; twins: Gatys style transfer, configs/gatys_style.py):
+
+  python -m launch.benchmark --config=configs/gatys_style.py:size=256,optimizer=adam \
+      --steps=10 --warmup=3 --against=torch --torch_python=/path/to/torchenv/bin/python
 """
 
 import sys
@@ -27,26 +37,51 @@ _SYNTHETIC = flags.DEFINE_string(
     'synthetic', None,
     'Random data instead of the dataset: H,W,C images, or V (vocabulary size) for LMs.')
 _NUM_CLASSES = flags.DEFINE_integer('num_classes', 10, 'Classes for --synthetic.')
+_AGAINST = flags.DEFINE_enum('against', None, ['torch'],
+                             "Also time the config's PyTorch twin and compare.")
+_TORCH_PYTHON = flags.DEFINE_string('torch_python', sys.executable,
+                                    'A Python with torch, for --against=torch.')
 flags.mark_flags_as_required(['config'])
 
 
 def main(argv):
   del argv
-  from research import benchmark, errors
+  from research import benchmark, errors, torch_twin
+  comparison = None
   try:
     shape = None
     if _SYNTHETIC.value:
       shape = tuple(int(d) for d in _SYNTHETIC.value.split(','))
-    report = benchmark.benchmark(
-        _CONFIG.value, steps=_STEPS.value, warmup=_WARMUP.value, repeats=_REPEATS.value,
-        synthetic_shape=shape, num_classes=_NUM_CLASSES.value)
+    if _AGAINST.value == 'torch':
+      if shape is not None:
+        raise errors.ConfigError('--against=torch runs on the config\'s own data: drop '
+                                 '--synthetic.')
+      report, twin, comparison = torch_twin.against_torch(
+          _CONFIG.value, torch_python=_TORCH_PYTHON.value, steps=_STEPS.value,
+          warmup=_WARMUP.value, repeats=_REPEATS.value)
+    else:
+      report = benchmark.benchmark(
+          _CONFIG.value, steps=_STEPS.value, warmup=_WARMUP.value, repeats=_REPEATS.value,
+          synthetic_shape=shape, num_classes=_NUM_CLASSES.value)
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
   for key, value in report.items():
     if key != 'examples_per_second':
       print(f'{key}: {value}')
+  if comparison is not None:
+    for key, value in twin.items():
+      if f'torch_{key}' not in comparison:
+        print(f'torch_{key}: {value}')
+    for key, value in comparison.items():
+      print(f'{key}: {value}')
   print(f'examples_per_second={report["examples_per_second"]:.1f}')
+  if comparison is not None and not comparison['losses_agree']:
+    print(f'error: the objectives at the start differ by a relative '
+          f'{comparison["loss_at_start_relative_difference"]:.3g} (tolerance '
+          f'{torch_twin.LOSS_RTOL:g}): the twin does not compute the same step, so the ratio '
+          'above compares different work.', file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == '__main__':

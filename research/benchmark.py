@@ -1,4 +1,13 @@
-"""Measures a config's compiled training step (used by `launch.benchmark`)."""
+"""Measures a config's compiled training step (used by `launch.benchmark`).
+
+Besides speed, the report holds the objective at the start and after the
+first step (`loss_at_start`, `loss_after_first_step`): a twin of the step in
+another framework (research/torch_twin.py) must start from the same value.
+An L-BFGS step evaluates the objective a varying number of times (1 + its
+line search's), so for it the report also counts evaluations per step and
+gives seconds per evaluation, the figure that compares across
+implementations whose line searches take different paths.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,8 @@ import time
 from typing import Any
 
 import jax
+import numpy as np
+import optax
 
 from research import errors, optim, parallel, train
 from research import step as step_lib
@@ -49,21 +60,32 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
   compile_seconds = time.perf_counter() - t0
 
   step = 0
+  first_losses = []  # the objective before the first and the second update
+  lbfgs = config.optimizer.name == 'lbfgs'
+  evaluations = 0
 
   def run(n):
-    nonlocal state, step
+    nonlocal state, step, evaluations
     metrics = None
     for _ in range(n):
       state, metrics = compiled(state, step_rng, constants, *feeder.train_args(step))
+      if len(first_losses) < 2:
+        first_losses.append(metrics['loss'])
+      if lbfgs:  # Read now: the next step donates the state that holds it.
+        evaluations += 1 + linesearch_evaluations(state.opt_state)
       step += 1
     jax.block_until_ready((state, metrics))
 
   run(warmup)
-  rates = []
+  rates, seconds, per_step = [], [], []
   for _ in range(repeats):
-    t0 = time.perf_counter()
+    evaluations0, t0 = evaluations, time.perf_counter()
     run(steps)
-    rates.append(steps * config.batch_size / (time.perf_counter() - t0))
+    elapsed = time.perf_counter() - t0
+    rates.append(steps * config.batch_size / elapsed)
+    seconds.append(elapsed / steps)
+    per_step.append((evaluations - evaluations0) / steps)
+  best = int(np.argmin(seconds))
   report = {
       'config_model': config.model.name,
       'devices': f'{jax.device_count()} x {jax.devices()[0].device_kind}',
@@ -71,6 +93,7 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
       'params': train.num_params(state.params),
       'compile_seconds': round(compile_seconds, 3),
       'steps_per_second': round(max(rates) / config.batch_size, 2),
+      'seconds_per_step': round(seconds[best], 6),
       'examples_per_second_each_repeat': [round(r, 1) for r in rates],
       'peak_host_rss_mb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
   }
@@ -79,5 +102,16 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
     report['peak_device_memory_mb'] = round(stats['peak_bytes_in_use'] / 2**20, 1)
   if config.task == 'language_model':
     report['tokens_per_second'] = round(max(rates) * config.seq_len, 1)
+  if lbfgs:
+    report['evaluations_per_step_each_repeat'] = [round(e, 2) for e in per_step]
+    report['seconds_per_evaluation'] = round(seconds[best] / per_step[best], 6)
+  for key, loss in zip(('loss_at_start', 'loss_after_first_step'), first_losses):
+    report[key] = float(loss)
   report['examples_per_second'] = float(max(rates))
   return report
+
+
+def linesearch_evaluations(opt_state) -> int:
+  """Objective evaluations of an L-BFGS step's zoom line search (each one a
+  value and gradient), from the optimizer state after the step."""
+  return int(optax.tree_utils.tree_get(opt_state, 'num_linesearch_steps'))
