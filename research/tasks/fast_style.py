@@ -104,8 +104,7 @@ def stylize(model: TransformNet, params, rgb_BxHxWx3, network: str) -> np.ndarra
   """Photos (RGB in [0, 255]) -> their stylised versions, uint8 RGB."""
   from research import pretrained
   out = model.apply({'params': params}, jnp.asarray(rgb_BxHxWx3, jnp.float32))
-  rgb = pretrained.deprocess(network, out)
-  return np.asarray(jnp.clip(jnp.round(rgb), 0, 255), np.uint8)
+  return np.asarray(pretrained.displayable(network, out))
 
 
 def plot_run(workdir, config, model, state, feeder) -> list[str]:

@@ -235,8 +235,7 @@ def check_loss_config(config) -> None:
 def image_rgb(model: Pixels, params, config) -> np.ndarray:
   """The current image as uint8 RGB (clipped to the displayable range)."""
   x = model.apply({'params': params})
-  rgb = pretrained.deprocess(config.loss_network.name, x)[0]
-  return np.asarray(jnp.clip(jnp.round(rgb), 0, 255), np.uint8)
+  return np.asarray(pretrained.displayable(config.loss_network.name, x)[0])
 
 
 def plot_run(workdir, config, model, state, feeder) -> list[str]:
