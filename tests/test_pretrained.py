@@ -497,3 +497,15 @@ def test_a_config_starts_from_pretrained_weights_and_keeps_frozen_ones(tmp_path,
   assert run.params['conv10']['kernel'].shape[-1] == 10  # CIFAR-10's classes, trained fresh
   for name in config.optimizer.frozen_modules:  # Frozen: still exactly the file's weights.
     jax.tree.map(np.testing.assert_array_equal, run.params[name], weights[name])
+
+
+def test_pretrained_weights_that_fit_no_layer_of_the_model_are_one_error(tmp_path, monkeypatch):
+  import ml_collections
+  from research import train
+  from testlib import load_config, quiet
+  config = quiet(load_config('digits_mlp', 'runlocal'))
+  with config.unlocked():
+    config.pretrained = ml_collections.ConfigDict({'name': 'squeezenet1_1', 'weights_dir': ''})
+  fw.pretrained_on_generated_files(config, tmp_path / 'weights', monkeypatch)
+  with pytest.raises(errors.ConfigError, match="none of its layers .* fits model"):
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
