@@ -6,6 +6,7 @@ import os
 import pytest
 
 from research import errors, reproduce
+from research.reproduce import runner
 from testlib import REPO_ROOT
 
 
@@ -116,3 +117,23 @@ def test_parallel_workers_give_the_same_numbers_as_in_process(tmp_path, monkeypa
   result = json.load(open(tmp_path / 'a' / 'tiny' / 'perceptron' / 'seed_0' / 'results.json'))
   assert result['wall_seconds'] > 0
   assert os.path.exists(tmp_path / 'a' / 'tiny' / 'perceptron' / 'seed_0.log')
+
+
+def test_the_pool_starts_the_longest_runs_first_and_keeps_the_order_of_unestimated_ones():
+  row = lambda name, minutes=None: reproduce.Row(name, 'configs/digits_mlp.py',
+                                                  cpu_minutes=minutes)
+  small, cnn, resnet = row('small', 1.0), row('cnn', 19.0), row('resnet', 32.0)
+  jobs = [(small, 0, 1), (small, 1, 1), (cnn, 0, 1), (cnn, 1, 1), (resnet, 0, 1)]
+  assert [(r.name, s) for r, s, _ in runner.schedule(jobs)] == [
+      ('resnet', 0), ('cnn', 0), ('cnn', 1), ('small', 0), ('small', 1)]
+  # Table order: the slow row starts last and runs alone (1 + 19 + 32 = 52
+  # minutes, the other worker idle after 20); longest first: 38 minutes.
+  in_order = [runner.job_minutes(j) for j in jobs]
+  assert runner.pool_minutes(in_order, 2) == 52.0
+  assert runner.pool_minutes([runner.job_minutes(j) for j in runner.schedule(jobs)], 2) == 38.0
+  # A vmapped row's job trains all its seeds: its cost is theirs together.
+  assert runner.job_minutes((small, 0, 3)) == 3.0
+  # Rows with no estimate (e.g. a teacher row before its student) keep their order.
+  teacher, student = row('teacher'), row('student')
+  unestimated = [(teacher, 0, 1), (student, 0, 1)]
+  assert runner.schedule(unestimated) == unestimated

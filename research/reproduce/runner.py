@@ -86,6 +86,30 @@ def launch_command(row: Row, seed: int, workdir: str, repo_root: str,
           *(f'--config.{k}={v}' for k, v in row.overrides)]
 
 
+def job_minutes(job) -> float | None:
+  """A job's expected one-core minutes (None when its row gives none)."""
+  row, _, num_seeds = job
+  return None if row.cpu_minutes is None else row.cpu_minutes * num_seeds
+
+
+def schedule(jobs: list) -> list:
+  """Longest job first (the LPT rule: a pool of W workers then finishes within
+  4/3 of the best possible time), so that a slow row does not start last and run
+  alone while the other workers idle. Jobs without an estimate keep their table
+  order, after the estimated ones; the sort is stable, so rows of equal cost
+  (and tables whose rows depend on earlier rows, which give no estimates) keep
+  their order."""
+  return sorted(jobs, key=lambda job: -(job_minutes(job) or 0.0))
+
+
+def pool_minutes(minutes: list[float], workers: int) -> float:
+  """When `workers` greedy workers finish `minutes` of jobs taken in order."""
+  finish = [0.0] * workers
+  for m in minutes:
+    finish[finish.index(min(finish))] += m
+  return max(finish)
+
+
 def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
                       workers: int = 2) -> None:
   """Trains every missing (row, seed) as a `launch.train` subprocess, `workers`
@@ -110,6 +134,12 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
       jobs += [(row, 0, num_seeds)] if any(missing(row, s) for s in range(num_seeds)) else []
     else:
       jobs += [(row, s, 1) for s in range(num_seeds) if missing(row, s)]
+  jobs = schedule(jobs)
+  minutes = [job_minutes(job) for job in jobs]
+  if jobs and all(m is not None for m in minutes):
+    writers.log(f'[{table.name}] {len(jobs)} runs, about {sum(minutes):.0f} core-minutes: '
+                f'about {pool_minutes(minutes, workers):.0f} minutes on {workers} workers '
+                '(the rows\' cpu_minutes, measured on a 2-core CPU).')
   # Prepare every TFDS dataset here first: two workers building the same one
   # into the same directory would race. (A task's own inputs, such as a style
   # run's two image files, are read by each run.)

@@ -21,6 +21,10 @@ class Row:
   # Too slow for a CPU host (e.g. days): trained only where an accelerator is,
   # or when asked for (`launch.reproduce --accelerator_rows`).
   accelerator: bool = False
+  # Minutes one seed takes on one core of the 2-core development CPU (measured;
+  # the table's seconds column). The worker pool starts the longest jobs first
+  # (runner.schedule), so the slowest row does not start last and finish alone.
+  cpu_minutes: float | None = None
 
 
 # metric -> (unit shown in the table, value of one split in a results.json)
@@ -133,15 +137,15 @@ TABLES: dict[str, Table] = {
         name='fashion_mnist', title='Fashion-MNIST (60k train / 10k test)', metric='accuracy',
         rows=(
             _fmnist('Logistic regression', 'fashion_mnist_logreg', 84.2,
-                    f'{XIAO}: LogisticRegression C=1 l1'),
+                    f'{XIAO}: LogisticRegression C=1 l1', cpu_minutes=0.2),
             _fmnist('MLP 256-256', 'fashion_mnist_mlp', 87.1,
-                    f'{XIAO}: MLPClassifier relu [100]'),
+                    f'{XIAO}: MLPClassifier relu [100]', cpu_minutes=0.7),
             _fmnist('LeNet-5', 'fashion_mnist_lenet5', 91.6,
-                    f'{BENCH}: 2 Conv + pooling (TF docs)'),
+                    f'{BENCH}: 2 Conv + pooling (TF docs)', cpu_minutes=3.3),
             _fmnist('Small CNN (BN, dropout)', 'fashion_mnist_cnn', 92.6,
-                    f'{BENCH}: 3 Conv + pooling + 2 FC + dropout'),
+                    f'{BENCH}: 3 Conv + pooling + 2 FC + dropout', cpu_minutes=19),
             _fmnist('ResNet-20', 'fashion_mnist_resnet', 94.9,
-                    f'{BENCH}: ResNet18 + flips/translation', seeds=1),
+                    f'{BENCH}: ResNet18 + flips/translation', seeds=1, cpu_minutes=32),
         ),
         papers_data=('Fashion-MNIST\'s IDX files (Debian `dataset-fashion-mnist`, '
                      'the same files as the paper\'s release)'),
