@@ -41,6 +41,11 @@ def get_config(arg=None):
   c.seed = 0
 
   c.dataset = config_lib.dataset('photo_folder', manual_dir='data/photo_collection')
+  # Photos outside the collection, each evaluated whole (aspect kept, longer
+  # side `size`) as an eval split named by its file: the photos of the
+  # gatys2016 table, so the johnson2016 table sets this network's loss on each
+  # beside Gatys' per-image optimum of the same loss.
+  c.heldout_photos = tuple(f'data/photos/{p}.png' for p in ('chelsea', 'coffee', 'astronaut'))
   # Pixels as they are (the loss network subtracts its own means).
   c.preprocess = config_lib.preprocess(image_size=arg.size, standardize=False)
 

@@ -216,6 +216,11 @@ def style_config_on_generated_files(config, directory, monkeypatch):
     os.makedirs(config.dataset.data_dir)
     config.style.image = os.path.join(directory, 'painting.png')
     Image.fromarray(rng.integers(0, 256, (30, 36, 3), dtype=np.uint8)).save(config.style.image)
+    heldout = []
+    for name, shape in (('cat', (20, 36, 3)), ('mug', (36, 28, 3))):  # not square: kept
+      heldout.append(os.path.join(directory, f'{name}.png'))
+      Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(heldout[-1])
+    config.heldout_photos = tuple(heldout)
   weights = os.path.join(directory, 'weights')
   install(monkeypatch, config.loss_network.name, weights,
           torch_legacy_bytes(vgg19_raw()), tiny_vgg19())

@@ -69,6 +69,30 @@ def fast_style_run(tmp_path_factory):
   return tmp
 
 
+def test_each_heldout_photo_is_an_eval_split_of_its_own_at_its_own_shape(fast_style_run):
+  import json
+  result = json.load(open(fast_style_run / 'run' / 'results.json'))
+  # The generated collection's test photos, and the two held-out photos (whole,
+  # 20x36 and 36x28 at a longer side of 32 px), each with Gatys' three losses.
+  for split in ('test', 'cat', 'mug'):
+    parts = result[f'{split}_content_loss'] + 1e3 * result[f'{split}_style_loss']
+    assert result[f'{split}_loss'] == pytest.approx(parts, rel=1e-5)
+  assert result['cat_examples'] == 1 and result['mug_examples'] == 1
+  assert result['cat_loss'] != result['mug_loss']
+
+
+def test_heldout_photos_must_name_distinct_splits():
+  from research.tasks import fast_style
+  from testlib import load_config
+  config = load_config('johnson_style', 'runlocal')
+  config.heldout_photos = ('a/cat.png', 'b/cat.jpg')
+  with pytest.raises(errors.ConfigError, match='distinct identifiers'):
+    fast_style.check_config(config)
+  config.heldout_photos = ('a/test.png',)
+  with pytest.raises(errors.ConfigError, match='other than "test"'):
+    fast_style.check_config(config)
+
+
 @pytest.mark.slow
 def test_stylize_writes_each_photo_at_its_size_and_refuses_bad_input(fast_style_run):
   import subprocess

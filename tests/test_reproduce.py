@@ -137,3 +137,23 @@ def test_the_pool_starts_the_longest_runs_first_and_keeps_the_order_of_unestimat
   teacher, student = row('teacher'), row('student')
   unestimated = [(teacher, 0, 1), (student, 0, 1)]
   assert runner.schedule(unestimated) == unestimated
+
+
+def test_a_row_that_fills_one_column_reads_its_own_split_and_leaves_the_others_blank():
+  table = reproduce.Table(
+      name='photos', title='Losses per photo', metric='perceptual_loss',
+      splits=('cat', 'mug'), columns_are='photo',
+      rows=(reproduce.Row('one photo', 'configs/gatys_style.py', result_splits=(('mug', 'image'),)),
+            reproduce.Row('network', 'configs/johnson_style.py')))
+  per_row = {'one photo': [{'image_loss': 2e9, 'train_seconds': 5.0}],
+             'network': [{'cat_loss': 3e9, 'mug_loss': 4e9, 'train_seconds': 9.0}]}
+  summary = reproduce.summarize(table, per_row)
+  assert summary[0]['by_split']['mug']['mean'] == 2.0 and summary[0]['mean'] == 2.0
+  assert summary[0]['by_split']['cat'] == {'n': 0, 'mean': None, 'std': None, 'values': [],
+                                           'filled': False}
+  assert [summary[1]['by_split'][s]['mean'] for s in ('cat', 'mug')] == [3.0, 4.0]
+  text = reproduce.render(table, summary)
+  assert 'perceptual loss / 1e9 of each photo' in text
+  assert '| one photo | `configs/gatys_style.py` |  | 2.00 (n=1) |' in text
+  assert '| network | `configs/johnson_style.py` | 3.00 (n=1) | 4.00 (n=1) |' in text
+  assert 'not run yet' not in text

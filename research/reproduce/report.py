@@ -15,20 +15,28 @@ def metric_value(table: Table, result: dict[str, Any], split: str | None = None)
   return METRICS[table.metric][1](result, split or table.splits[-1])
 
 
-def _stats(values: list[float]) -> dict[str, Any]:
+def _stats(values: list[float], filled: bool = True) -> dict[str, Any]:
+  """`filled` False: a column the row does not fill (Row.result_splits)."""
   return dict(n=len(values), mean=float(np.mean(values)) if values else None,
-              std=float(np.std(values)) if len(values) > 1 else None, values=values)
+              std=float(np.std(values)) if len(values) > 1 else None, values=values,
+              **({} if filled else {'filled': False}))
 
 
 def summarize(table: Table, per_row: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
   """Per row: mean/std/values of the last split (the paper's), `by_split` for all."""
   summary = []
+
+  def stats(row, results, metric, column):
+    split = row.result_split(column)
+    if split is None:
+      return _stats([], filled=False)
+    return _stats([METRICS[metric][1](r, split) for r in results])
+
   for row in table.rows:
     results = per_row[row.name]
-    by_split = {split: _stats([metric_value(table, r, split) for r in results])
-                for split in table.splits}
+    by_split = {split: stats(row, results, table.metric, split) for split in table.splits}
     main = by_split[table.splits[-1]]
-    extra = {metric: _stats([METRICS[metric][1](r, table.splits[-1]) for r in results])
+    extra = {metric: stats(row, results, metric, table.splits[-1])
              for metric in table.extra_metrics}
     summary.append(dict(
         row=row.name, config=row.config + (f':{row.arg}' if row.arg else ''),
@@ -59,6 +67,8 @@ def data_lines(table: Table) -> list[str]:
 
 def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -> str:
   def ours(s):
+    if not s.get('filled', True):
+      return ''
     if s['mean'] is None:
       return 'not run yet'
     std = '' if s['std'] is None else f' ± {s["std"]:.{digits}f}'
@@ -106,6 +116,8 @@ def render(table: Table, summary: list[dict[str, Any]], fmt: str = 'markdown') -
   if fmt == 'latex':
     esc = lambda t: t.replace('%', r'\%').replace('_', r'\_').replace('&', r'\&')
     def ours_tex(s):
+      if not s.get('filled', True):
+        return ''
       if s['mean'] is None:
         return '--'
       std = '' if s['std'] is None else rf' $\pm$ {s["std"]:.{digits}f}'

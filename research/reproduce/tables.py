@@ -25,6 +25,15 @@ class Row:
   # the table's seconds column). The worker pool starts the longest jobs first
   # (runner.schedule), so the slowest row does not start last and finish alone.
   cpu_minutes: float | None = None
+  # The table's columns (splits) this row fills, and the split of its runs'
+  # results each reads: ((column, result split), ...). Empty: every column,
+  # from the split of the same name. A Gatys run optimises one photo (split
+  # 'image'); in a table whose columns are photos it fills that photo's only.
+  result_splits: tuple = ()
+
+  def result_split(self, column: str) -> str | None:
+    """The result split that fills `column`; None: this row leaves it blank."""
+    return dict(self.result_splits).get(column) if self.result_splits else column
 
 
 # metric -> (unit shown in the table, value of one split in a results.json)
@@ -69,10 +78,14 @@ class Table:
   # A key of research.reproduce.figures.FIGURES: pictures of the finished runs
   # beyond the summary plot (e.g. a grid of stylised images), in ROOT/TABLE/.
   figures: str = ''
+  # What the columns are when they are not data splits (e.g. 'photo'): the
+  # unit then reads "... of each photo" instead of naming the last column.
+  columns_are: str = ''
 
   @property
   def unit(self) -> str:
-    return f'{self.splits[-1]} {self.unit_label or METRICS[self.metric][0]}'
+    unit = self.unit_label or METRICS[self.metric][0]
+    return f'{unit} of each {self.columns_are}' if self.columns_are else f'{self.splits[-1]} {unit}'
 
 
 def _fmnist(name, config, paper, source, **kw):
@@ -103,6 +116,29 @@ BENCH = 'Fashion-MNIST benchmark list (zalandoresearch README)'
 GATYS_PHOTOS = ('chelsea', 'coffee', 'astronaut')
 GATYS_PAINTINGS = ('starry_night', 'great_wave', 'composition_viii')
 GATYS_STEPS = {'lbfgs': 100, 'adam': 300}
+# The feed-forward network's training crops and the held-out photos' longer
+# side (configs/johnson_style.py:size=N), and its minutes on one core.
+JOHNSON_SIZE = 256
+JOHNSON_MINUTES = 30
+
+
+def _johnson_rows():
+  """Gatys' per-image optimisation of each held-out photo (L-BFGS, Adam), and
+  one feed-forward network (Johnson et al. 2016) trained on the photo
+  collection, evaluated on the same photos with the same loss."""
+  painting = GATYS_PAINTINGS[0]
+  gatys_minutes = {'lbfgs': 4.5, 'adam': 2.4}  # 256 px, one core (table gatys2016)
+  gatys = tuple(
+      Row(f'Gatys, {"L-BFGS" if opt == "lbfgs" else "Adam"} on {photo} alone',
+          'configs/gatys_style.py',
+          f'photo={photo},painting={painting},optimizer={opt},size={JOHNSON_SIZE}',
+          overrides=(('num_train_steps', GATYS_STEPS[opt]),), seeds=1,
+          result_splits=((photo, 'image'),), cpu_minutes=gatys_minutes[opt])
+      for opt in ('lbfgs', 'adam') for photo in GATYS_PHOTOS)
+  johnson = Row('Johnson et al. network, one forward pass (trained on the collection)',
+                'configs/johnson_style.py', f'painting={painting},size={JOHNSON_SIZE}',
+                seeds=1, cpu_minutes=JOHNSON_MINUTES)
+  return gatys + (johnson,)
 
 
 def _gatys_rows():
@@ -366,4 +402,23 @@ TABLES: dict[str, Table] = {
               f'{GATYS_STEPS["lbfgs"]} iterations with a zoom line search; Adam: '
               f'{GATYS_STEPS["adam"]} steps at lr 10. No paper figures: the paper shows pictures.'),
         figures='gatys_grid'),
+    'johnson2016': Table(
+        name='johnson2016',
+        title=('Johnson et al. 2016 feed-forward style transfer vs Gatys et al. 2016 '
+               'per-image optimisation: the loss (eq. 7) on photos the network never saw'),
+        metric='perceptual_loss', splits=GATYS_PHOTOS, columns_are='photo',
+        rows=_johnson_rows(),
+        stand_in=('the network trains on the 191 training photographs of '
+                  '`launch.get_data photo_collection` (Debian\'s wallpapers and desktop '
+                  'photos; the paper: 80,000 COCO photos) and is evaluated on scikit-image\'s '
+                  'photographs (`launch.get_data photos`), none of them in the collection; '
+                  'The Starry Night; VGG-19 as in table gatys2016'),
+        note=('Every row uses the same loss: content layer block4_conv2, style layers '
+              'block1-5_conv1, style weight 1e3, photos and painting at '
+              f'{JOHNSON_SIZE} px on their longer side. A Gatys row optimises one photo\'s '
+              'pixels, so it fills that photo\'s column only (L-BFGS '
+              f'{GATYS_STEPS["lbfgs"]} iterations, Adam {GATYS_STEPS["adam"]} steps, as in '
+              'table gatys2016); the network stylises all three photos, each in one forward '
+              'pass. Its train s is the training; a photo\'s forward pass takes well under a '
+              'second (`python -m launch.stylize`, figures in the text below).')),
 }

@@ -33,15 +33,48 @@ from research.tasks import base, neural_style
 class PhotoFeeder(feeding.InMemoryFeeder):
   """Photos as float RGB in [0, 1] (standardize off), resized to
   preprocess.image_size, held on every device; their label ('photo') is
-  unused, and the data decides no model field."""
+  unused, and the data decides no model field.
+
+  Besides the test split, each of `config.heldout_photos` is an eval split of
+  its own, named by its file's stem: the whole photo (aspect kept, longer side
+  preprocess.image_size, as configs/gatys_style.py reads its photo), so its
+  loss is the one Gatys' per-image optimisation minimises on that photo."""
+
+  def __init__(self, config, mesh, data, heldout: dict[str, np.ndarray]):
+    super().__init__(config, mesh, data)
+    self.heldout = heldout  # split name -> 1 x H x W x 3 in [0, 1]
+    self.eval_splits = ('test', *heldout)
 
   @property
   def model_kwargs(self) -> dict[str, Any]:
     return {}
 
+  def eval_args(self, split: str = 'test'):
+    if split == 'test':
+      yield from super().eval_args(split)
+      return
+    # One photo, in a batch padded to one row per device (masked out).
+    idx, mask = next(feeding.eval_batches(1, self.mesh.size))
+    yield ({'image': parallel.replicate(self.heldout[split], self.mesh)},
+           parallel.global_batch(feeding.process_rows(idx), self.mesh),
+           parallel.global_batch(feeding.process_rows(mask), self.mesh))
+
+
+def heldout_split_name(path: str) -> str:
+  return fileio.path(path).stem
+
+
+def read_heldout(config) -> dict[str, np.ndarray]:
+  photos = {}
+  for path in config.heldout_photos:
+    name = heldout_split_name(path)
+    photos[name] = images.read_rgb(path, config.preprocess.image_size,
+                                   what='held-out photo (heldout_photos)')[None] / 255.0
+  return photos
+
 
 def make_feeder(config, mesh) -> PhotoFeeder:
-  return PhotoFeeder(config, mesh, images.load(config))
+  return PhotoFeeder(config, mesh, images.load(config), read_heldout(config))
 
 
 def load_constants(config, feeder, mesh) -> dict[str, Any]:
@@ -95,6 +128,12 @@ def summarize_eval(sums: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 def check_config(config) -> None:
   neural_style.check_loss_config(config)
+  names = [heldout_split_name(p) for p in config.heldout_photos]
+  if len(set(names)) != len(names) or 'test' in names or not all(
+      n.isidentifier() for n in names):
+    raise errors.ConfigError(
+        f'heldout_photos {tuple(config.heldout_photos)} name the eval splits by their '
+        f'file stems ({names}): they must be distinct identifiers other than "test".')
   if config.preprocess.standardize:
     raise errors.ConfigError('preprocess.standardize must be False: the network reads '
                              'photos as pixels (the loss network has its own means).')
