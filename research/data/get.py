@@ -549,6 +549,62 @@ def unpack_photo_collection(blobs: list[bytes], directory: str) -> list[str]:
   return photo_collection.write(directory, photos)
 
 
+# --- Captioned images: Tux Paint's stamps ----------------------------------------------
+
+TUXPAINT_STAMPS = 'usr/share/tuxpaint/stamps/'
+# A stamp is NAME.png (or .svg) with NAME.txt, whose first line is its English
+# caption and whose other lines are translations (`xx.utf8=...`).
+TUXPAINT_MIN_STAMPS = 700  # the pinned package has 785 PNG stamps with captions
+
+
+def tuxpaint_stamp_files(name: str) -> bool:
+  return name.startswith(TUXPAINT_STAMPS) and name.endswith(('.png', '.txt'))
+
+
+def tuxpaint_captions(files: dict[str, bytes], label: str) -> dict[str, tuple[bytes, str]]:
+  """STAMP path under stamps/ (no extension) -> (PNG bytes, English caption),
+  for every PNG stamp with a caption file (the package's SVG-only stamps
+  would need an SVG renderer and are left out)."""
+  stamps = {}
+  for path, data in sorted(files.items()):
+    if not path.endswith('.txt'):
+      continue
+    stem = path[len(TUXPAINT_STAMPS):-len('.txt')]
+    png = files.get(f'{TUXPAINT_STAMPS}{stem}.png')
+    if png is None:
+      continue
+    lines = data.decode('utf-8', errors='replace').splitlines()
+    caption = ' '.join(lines[0].split()) if lines else ''
+    if not caption or '.utf8=' in caption:
+      raise errors.DataNotFoundError(
+          f'{label}: {path} has no English caption on its first line: not the expected package.')
+    stamps[stem] = (png, caption)
+  if len(stamps) < TUXPAINT_MIN_STAMPS:
+    raise errors.DataNotFoundError(
+        f'{label}: {len(stamps)} captioned PNG stamps (expected at least '
+        f'{TUXPAINT_MIN_STAMPS}): not the expected package.')
+  return stamps
+
+
+def unpack_tuxpaint_stamps(blobs: list[bytes], directory: str) -> list[str]:
+  """DIR/STAMP.png (the stamps' own PNGs, byte for byte; the caption builder
+  puts transparency on white) and DIR/captions.json, STAMP.png -> [caption]."""
+  archive = SOURCES['tuxpaint_stamps'].archives[0]
+  files = archives.deb_files(blobs[0], tuxpaint_stamp_files, archive.file)
+  stamps = tuxpaint_captions(files, archive.file)
+  written, captions = [], {}
+  for stem, (png, caption) in stamps.items():
+    fileio.write_atomically(fileio.join(directory, f'{stem}.png'), png)
+    written.append(f'{stem}.png')
+    captions[f'{stem}.png'] = [caption]
+  fileio.write_json(fileio.join(directory, 'captions.json'), captions)
+  fileio.write_json(fileio.join(directory, 'credits.json'), {
+      'package': archive.package, 'archive': archive.file, 'license': 'GPL-2.0-or-later',
+      'note': 'Tux Paint stamps and their captions (first line of each STAMP.txt), '
+              'as the Tux Paint developers wrote them; see the package copyright file.'})
+  return written + ['captions.json', 'credits.json']
+
+
 def _debian(package: str, version: str, sha256: str, pool: str) -> Archive:
   """A bookworm .deb: `apt-get download PACKAGE=VERSION` fetches it (the pool's
   file name drops the version's epoch)."""
@@ -633,6 +689,13 @@ SOURCES = {
         'Training photographs for the feed-forward style network: DIR/PACKAGE/NAME.png '
         '(--config.dataset.name=photo_folder --config.dataset.manual_dir=DIR); package, '
         'member, sizes, licence and credit of each in DIR/credits.json'),
+    'tuxpaint_stamps': Source(
+        (_debian('tuxpaint-stamps-default', '2022.06.04-1',
+                 '6db6c1bfc870a47f1499d6203b083522eacb57c5f9c87d468f2e92eb6d9d5f34',
+                 't/tuxpaint-stamps'),),
+        unpack_tuxpaint_stamps,
+        'Images with human captions: DIR/CATEGORY/.../STAMP.png and DIR/captions.json '
+        '(--config.dataset.name=caption_folder --config.dataset.manual_dir=DIR)'),
 }
 
 

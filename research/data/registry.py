@@ -113,6 +113,17 @@ DATASETS: dict[str, DatasetSpec] = {
                     'directory, e.g. `python -m launch.get_data photo_collection` '
                     '(photographs from Debian packages, into data/photo_collection); pass it '
                     'as --config.dataset.manual_dir=DIR.')),
+    # A local folder of images with captions, 256x256 (research/data/builders/
+    # caption_folder.py): captions.json / captions.csv / Flickr token files.
+    'caption_folder': DatasetSpec(
+        tfds_name='caption_folder', builds_offline=True, needs_manual_dir=True,
+        label_key='captions', image_shape=(256, 256, 3),
+        how_to_get=('Put images and one caption file in a directory: captions.json '
+                    '({"image path": [captions]}), captions.csv (columns image,caption and '
+                    'optionally split; one row per caption) or Flickr8k/30k as distributed '
+                    '(*.token.txt); e.g. `python -m launch.get_data tuxpaint_stamps` (Tux '
+                    "Paint's captioned stamps, into data/tuxpaint_stamps). Pass it as "
+                    '--config.dataset.manual_dir=DIR.')),
     # Public labelled text (Kim 2014's SST-2; Maas et al. 2011's IMDB reviews).
     # GLUE's SST-2 test labels are hidden: evaluate on 'validation'.
     'glue_sst2': dataclasses.replace(

@@ -1,0 +1,162 @@
+"""Captioned images offline: the caption_folder TFDS builder (a user's
+captions.json / captions.csv, Flickr token files) and `launch.get_data
+tuxpaint_stamps` on a tiny generated .deb."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from research import errors
+from research.data import get
+from research.data.builders import caption_folder
+from test_get_data import image_bytes, make_deb
+from testlib import sha256_of as sha256
+
+
+def save(path, array):
+  from PIL import Image
+  path.parent.mkdir(parents=True, exist_ok=True)
+  Image.fromarray(array).save(path)
+  return path
+
+
+def build(directory, tmp_path):
+  """Every split of the caption_folder dataset in `directory` (prepared as a
+  run prepares it), as lists of examples."""
+  from research import config_lib
+  from research.data import datasets
+  (tmp_path / 'tfds').mkdir(exist_ok=True)
+  config = config_lib.dataset('caption_folder', manual_dir=str(directory),
+                              data_dir=str(tmp_path / 'tfds'))
+  builder = datasets.prepare(config)
+  return {split: list(builder.as_data_source(split=split)) for split in builder.info.splits}
+
+
+def test_a_user_csv_gives_several_captions_per_image_and_its_own_split(tmp_path):
+  photos = tmp_path / 'mine'
+  rng = np.random.default_rng(0)
+  for name in ('a.png', 'sub/b.jpg', 'c.png', 'unlisted.png'):
+    save(photos / name, rng.integers(0, 256, (30, 40, 3), np.uint8))
+  (photos / 'captions.csv').write_text(
+      'image,caption,split\n'
+      'a.png,A red  box.,train\n'
+      'a.png,"A box, red.",train\n'
+      'sub/b.jpg,Two dogs.,test\n'
+      './c.png,A cat.,validation\n')
+  splits = build(photos, tmp_path)
+  assert sorted(splits) == ['test', 'train', 'validation']
+  (a,), (b,), (c,) = splits['train'], splits['test'], splits['validation']
+  assert a['image/filename'] == b'a.png'
+  assert [t.decode() for t in a['captions']] == ['A red box.', 'A box, red.']  # spaces folded
+  assert b['image/filename'] == b'sub/b.jpg' and list(b['captions']) == [b'Two dogs.']
+  assert c['image'].shape == (256, 256, 3) and c['image'].dtype == np.uint8
+
+
+def test_transparency_goes_on_white_and_a_wide_image_is_padded_not_cropped(tmp_path):
+  photos = tmp_path / 'clipart'
+  drawing = np.zeros((20, 80, 4), np.uint8)
+  drawing[:, :40] = (255, 0, 0, 255)  # left half opaque red, right half transparent
+  save(photos / 'wide.png', drawing)
+  captions = {'wide.png': 'A red bar.'}
+  for i in range(12):  # enough images for both hash splits
+    save(photos / f'p{i}.png', np.full((16, 16, 3), 10 * i, np.uint8))
+    captions[f'p{i}.png'] = [f'Picture {i}.', f'Image number {i}.']
+  (photos / 'captions.json').write_text(json.dumps(captions))
+  splits = build(photos, tmp_path)
+  examples = {e['image/filename'].decode(): e for s in splits.values() for e in s}
+  assert len(examples) == 13 and all(len(examples[f'p{i}.png']['captions']) == 2
+                                     for i in range(12))
+  assert {caption_folder.hash_split(n) for n in examples} == {'train', 'test'}
+  image = examples['wide.png']['image'].astype(int)
+  # 80x20 padded to 80x80 (white above and below), then resized to 256.
+  assert (image[:60] >= 250).all() and (image[-60:] >= 250).all()
+  middle = image[128]
+  assert middle[20, 0] > 240 and middle[20, 1] < 15 and middle[20, 2] < 15  # red
+  assert (middle[230] >= 250).all()  # was transparent: white
+
+
+def test_flickr8k_token_file_and_split_lists(tmp_path):
+  photos = tmp_path / 'flickr8k'
+  rng = np.random.default_rng(1)
+  for name in ('1000_a.jpg', '1001_b.jpg', '1002_c.jpg'):
+    save(photos / 'Flicker8k_Dataset' / name, rng.integers(0, 256, (24, 32, 3), np.uint8))
+  (photos / 'Flickr8k.token.txt').write_text(
+      '1000_a.jpg#0\tA child in a pink dress .\n1000_a.jpg#1\tA girl going into a building .\n'
+      '1001_b.jpg#0\tA black dog .\n1002_c.jpg#0\tA man on a rock .\n')
+  (photos / 'Flickr_8k.trainImages.txt').write_text('1000_a.jpg\n')
+  (photos / 'Flickr_8k.devImages.txt').write_text('1001_b.jpg\n')
+  (photos / 'Flickr_8k.testImages.txt').write_text('1002_c.jpg\n')
+  splits = build(photos, tmp_path)
+  assert {s: [e['image/filename'].decode() for e in v] for s, v in splits.items()} == {
+      'train': ['Flicker8k_Dataset/1000_a.jpg'], 'validation': ['Flicker8k_Dataset/1001_b.jpg'],
+      'test': ['Flicker8k_Dataset/1002_c.jpg']}
+  assert len(splits['train'][0]['captions']) == 2
+
+
+@pytest.mark.parametrize('case, match', [
+    ('missing', 'names 1 image'),
+    ('empty', 'an empty caption'),
+    ('not_an_image', 'not an image PIL can read'),
+    ('no_file', 'no caption file'),
+    ('two_files', 'several caption files'),
+    ('bad_header', 'must name the columns'),
+])
+def test_unusable_caption_folders_name_the_file_and_the_fix(tmp_path, case, match):
+  photos = tmp_path / case
+  save(photos / 'a.png', np.zeros((8, 8, 3), np.uint8))
+  rows = {'missing': 'a.png,A box.\nnot_there.png,A cat.\n', 'empty': 'a.png,   \n'}
+  header = 'picture,text\n' if case == 'bad_header' else 'image,caption\n'
+  if case == 'not_an_image':
+    (photos / 'b.png').write_text('not an image')
+  if case != 'no_file':
+    (photos / 'captions.csv').write_text(header + rows.get(case, 'a.png,A box.\nb.png,A cat.\n'))
+  if case == 'two_files':
+    (photos / 'captions.json').write_text('{}')
+  with pytest.raises(errors.DataNotFoundError, match=match):
+    build(photos, tmp_path)
+
+
+# --- launch.get_data tuxpaint_stamps, on a tiny generated .deb ---------------------------
+
+STAMPS = get.TUXPAINT_STAMPS
+
+
+def tiny_tuxpaint_deb(tmp_path, *, count=3, first_line='A red flower.'):
+  files = {}
+  for i in range(count):
+    rgba = np.zeros((12, 10, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 255
+    files[f'{STAMPS}plants/flower{i}.png'] = image_bytes(rgba, 'PNG')
+    files[f'{STAMPS}plants/flower{i}.txt'] = (
+        f'{first_line if i == 0 else f"Flower number {i}."}\nfr.utf8=Une fleur.\n').encode()
+  files[f'{STAMPS}vehicles/car.svg'] = b'<svg/>'  # SVG-only: left out
+  files[f'{STAMPS}vehicles/car.txt'] = b'A car.\n'
+  files[f'{STAMPS}vehicles/car.ogg'] = b'OggS'
+  return make_deb(tmp_path / 'tuxpaint-stamps-default_2022.06.04-1_all.deb', files)
+
+
+def test_tuxpaint_stamps_writes_each_png_stamp_with_its_english_caption(tmp_path, monkeypatch):
+  monkeypatch.setattr(get, 'TUXPAINT_MIN_STAMPS', 3)
+  deb = tiny_tuxpaint_deb(tmp_path)
+  out = tmp_path / 'stamps'
+  written = get.get('tuxpaint_stamps', str(out), archive=str(deb), expected_sha256=sha256(deb))
+  assert sorted(written) == ['captions.json', 'credits.json', 'plants/flower0.png',
+                             'plants/flower1.png', 'plants/flower2.png']
+  captions = json.loads((out / 'captions.json').read_text())
+  assert captions == {'plants/flower0.png': ['A red flower.'],
+                      'plants/flower1.png': ['Flower number 1.'],
+                      'plants/flower2.png': ['Flower number 2.']}
+  assert caption_folder.read_captions(str(out))[0] == captions
+
+
+def test_tuxpaint_stamps_refuses_another_package(tmp_path, monkeypatch):
+  monkeypatch.setattr(get, 'TUXPAINT_MIN_STAMPS', 3)
+  deb = tiny_tuxpaint_deb(tmp_path, first_line='fr.utf8=Une fleur.')
+  with pytest.raises(errors.DataNotFoundError, match='no English caption'):
+    get.get('tuxpaint_stamps', str(tmp_path / 'a'), archive=str(deb), expected_sha256=sha256(deb))
+  deb = tiny_tuxpaint_deb(tmp_path, count=2)
+  with pytest.raises(errors.DataNotFoundError, match='2 captioned PNG stamps'):
+    get.get('tuxpaint_stamps', str(tmp_path / 'b'), archive=str(deb), expected_sha256=sha256(deb))
