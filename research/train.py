@@ -370,6 +370,8 @@ def train_in_workdir(config, workdir: str, task: Task, mesh, feeder, constants,
   with closing_on_error(writer, ckpt):
     state, train_seconds = train_loop(ctx, state, train_seconds)
     results = evaluate(task, eval_fn, state, feeder, constants)
+    if task.final_results is not None:
+      results.update(task.final_results(workdir, config, model, state, feeder))
     writer.write(total_steps, results)
   results.update(
       steps=total_steps, train_seconds=train_seconds,

@@ -78,6 +78,7 @@ def test_each_heldout_photo_is_an_eval_split_of_its_own_at_its_own_shape(fast_st
     parts = result[f'{split}_content_loss'] + 1e3 * result[f'{split}_style_loss']
     assert result[f'{split}_loss'] == pytest.approx(parts, rel=1e-5)
   assert result['cat_examples'] == 1 and result['mug_examples'] == 1
+  assert 0 < result['cat_seconds'] < 60 and 0 < result['mug_seconds'] < 60  # forward pass
   assert result['cat_loss'] != result['mug_loss']
 
 

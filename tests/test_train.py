@@ -17,7 +17,8 @@ import fake_weights
 from research import errors, train, writers
 from research.data import DATASETS
 from testlib import (REPO_ROOT, config_names, load_config, quiet, restore_state_tree,
-                     subprocess_env, write_idx_dir, write_labelled_text, write_text_corpus,
+                     subprocess_env, write_caption_folder, write_idx_dir, write_labelled_text,
+                     write_text_corpus,
                      write_word_vectors)
 
 
@@ -43,6 +44,9 @@ def train_on_test_data(config, tmp_path, monkeypatch, run) -> dict:
       config.dataset.manual_dir = write_text_corpus(str(tmp_path / 'text'), layout)
     elif config.dataset.name == 'labelled_text':
       config.dataset.manual_dir = write_labelled_text(str(tmp_path / 'labelled'))
+    elif config.dataset.name == 'caption_folder':
+      config.dataset.manual_dir = write_caption_folder(str(tmp_path / 'captioned'))
+      config.encoder.pretrained = False  # the same CNN, random weights: no weight file
     else:
       write_idx_dir(str(tmp_path / 'idx'))
       config.dataset.manual_dir = str(tmp_path / 'idx')
@@ -92,6 +96,14 @@ def test_every_config_trains_runlocal(name, tmp_path, monkeypatch):
     assert (run / 'tokenizer.json').exists() == spec.labelled_text
     assert (run / 'ngrams.png').exists() == (config.model.name == 'textcnn')
     keys = ('test_accuracy', 'test_loss')
+  elif config.task == 'captioning':
+    assert np.isfinite(results['test_perplexity']) and results['test_captions'] > 0
+    for metric in ('bleu_1', 'bleu_4', 'meteor', 'rouge_l', 'cider'):
+      assert 0.0 <= results[f'test_{metric}'] <= 10.0, metric
+    written = json.load(open(run / 'captions_test.json'))
+    assert len(written) == len({e['image'] for e in written}) > 0  # one per test image
+    assert (run / 'caption_vocab.json').exists() and (run / 'captions_test.png').exists()
+    keys = ('test_perplexity', 'test_bleu_4', 'test_cider')
   elif config.task == 'autoencoder':
     assert np.isfinite(results['test_squared_error'])
     for picture in ('reconstructions.png', 'codes_2d.png'):

@@ -129,6 +129,28 @@ def write_labelled_text(directory: str, per_class: int = 10) -> str:
   return directory
 
 
+def write_caption_folder(directory: str, per_colour: int = 6) -> str:
+  """Coloured shapes with one or two captions each and a captions.json, read
+  by the caption_folder builder (about 20% land in its test split)."""
+  import json
+
+  import numpy as np
+  from PIL import Image
+  colours = {'red': (220, 30, 30), 'green': (30, 200, 40), 'blue': (30, 40, 220)}
+  captions = {}
+  for colour, rgb in colours.items():
+    for i in range(per_colour):
+      image = np.full((40, 30 + i, 4), 0, np.uint8)  # transparent, not square
+      image[8:32, 5:25] = (*rgb, 255)
+      name = f'{colour}/{colour}_{i}.png'
+      os.makedirs(os.path.join(directory, colour), exist_ok=True)
+      Image.fromarray(image).save(os.path.join(directory, name))
+      captions[name] = [f'A {colour} square.'] + ([f'A {colour} box.'] if i % 2 else [])
+  with open(os.path.join(directory, 'captions.json'), 'w', encoding='utf-8') as f:
+    json.dump(captions, f)
+  return directory
+
+
 def write_word_vectors(path: str, dim: int, words=('the', 'bread', 'judge', 'kiss')) -> str:
   """A tiny word2vec binary file of `dim`-dimensional vectors."""
   import numpy as np

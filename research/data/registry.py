@@ -124,6 +124,8 @@ DATASETS: dict[str, DatasetSpec] = {
                     '(*.token.txt); e.g. `python -m launch.get_data tuxpaint_stamps` (Tux '
                     "Paint's captioned stamps, into data/tuxpaint_stamps). Pass it as "
                     '--config.dataset.manual_dir=DIR.')),
+    # Public captioned photographs (Chen et al. 2015): 5 captions per image.
+    'coco_captions': dataclasses.replace(_public('coco_captions'), label_key='captions'),
     # Public labelled text (Kim 2014's SST-2; Maas et al. 2011's IMDB reviews).
     # GLUE's SST-2 test labels are hidden: evaluate on 'validation'.
     'glue_sst2': dataclasses.replace(

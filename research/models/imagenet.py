@@ -116,6 +116,9 @@ class SqueezeNet11(nn.Module):
   fires: tuple[tuple[int, int], ...] = SQUEEZENET11_FIRES
   bgr_mean: tuple[float, float, float] | None = None
   dropout_rate: float = 0.5
+  # 'logits'; 'features': the last fire module's output averaged over
+  # positions (512), the image vector for a captioning decoder.
+  output: str = 'logits'
 
   @nn.compact
   def __call__(self, x_BxHxWx3, *, train: bool = False):
@@ -132,6 +135,8 @@ class SqueezeNet11(nn.Module):
       x = Fire(squeeze, expand, name=name)(x)
       if name in SQUEEZENET11_POOL_AFTER:
         x = pool(x)
+    if self.output == 'features':
+      return x.mean(axis=(1, 2))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     logits_BxHxWxK = nn.Conv(self.num_classes, (1, 1), name='conv10')(x)
     return logits_BxHxWxK.mean(axis=(1, 2))

@@ -2,8 +2,9 @@
 `research.train`) or `FittedTask` (fitted in closed form); see
 `research.tasks.base` for the contract."""
 
-from research.tasks import (autoencoder, classification, distillation, fast_style,
-                            language_model, neural_style, ngram, pca)
+from research.tasks import (autoencoder, caption_baselines, captioning, classification,
+                            distillation, fast_style, language_model, neural_style, ngram,
+                            pca)
 from research.tasks.base import FittedTask, Task
 
 TASKS: dict[str, Task | FittedTask] = {
@@ -15,4 +16,6 @@ TASKS: dict[str, Task | FittedTask] = {
     'pca': pca.TASK,
     'neural_style': neural_style.TASK,
     'fast_neural_style': fast_style.TASK,
+    'captioning': captioning.TASK,
+    'caption_baseline': caption_baselines.TASK,
 }
