@@ -72,3 +72,35 @@ def test_a_changed_vocabulary_at_restore_is_one_clear_error(tmp_path):
   config.num_train_steps = 4
   with pytest.raises(errors.ConfigError, match='Vocabulary mismatch'):
     train.train_and_evaluate(config, run)
+
+
+@pytest.mark.slow
+def test_launch_caption_captions_any_image_and_refuses_bad_input(tmp_path):
+  import subprocess
+  import sys
+
+  from PIL import Image
+
+  from testlib import REPO_ROOT, subprocess_env
+  config = caption_config(tmp_path)
+  run = tmp_path / 'run'
+  train.train_and_evaluate(config, str(run))
+  Image.fromarray(np.full((20, 50, 3), 200, np.uint8)).save(tmp_path / 'wide.png')
+  (tmp_path / 'notes.png').write_text('not an image')
+
+  def caption(*paths, workdir=run):
+    return subprocess.run(
+        [sys.executable, '-m', 'launch.caption', f'--workdir={workdir}', '--beam=2',
+         *map(str, paths)], cwd=REPO_ROOT, env=subprocess_env(), capture_output=True,
+        text=True, timeout=300)
+
+  proc = caption(tmp_path / 'wide.png')
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.startswith(f'{tmp_path / "wide.png"}: ')
+  for bad, match in ((tmp_path / 'notes.png', 'not an image'),
+                     (tmp_path / 'missing.png', 'does not exist')):
+    proc = caption(bad)
+    assert proc.returncode == 2 and match in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.count('error:') == 1 and 'Traceback' not in proc.stderr
+  proc = caption(tmp_path / 'wide.png', workdir=tmp_path / 'captioned')  # not a run
+  assert proc.returncode == 2 and proc.stderr.startswith('error:'), proc.stderr[-2000:]
