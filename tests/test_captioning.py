@@ -104,3 +104,19 @@ def test_launch_caption_captions_any_image_and_refuses_bad_input(tmp_path):
     assert proc.stderr.count('error:') == 1 and 'Traceback' not in proc.stderr
   proc = caption(tmp_path / 'wide.png', workdir=tmp_path / 'captioned')  # not a run
   assert proc.returncode == 2 and proc.stderr.startswith('error:'), proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+  def config(steps):
+    c = caption_config(tmp_path)
+    c.schedule.name = 'constant'  # the stopped run's schedule must not depend on its total
+    c.num_train_steps = steps
+    return c
+  straight = train.train_and_evaluate(config(4), str(tmp_path / 'a'))
+  train.train_and_evaluate(config(2), str(tmp_path / 'b'))
+  resumed = train.train_and_evaluate(config(4), str(tmp_path / 'b'))
+  for key in ('test_loss', 'test_bleu_4', 'test_cider'):
+    assert resumed[key] == straight[key], key
+  assert (json.load(open(tmp_path / 'a' / 'captions_test.json'))
+          == json.load(open(tmp_path / 'b' / 'captions_test.json')))
