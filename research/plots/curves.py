@@ -35,16 +35,24 @@ def plot_training_curves(workdir: str, filename: str = 'curves.png') -> str:
 
 def plot_lm_curves(workdir: str, filename: str = 'curves.png') -> str:
   """Bits per token: training (per logged step), validation and test (per eval)."""
+  return plot_metric_curves(workdir, 'bits_per_token', ('validation', 'test'),
+                            'bits per token', filename)
+
+
+def plot_metric_curves(workdir: str, metric: str, eval_splits: tuple[str, ...], ylabel: str,
+                       filename: str = 'curves.png') -> str:
+  """One metric: training (`metric`, per logged step) and each eval split
+  (`SPLIT_metric`, per evaluation)."""
   plt = figures()
   records = writers.read_metrics(workdir)
-  train = [r for r in records if 'bits_per_token' in r]
-  evals = [r for r in records if 'validation_bits_per_token' in r]
+  train = [r for r in records if metric in r]
+  evals = [r for r in records if f'{eval_splits[0]}_{metric}' in r]
   fig, ax = plt.subplots(figsize=(6, 3.8))
-  ax.plot([r['step'] for r in train], [float(r['bits_per_token']) for r in train], label='train')
-  for split in ('validation', 'test'):
-    ax.plot([r['step'] for r in evals], [float(r[f'{split}_bits_per_token']) for r in evals],
+  ax.plot([r['step'] for r in train], [float(r[metric]) for r in train], label='train')
+  for split in eval_splits:
+    ax.plot([r['step'] for r in evals], [float(r[f'{split}_{metric}']) for r in evals],
             'o-', label=split)
-  ax.set(xlabel='step', ylabel='bits per token', title=os.path.basename(os.path.normpath(workdir)))
+  ax.set(xlabel='step', ylabel=ylabel, title=os.path.basename(os.path.normpath(workdir)))
   ax.grid(alpha=0.3)
   ax.legend()
   fig.tight_layout()

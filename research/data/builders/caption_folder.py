@@ -65,10 +65,14 @@ def _clean(caption: str, where: str) -> str:
   return text
 
 
-def _add(captions: dict, image: str, caption: str, where: str) -> None:
+def _key(image: str) -> str:
+  """An image path as the caption file gives it -> relative, '/'-separated."""
   key = image.replace('\\', '/')
-  key = key[2:] if key.startswith('./') else key
-  captions.setdefault(key, []).append(_clean(caption, where))
+  return key[2:] if key.startswith('./') else key
+
+
+def _add(captions: dict, image: str, caption: str, where: str) -> None:
+  captions.setdefault(_key(image), []).append(_clean(caption, where))
 
 
 def read_json(text: str, where: str) -> dict[str, list[str]]:
@@ -110,7 +114,7 @@ def read_csv(text: str, where: str) -> tuple[dict[str, list[str]], dict[str, str
       if split not in SPLITS:
         raise CaptionFileError(f'{where}, line {line}: split {row["split"]!r}; use one of '
                                f'{", ".join(SPLITS)}')
-      if splits.setdefault(image, split) != split:
+      if splits.setdefault(_key(image), split) != split:
         raise CaptionFileError(f'{where}, line {line}: {image!r} is in two splits')
   return captions, splits
 
@@ -196,13 +200,8 @@ def locate_images(directory: str, captioned: list[str]) -> dict[str, str]:
 def padded_rgb(data: bytes, where: str, size: int = SIZE):
   """An image file's bytes as size x size RGB: transparency on white, padded
   with white to a square, resized."""
-  from PIL import Image, UnidentifiedImageError
-  try:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-  except (UnidentifiedImageError, OSError, SyntaxError) as e:
-    raise ValueError(f'{where}: not an image PIL can read ({e}). Remove or replace it') from e
-  image = image.convert('RGBA')
+  from PIL import Image
+  image = photo_folder.open_image(data, where).convert('RGBA')
   white = Image.new('RGBA', image.size, (255, 255, 255, 255))
   image = Image.alpha_composite(white, image).convert('RGB')
   w, h = image.size

@@ -52,15 +52,22 @@ def split_of(relative_path: str) -> str:
   return 'test' if digest[0] < _TEST_BELOW else 'train'
 
 
-def square_rgb(data: bytes, where: str, size: int = SIZE):
-  """The largest centred square of an image file's bytes, size x size RGB."""
+def open_image(data: bytes, where: str):
+  """An image file's bytes as a loaded PIL image; ValueError naming `where`
+  for anything PIL cannot read."""
   from PIL import Image, UnidentifiedImageError
   try:
     image = Image.open(io.BytesIO(data))
     image.load()
   except (UnidentifiedImageError, OSError, SyntaxError) as e:
     raise ValueError(f'{where}: not an image PIL can read ({e}). Remove or replace it') from e
-  image = image.convert('RGB')
+  return image
+
+
+def square_rgb(data: bytes, where: str, size: int = SIZE):
+  """The largest centred square of an image file's bytes, size x size RGB."""
+  from PIL import Image
+  image = open_image(data, where).convert('RGB')
   w, h = image.size
   side = min(w, h)
   left, top = (w - side) // 2, (h - side) // 2
