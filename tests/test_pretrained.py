@@ -509,3 +509,23 @@ def test_pretrained_weights_that_fit_no_layer_of_the_model_are_one_error(tmp_pat
   fw.pretrained_on_generated_files(config, tmp_path / 'weights', monkeypatch)
   with pytest.raises(errors.ConfigError, match="none of its layers .* fits model"):
     train.train_and_evaluate(config, str(tmp_path / 'run'))
+
+
+def test_vgg_conv3x3_gradients_equal_autodiffs_of_the_plain_convolution():
+  # research/models/imagenet.py's conv3x3 writes its input gradient as a
+  # convolution (for XLA:CPU's fast path inside while loops): same values.
+  import jax
+  import jax.numpy as jnp
+  from research.models import imagenet
+  x = jax.random.normal(jax.random.key(0), (2, 9, 7, 5))
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 5, 4))
+  g = jax.random.normal(jax.random.key(2), (2, 9, 7, 4))
+  plain = lambda x, k: jnp.sum(imagenet._conv3x3(x, k) * g)
+  ours = lambda x, k: jnp.sum(imagenet.conv3x3(x, k) * g)
+  np.testing.assert_allclose(ours(x, kernel), plain(x, kernel), rtol=1e-6)
+  for a, b in zip(jax.grad(ours, (0, 1))(x, kernel), jax.grad(plain, (0, 1))(x, kernel)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+  # Inside a while loop, as L-BFGS's line search evaluates it: the same gradient.
+  looped = jax.jit(lambda x: jax.lax.while_loop(
+      lambda c: c[0] < 1, lambda c: (c[0] + 1, jax.grad(ours)(c[1], kernel)), (0, x))[1])
+  np.testing.assert_allclose(looped(x), jax.grad(plain)(x, kernel), rtol=1e-5, atol=1e-5)
