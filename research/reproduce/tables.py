@@ -123,9 +123,11 @@ GATYS_PAINTINGS = ('starry_night', 'great_wave', 'composition_viii')
 GATYS_STEPS = {'lbfgs': 100, 'adam': 300}
 CAPTIONING = 'configs/tuxpaint_captioning.py'
 # The feed-forward network's training crops and the held-out photos' longer
-# side (configs/johnson_style.py:size=N), and its minutes on one core.
-JOHNSON_SIZE = 256
-JOHNSON_MINUTES = 30
+# side (configs/johnson_style.py:size=N), and its minutes on one core: at 256
+# px (the paper's) one step of 4 photos takes about 10 s on one core here, so
+# 8 epochs would take an hour; at 128 px, a quarter of that.
+JOHNSON_SIZE = 128
+JOHNSON_MINUTES = 16
 
 
 def _johnson_rows():
@@ -133,7 +135,7 @@ def _johnson_rows():
   one feed-forward network (Johnson et al. 2016) trained on the photo
   collection, evaluated on the same photos with the same loss."""
   painting = GATYS_PAINTINGS[0]
-  gatys_minutes = {'lbfgs': 4.5, 'adam': 2.4}  # 256 px, one core (table gatys2016)
+  gatys_minutes = {'lbfgs': 0.5, 'adam': 0.7}  # 128 px, one core
   gatys = tuple(
       Row(f'Gatys, {"L-BFGS" if opt == "lbfgs" else "Adam"} on {photo} alone',
           'configs/gatys_style.py',
@@ -446,10 +448,11 @@ TABLES: dict[str, Table] = {
                   'The Starry Night; VGG-19 as in table gatys2016'),
         note=('Every row uses the same loss: content layer block4_conv2, style layers '
               'block1-5_conv1, style weight 1e3, photos and painting at '
-              f'{JOHNSON_SIZE} px on their longer side. A Gatys row optimises one photo\'s '
-              'pixels, so it fills that photo\'s column only (L-BFGS '
+              f'{JOHNSON_SIZE} px on their longer side (the network trained on '
+              f'{JOHNSON_SIZE}x{JOHNSON_SIZE} crops, 8 epochs, batch 4: 376 steps). A Gatys row '
+              'optimises one photo\'s pixels, so it fills that photo\'s column only (L-BFGS '
               f'{GATYS_STEPS["lbfgs"]} iterations, Adam {GATYS_STEPS["adam"]} steps, as in '
               'table gatys2016); the network stylises all three photos, each in one forward '
-              'pass. Its train s is the training; a photo\'s forward pass takes well under a '
-              'second (`python -m launch.stylize`, figures in the text below).')),
+              'pass. Its train s is the training; each photo\'s forward-pass seconds are in '
+              'its results.json (NAME_seconds) and the text below.')),
 }
