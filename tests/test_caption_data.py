@@ -107,12 +107,15 @@ def test_flickr8k_token_file_and_split_lists(tmp_path):
 def test_unusable_caption_folders_name_the_file_and_the_fix(tmp_path, case, match):
   photos = tmp_path / case
   save(photos / 'a.png', np.zeros((8, 8, 3), np.uint8))
-  rows = {'missing': 'a.png,A box.\nnot_there.png,A cat.\n', 'empty': 'a.png,   \n'}
-  header = 'picture,text\n' if case == 'bad_header' else 'image,caption\n'
+  # A split column: two images would otherwise often fall in one hash split.
+  rows = {'missing': 'a.png,A box.,train\nnot_there.png,A cat.,test\n',
+          'empty': 'a.png,   ,train\n'}
+  header = 'picture,text\n' if case == 'bad_header' else 'image,caption,split\n'
   if case == 'not_an_image':
     (photos / 'b.png').write_text('not an image')
   if case != 'no_file':
-    (photos / 'captions.csv').write_text(header + rows.get(case, 'a.png,A box.\nb.png,A cat.\n'))
+    (photos / 'captions.csv').write_text(
+        header + rows.get(case, 'a.png,A box.,train\nb.png,A cat.,test\n'))
   if case == 'two_files':
     (photos / 'captions.json').write_text('{}')
   with pytest.raises(errors.DataNotFoundError, match=match):
