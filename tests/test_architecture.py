@@ -92,6 +92,10 @@ JIT_OUTSIDE_THE_TRAINER = {
     'research/sample.py': 'sampling a trained LM: one compiled lax.scan per sample',
     'research/predict.py': 'inference for launch.predict, compiled once per classifier',
     'research/stylize.py': 'inference for launch.stylize, compiled once per image shape',
+    'research/tasks/fast_style.py': "timing the trained network's forward pass on each "
+                                    'held-out photo (inference, after training)',
+    'research/tasks/captioning.py': "the frozen encoder's image vectors (once per run) and "
+                                    'beam-search decoding after training (inference)',
     'research/plots/classification.py': 'eval-mode predictions for the pictures',
     'research/demos/': 'self-contained teaching demos, outside the trainer',
 }
@@ -119,6 +123,7 @@ def test_only_the_trainer_compiles_training_code():
 LOCAL_FILE_OPERATIONS = {
     'research/fileio.py': 'the one place: local paths here, epath for URLs',
     'research/data/get.py': 'shutil.which: which package tool (npm, pip, apt-get) is missing',
+    'research/caption_metrics.py': 'shutil.which: whether Java (for METEOR) is installed',
     'research/config_lib.py': 'config files, which are Python modules in the checkout',
     'research/provenance.py': "the checkout's own .git",
     'research/notebook.py': 'finding the checkout (configs/, research/)',
