@@ -40,10 +40,21 @@ def _tile(tree: Any, k: int) -> Any:
   return jax.tree.map(lambda x: jnp.repeat(x, k, axis=0), tree)
 
 
+def _log_probs(logits_NxV, banned_ids: tuple[int, ...]):
+  """Log-probabilities over the tokens that may be produced: `banned_ids`
+  (e.g. <pad>, <start>, <unk>) get none; the rest are renormalised."""
+  logits = logits_NxV.astype(jnp.float32)
+  if banned_ids:
+    logits = logits.at[:, jnp.asarray(banned_ids)].set(-jnp.inf)
+  return jax.nn.log_softmax(logits)
+
+
 def beam_search(step_fn: Callable, carry: Any, *, batch_size: int, beam_size: int,
-                max_length: int, start_id: int, end_id: int) -> Beams:
+                max_length: int, start_id: int, end_id: int,
+                banned_ids: tuple[int, ...] = ()) -> Beams:
   """The `beam_size` best sequences of up to `max_length` tokens for each of
-  `batch_size` inputs, whose states after the input are `carry`."""
+  `batch_size` inputs, whose states after the input are `carry`; tokens in
+  `banned_ids` are never produced."""
   b, k = batch_size, beam_size
   carry = _tile(carry, k)
   tokens = jnp.full((b, k, max_length), end_id, jnp.int32)
@@ -57,7 +68,7 @@ def beam_search(step_fn: Callable, carry: Any, *, batch_size: int, beam_size: in
     carry, tokens, scores, finished, last = state
     carry, logits_NxV = step_fn(carry, last.reshape(b * k))
     vocab = logits_NxV.shape[-1]
-    logp_BxKxV = jax.nn.log_softmax(logits_NxV.astype(jnp.float32)).reshape(b, k, vocab)
+    logp_BxKxV = _log_probs(logits_NxV, banned_ids).reshape(b, k, vocab)
     # A finished beam can only be extended by end_id, at no cost.
     frozen_V = jnp.full((vocab,), -jnp.inf).at[end_id].set(0.0)
     logp_BxKxV = jnp.where(finished[..., None], frozen_V, logp_BxKxV)
@@ -76,12 +87,13 @@ def beam_search(step_fn: Callable, carry: Any, *, batch_size: int, beam_size: in
 
 
 def greedy(step_fn: Callable, carry: Any, *, batch_size: int, max_length: int,
-           start_id: int, end_id: int) -> tuple[jax.Array, jax.Array]:
+           start_id: int, end_id: int, banned_ids: tuple[int, ...] = ()
+           ) -> tuple[jax.Array, jax.Array]:
   """(tokens_BxL, log likelihood_B): the most likely token at every step."""
   def body(t, state):
     carry, tokens, scores, finished, last = state
     carry, logits = step_fn(carry, last)
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32))
+    logp = _log_probs(logits, banned_ids)
     token = jnp.where(finished, end_id, jnp.argmax(logp, -1).astype(jnp.int32))
     scores = scores + jnp.where(finished, 0.0, logp[jnp.arange(batch_size), token])
     return (carry, tokens.at[:, t].set(token), scores, finished | (token == end_id), token)

@@ -90,3 +90,18 @@ def test_teacher_forcing_equals_stepping_word_by_word(tiny):
 def test_strip_cuts_at_the_first_end():
   assert decoding.strip([3, 4, END, 3, END], END) == [3, 4]
   assert decoding.strip([3, 4], END) == [3, 4]
+
+
+def test_banned_tokens_are_never_produced_and_the_rest_renormalised(tiny):
+  _, _, _, start, step = tiny
+  banned = (0, 3)
+  beams = decoding.beam_search(step, start, batch_size=3, beam_size=4, max_length=6,
+                               start_id=START, end_id=END, banned_ids=banned)
+  assert not np.isin(np.asarray(beams.tokens_BxKxL), banned).any()
+  tokens, scores = decoding.greedy(step, start, batch_size=3, max_length=6, start_id=START,
+                                   end_id=END, banned_ids=banned)
+  assert not np.isin(np.asarray(tokens), banned).any()
+  np.testing.assert_array_equal(
+      decoding.beam_search(step, start, batch_size=3, beam_size=1, max_length=6, start_id=START,
+                           end_id=END, banned_ids=banned).tokens_BxKxL[:, 0], tokens)
+  assert np.isfinite(np.asarray(scores)).all()

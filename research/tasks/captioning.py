@@ -38,6 +38,9 @@ from research.plots import captioning as pictures
 from research.tasks import base
 
 VOCAB_FILE = 'caption_vocab.json'
+# Never generated: padding, the start word, and "unknown word" (a caption of
+# <unk>s scores on BLEU's common words while saying nothing).
+BANNED_IDS = (captions.PAD_ID, captions.START_ID, captions.UNK_ID)
 CAPTIONS_FILE = 'captions_test.json'
 
 
@@ -218,7 +221,8 @@ def generate(model: ShowAndTell, params, features_NxF: np.ndarray, *, beam_size:
     step = lambda c, t: model.apply({'params': params}, c, t, method=ShowAndTell.step)
     beams = decoding.beam_search(step, carry, batch_size=features_BxF.shape[0],
                                  beam_size=beam_size, max_length=max_length + 1,
-                                 start_id=captions.START_ID, end_id=captions.END_ID)
+                                 start_id=captions.START_ID, end_id=captions.END_ID,
+                                 banned_ids=BANNED_IDS)
     return beams.tokens_BxKxL[:, 0]
 
   out = []
