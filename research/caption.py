@@ -62,7 +62,7 @@ def caption_files(captioner: Captioner, paths: list[str], *, beam_size: int | No
     except ValueError as e:
       raise errors.DataError(str(e)) from e
   config = captioner.config
-  features = captioning.encoder_features(config.encoder, np.stack(images), config.seed)
+  features, = captioning.encoder_features(config.encoder, [np.stack(images)], config.seed)
   ids = captioning.generate(captioner.model, captioner.params, features,
                             beam_size=beam_size or config.decode.beam_size,
                             max_length=config.decode.max_length)

@@ -59,13 +59,20 @@ class Stylized:
 def stylize_file(stylizer: Stylizer, photo: str, out_path: str, *,
                  long_side: int | None = None, repeats: int = 3) -> Stylized:
   rgb = images.read_rgb(photo, long_side, what='photo')[None]
+  out, compile_seconds, best = timed_forward(stylizer, rgb, repeats)
+  pictures.save_rgb(out[0], out_path)
+  return Stylized(out_path, out[0].shape, compile_seconds, best)
+
+
+def timed_forward(stylizer: Stylizer, rgb_1xHxWx3, repeats: int = 3
+                  ) -> tuple[np.ndarray, float, float]:
+  """(uint8 output, compile seconds, best forward-pass seconds of `repeats`)."""
   t0 = time.perf_counter()
-  compiled = stylizer.forward.lower(stylizer.params, rgb).compile()
+  compiled = stylizer.forward.lower(stylizer.params, rgb_1xHxWx3).compile()
   compile_seconds = time.perf_counter() - t0
   best = float('inf')
   for _ in range(max(1, repeats)):
     t0 = time.perf_counter()
-    out = np.asarray(jax.block_until_ready(compiled(stylizer.params, rgb)))
+    out = np.asarray(jax.block_until_ready(compiled(stylizer.params, rgb_1xHxWx3)))
     best = min(best, time.perf_counter() - t0)
-  pictures.save_rgb(out[0], out_path)
-  return Stylized(out_path, out[0].shape, compile_seconds, best)
+  return out, compile_seconds, best

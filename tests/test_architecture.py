@@ -92,8 +92,6 @@ JIT_OUTSIDE_THE_TRAINER = {
     'research/sample.py': 'sampling a trained LM: one compiled lax.scan per sample',
     'research/predict.py': 'inference for launch.predict, compiled once per classifier',
     'research/stylize.py': 'inference for launch.stylize, compiled once per image shape',
-    'research/tasks/fast_style.py': "timing the trained network's forward pass on each "
-                                    'held-out photo (inference, after training)',
     'research/tasks/captioning.py': "the frozen encoder's image vectors (once per run) and "
                                     'beam-search decoding after training (inference)',
     'research/plots/classification.py': 'eval-mode predictions for the pictures',

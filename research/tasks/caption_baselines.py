@@ -79,8 +79,8 @@ def fit_and_evaluate(config, workdir: str) -> dict[str, Any]:
   if config.model.name == 'most_frequent':
     generated = [most_frequent(train.captions)] * len(test.filenames)
   else:
-    features = [encoder_features(config.encoder, s.images_NxHxWx3, config.seed)
-                for s in (train, test)]
+    features = encoder_features(config.encoder, [train.images_NxHxWx3, test.images_NxHxWx3],
+                                config.seed)
     generated = nearest_neighbour(features[0], train.captions, features[1], config.model.k)
   seconds = time.perf_counter() - t0
   keys = [str(i) for i in range(len(test.filenames))]

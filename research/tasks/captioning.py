@@ -21,7 +21,7 @@ against the image's references with BLEU-1..4, METEOR, ROUGE-L and CIDEr-D
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -54,19 +54,20 @@ def _vgg19_features(weights_name: str):
   return pretrained.entry(weights_name).module.clone(last_layer='block5_conv4')
 
 
-# Encoder weights -> (module whose output is pooled into the image vector, its width).
+# Encoder weights -> the module whose output is pooled into the image vector (512-d).
 ENCODERS = {
-    'squeezenet1_1': (_squeezenet_features, 512),
-    'vgg19': (_vgg19_features, 512),
+    'squeezenet1_1': _squeezenet_features,
+    'vgg19': _vgg19_features,
 }
 
 
-def encoder_features(encoder_config, images_NxHxWx3: np.ndarray, seed: int,
-                     batch_size: int = 32) -> np.ndarray:
-  """The frozen CNN's globally averaged last-layer features, N x F (float32)."""
+def encoder_features(encoder_config, image_sets: Sequence[np.ndarray], seed: int,
+                     batch_size: int = 32) -> list[np.ndarray]:
+  """The frozen CNN's globally averaged last-layer features (N x F, float32)
+  of each set of images (e.g. each split): the weights read and the network
+  compiled once for all of them."""
   name = encoder_config.name
-  build, _ = ENCODERS[name]
-  module = build(name)
+  module = ENCODERS[name](name)
   size = pretrained.entry(name).input_size or 224
   probe = jnp.zeros((1, size, size, 3), jnp.float32)
   if encoder_config.pretrained:
@@ -82,14 +83,17 @@ def encoder_features(encoder_config, images_NxHxWx3: np.ndarray, seed: int,
       out = out['block5_conv4']
     return out.mean(axis=(1, 2)) if out.ndim == 4 else out
 
-  rows = []
-  for start in range(0, len(images_NxHxWx3), batch_size):
-    batch = images_NxHxWx3[start:start + batch_size].astype(np.float32)
-    if len(batch) < batch_size:  # one compiled shape
-      batch = np.concatenate([batch, np.zeros((batch_size - len(batch), *batch.shape[1:]),
-                                              np.float32)])
-    rows.append(np.asarray(features(params, batch)))
-  return np.concatenate(rows)[:len(images_NxHxWx3)]
+  def of(images_NxHxWx3):
+    rows = []
+    for start in range(0, len(images_NxHxWx3), batch_size):
+      batch = images_NxHxWx3[start:start + batch_size].astype(np.float32)
+      if len(batch) < batch_size:  # one compiled shape
+        batch = np.concatenate([batch, np.zeros((batch_size - len(batch), *batch.shape[1:]),
+                                                np.float32)])
+      rows.append(np.asarray(features(params, batch)))
+    return np.concatenate(rows)[:len(images_NxHxWx3)]
+
+  return [of(images) for images in image_sets]
 
 
 # --- the data ---------------------------------------------------------------------------
@@ -110,8 +114,8 @@ class CaptionFeeder:
     writers.log(f'{ds.name}: computing the {config.encoder.name} features of '
                 f'{sum(len(s.filenames) for s in self.splits.values()):,} images '
                 f'({"pretrained" if config.encoder.pretrained else "random"} weights; once).')
-    self.features = {name: encoder_features(config.encoder, s.images_NxHxWx3, config.seed)
-                     for name, s in self.splits.items()}
+    self.features = dict(zip(self.splits, encoder_features(
+        config.encoder, [s.images_NxHxWx3 for s in self.splits.values()], config.seed)))
     self.encoded = {name: captions.encode(self.vocab, s.captions, self.max_length)
                     for name, s in self.splits.items()}
     enc = self.encoded['train']

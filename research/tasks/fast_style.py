@@ -16,8 +16,6 @@ what Gatys' per-image optimisation reaches on the same photos.
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import jax
@@ -150,22 +148,13 @@ def stylize(model: TransformNet, params, rgb_BxHxWx3, network: str) -> np.ndarra
 
 def final_results(workdir, config, model, state, feeder) -> dict[str, Any]:
   """Seconds to stylise each held-out photo in one forward pass (best of 3,
-  compilation excluded): `NAME_seconds`, beside the photo's loss."""
+  compilation excluded; what `launch.stylize` measures): `NAME_seconds`,
+  beside the photo's loss."""
+  from research import stylize
   del workdir
-  forward = jax.jit(lambda params, rgb: model.apply({'params': params}, rgb))
-  params = state.params
-  out = {}
-  for name, photo in feeder.heldout.items():
-    rgb = jnp.asarray(photo * 255.0, jnp.float32)
-    jax.block_until_ready(forward(params, rgb))  # compiles for this shape
-    best = math.inf
-    for _ in range(3):
-      start = time.perf_counter()
-      jax.block_until_ready(forward(params, rgb))
-      best = min(best, time.perf_counter() - start)
-    out[f'{name}_seconds'] = best
-  del config
-  return out
+  stylizer = stylize.Stylizer(config, model, state.params, int(state.step))
+  return {f'{name}_seconds': stylize.timed_forward(stylizer, photo * 255.0)[2]
+          for name, photo in feeder.heldout.items()}
 
 
 def plot_run(workdir, config, model, state, feeder) -> list[str]:
