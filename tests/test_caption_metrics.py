@@ -58,3 +58,17 @@ def test_meteor_runs_on_java():
 def test_unknown_metric_is_a_config_error():
   with pytest.raises(errors.ConfigError, match='Unknown caption metrics'):
     caption_metrics.check_available(['spice'])
+
+
+def test_meteor_without_java_and_bad_decoding_settings_are_config_errors(monkeypatch):
+  from research.tasks import captioning
+  from testlib import load_config
+  monkeypatch.setattr(caption_metrics.shutil, 'which', lambda name: None)
+  with pytest.raises(errors.ConfigError, match='default-jre-headless'):
+    caption_metrics.check_available(['bleu_4', 'meteor'])
+  caption_metrics.check_available(['bleu_4', 'cider'])  # no Java needed
+  config = load_config('tuxpaint_captioning', 'runlocal')
+  config.caption_metrics = ('bleu_4',)
+  config.decode.beam_size = 0
+  with pytest.raises(errors.ConfigError, match='decode.beam_size=0'):
+    captioning.check_config(config)
