@@ -511,21 +511,46 @@ def test_pretrained_weights_that_fit_no_layer_of_the_model_are_one_error(tmp_pat
     train.train_and_evaluate(config, str(tmp_path / 'run'))
 
 
-def test_vgg_conv3x3_gradients_equal_autodiffs_of_the_plain_convolution():
+@pytest.mark.parametrize('algorithm', ['direct', 'winograd'])
+def test_vgg_conv3x3_values_and_gradients_equal_autodiffs_of_the_plain_convolution(algorithm):
   # research/models/imagenet.py's conv3x3 writes its input gradient as a
-  # convolution (for XLA:CPU's fast path inside while loops): same values.
+  # convolution (for XLA:CPU's fast path inside while loops), and can compute
+  # both by Winograd's F(2x2, 3x3): same values. Odd and even sizes, and
+  # different channel counts, so the tile padding, the crop and the rotated
+  # kernel's reordering of U are all exercised.
   import jax
   import jax.numpy as jnp
   from research.models import imagenet
-  x = jax.random.normal(jax.random.key(0), (2, 9, 7, 5))
+  x = jax.random.normal(jax.random.key(0), (2, 9, 8, 5))
   kernel = jax.random.normal(jax.random.key(1), (3, 3, 5, 4))
-  g = jax.random.normal(jax.random.key(2), (2, 9, 7, 4))
+  g = jax.random.normal(jax.random.key(2), (2, 9, 8, 4))
   plain = lambda x, k: jnp.sum(imagenet._conv3x3(x, k) * g)
-  ours = lambda x, k: jnp.sum(imagenet.conv3x3(x, k) * g)
-  np.testing.assert_allclose(ours(x, kernel), plain(x, kernel), rtol=1e-6)
+  ours = lambda x, k: jnp.sum(imagenet.conv3x3(x, k, algorithm) * g)
+  np.testing.assert_allclose(imagenet.conv3x3(x, kernel, algorithm), imagenet._conv3x3(x, kernel),
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(ours(x, kernel), plain(x, kernel), rtol=1e-5)
   for a, b in zip(jax.grad(ours, (0, 1))(x, kernel), jax.grad(plain, (0, 1))(x, kernel)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
   # Inside a while loop, as L-BFGS's line search evaluates it: the same gradient.
   looped = jax.jit(lambda x: jax.lax.while_loop(
       lambda c: c[0] < 1, lambda c: (c[0] + 1, jax.grad(ours)(c[1], kernel)), (0, x))[1])
   np.testing.assert_allclose(looped(x), jax.grad(plain)(x, kernel), rtol=1e-5, atol=1e-5)
+
+
+def test_winograd_vgg_features_equal_the_direct_convolutions_and_the_choice_is_checked():
+  # VGG19Features' default runs its wide layers by Winograd: the features
+  # equal the direct convolutions' (a narrow copy whose block 3 is wide
+  # enough to take the Winograd path).
+  import jax
+  from research.models import imagenet
+  blocks = ((4, 1), (8, 1), (imagenet.WINOGRAD_MIN_WIDTH, 2))
+  x = jax.random.normal(jax.random.key(0), (1, 13, 10, 3))
+  direct = imagenet.VGG19Features(blocks=blocks, last_layer='block3_conv2', conv_algorithm='direct')
+  winograd = direct.clone(conv_algorithm='winograd')
+  params = direct.init(jax.random.key(1), x)
+  assert jax.tree.structure(params) == jax.tree.structure(winograd.init(jax.random.key(1), x))
+  a, b = direct.apply(params, x), winograd.apply(params, x)
+  for name in a:
+    np.testing.assert_allclose(b[name], a[name], rtol=1e-4, atol=1e-4 * float(abs(a[name]).max()))
+  with pytest.raises(ValueError, match="conv_algorithm must be one of"):
+    imagenet.VGG19Features(conv_algorithm='fft')

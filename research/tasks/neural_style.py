@@ -81,7 +81,8 @@ def loss_network(config) -> imagenet.VGG19Features:
   layers = tuple(config.style.content_layers) + tuple(config.style.style_layers)
   deepest = max(layers, key=imagenet.VGG19_LAYERS.index)
   module = pretrained.entry(config.loss_network.name).module
-  return module.clone(pooling=config.loss_network.pooling, last_layer=deepest)
+  return module.clone(pooling=config.loss_network.pooling, last_layer=deepest,
+                      conv_algorithm=config.loss_network.conv_algorithm)
 
 
 def perceptual_losses(image_BxHxWx3, constants, config,
@@ -224,6 +225,8 @@ def check_loss_config(config) -> None:
   config_lib.check_choice('loss_network', config.loss_network.name, loss_networks())
   config_lib.check_choice('loss_network.pooling', config.loss_network.pooling,
                           dict.fromkeys(imagenet.POOLINGS))
+  config_lib.check_choice('loss_network.conv_algorithm', config.loss_network.conv_algorithm,
+                          dict.fromkeys(imagenet.CONV_ALGORITHMS))
   for kind in ('content_layers', 'style_layers'):
     layers = tuple(style[kind])
     if not layers:
