@@ -1,6 +1,6 @@
 """Captioned images offline: the caption_folder TFDS builder (a user's
 captions.json / captions.csv, Flickr token files) and `launch.get_data
-tuxpaint_stamps` on a tiny generated .deb."""
+tuxpaint_stamps` / `openclipart` on tiny generated .debs."""
 
 from __future__ import annotations
 
@@ -163,3 +163,57 @@ def test_tuxpaint_stamps_refuses_another_package(tmp_path, monkeypatch):
   deb = tiny_tuxpaint_deb(tmp_path, count=2)
   with pytest.raises(errors.DataNotFoundError, match='2 captioned PNG stamps'):
     get.get('tuxpaint_stamps', str(tmp_path / 'b'), archive=str(deb), expected_sha256=sha256(deb))
+
+
+# --- launch.get_data openclipart, on two tiny generated .debs ------------------------------
+
+def svg_with(title='', description=''):
+  dc = f'<dc:title>{title}</dc:title>' if title else ''
+  dc += f'<dc:description>{description}</dc:description>' if description else ''
+  return (f'<svg><metadata><rdf:RDF><cc:Work>{dc}</cc:Work></rdf:RDF></metadata>'
+          '<rect/></svg>').encode()
+
+
+def tiny_openclipart_debs(tmp_path):
+  png, svg = get.OPENCLIPART_PNG, get.OPENCLIPART_SVG
+  pixel = image_bytes(np.full((6, 5, 4), 255, np.uint8), 'PNG')
+  other = image_bytes(np.zeros((6, 5, 4), np.uint8), 'PNG')
+  pngs = {f'{png}animals/cat_01.png': pixel, f'{png}food/apple_pie.png': other,
+          f'{png}food/untitled.png': other, f'{png}food/no_render.txt': b''}
+  png_links = {f'{png}animals/pets/cat_01.png': '../cat_01.png',  # the same drawing, twice
+               f'{png}animals/cat_02.png': 'cat_01.png'}          # another drawing's render
+  svgs = {f'{svg}animals/cat_01.svg': svg_with('A cat', 'A cat sitting on a mat'),
+          f'{svg}animals/cat_02.svg': svg_with('Sleepy &amp; grey cat', 'cat'),
+          f'{svg}food/apple_pie.svg': svg_with('Apple Pie', 'Apple pie.'),
+          f'{svg}food/untitled.svg': svg_with('', 'A drawing without a title'),
+          f'{svg}food/missing.svg': svg_with('No render for this one')}
+  svg_links = {f'{svg}animals/pets/cat_01.svg': '../cat_01.svg'}
+  return (make_deb(tmp_path / 'openclipart-png_0.18+dfsg-19_all.deb', pngs, links=png_links),
+          make_deb(tmp_path / 'openclipart-svg_0.18+dfsg-19_all.deb', svgs, links=svg_links))
+
+
+def test_openclipart_writes_each_titled_render_once_with_every_drawings_captions(
+    tmp_path, monkeypatch):
+  # The Debian layout: svg/ and png/ trees, a drawing filed under several
+  # categories by symbolic links, two drawings sharing one render. Each
+  # render is written once (no picture in two splits), with the captions of
+  # every drawing that has it; untitled drawings and those without a render
+  # are left out; a description repeating the title or of one word is not a
+  # second caption.
+  monkeypatch.setattr(get, 'OPENCLIPART_MIN_DRAWINGS', 2)
+  debs = tiny_openclipart_debs(tmp_path)
+  out = tmp_path / 'openclipart'
+  written = get.get('openclipart', str(out), archive=list(debs),
+                    expected_sha256=[sha256(d) for d in debs])
+  assert sorted(written) == ['animals/cat_01.png', 'captions.json', 'credits.json',
+                             'food/apple_pie.png']
+  captions = json.loads((out / 'captions.json').read_text())
+  assert captions == {'animals/cat_01.png': ['A cat', 'A cat sitting on a mat',
+                                             'Sleepy & grey cat'],
+                      'food/apple_pie.png': ['Apple Pie']}
+  assert caption_folder.read_captions(str(out))[0] == captions
+  monkeypatch.setattr(get, 'OPENCLIPART_MIN_DRAWINGS', 3)
+  with pytest.raises(errors.DataNotFoundError, match='2 titled drawings'):
+    get.get('openclipart', str(tmp_path / 'b'), archive=list(debs),
+            expected_sha256=[sha256(d) for d in debs])
+  assert not (tmp_path / 'b').exists() or not any((tmp_path / 'b').rglob('*.png'))

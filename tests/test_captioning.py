@@ -120,3 +120,19 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     assert resumed[key] == straight[key], key
   assert (json.load(open(tmp_path / 'a' / 'captions_test.json'))
           == json.load(open(tmp_path / 'b' / 'captions_test.json')))
+
+
+def test_the_captioning_config_trains_two_steps_on_coco_captions_under_mock_data(tmp_path):
+  # The public path (users with a network): TFDS's coco_captions, here TFDS's
+  # generated examples of its features (random images, random caption texts).
+  import tensorflow_datasets as tfds
+  config = quiet(load_config('tuxpaint_captioning', 'runlocal'))
+  config.dataset.name = 'coco_captions'
+  config.dataset.manual_dir = ''
+  config.dataset.eval_split = 'val'
+  config.encoder.pretrained = False
+  config.caption_metrics = ('bleu_4', 'cider')
+  with tfds.testing.mock_data(num_examples=8):
+    results = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert results['steps'] == 2 and np.isfinite(results['test_loss'])
+  assert 0 <= results['test_cider'] and len(json.load(open(tmp_path / 'run' / 'captions_test.json')))

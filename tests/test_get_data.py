@@ -155,19 +155,25 @@ def make_zip(path, files: dict[str, bytes]) -> str:
   return str(path)
 
 
-def make_deb(path, files: dict[str, bytes], data_name='data.tar.xz') -> str:
+def make_deb(path, files: dict[str, bytes], data_name='data.tar.xz',
+             links: dict[str, str] | None = None) -> str:
   """A .deb as dpkg-deb writes one: an `ar` archive of debian-binary,
-  control.tar.xz and data.tar.xz (paths './usr/...')."""
-  def tar_xz(entries):
+  control.tar.xz and data.tar.xz (paths './usr/...'); `links`: symbolic
+  links, path -> target as the link reads (relative to its folder)."""
+  def tar_xz(entries, symlinks=None):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode='w:xz') as tar:
       for name, data in entries.items():
         info = tarfile.TarInfo('./' + name)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
+      for name, target in (symlinks or {}).items():
+        info = tarfile.TarInfo('./' + name)
+        info.type, info.linkname = tarfile.SYMTYPE, target
+        tar.addfile(info)
     return buffer.getvalue()
   members = {'debian-binary': b'2.0\n', 'control.tar.xz': tar_xz({'control': b'Package: x\n'}),
-             data_name: tar_xz(files)}
+             data_name: tar_xz(files, links)}
   blob = b'!<arch>\n'
   for name, data in members.items():
     blob += f'{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}'.encode() + b'`\n' + data

@@ -11,6 +11,7 @@ does not parse is one `DataNotFoundError` naming the file.
 from __future__ import annotations
 
 import io
+import posixpath
 import struct
 import tarfile
 import zlib
@@ -48,13 +49,15 @@ def ar_members(blob: bytes, label: str) -> dict[str, bytes]:
 
 
 def deb_files(blob: bytes, wanted: list[str] | Callable[[str], bool],
-              label: str) -> dict[str, bytes]:
+              label: str, links: dict[str, str] | None = None) -> dict[str, bytes]:
   """The files `wanted` (paths without the leading './', e.g.
   'usr/share/doc/opencv-doc/examples/data/starry_night.jpg'; or a predicate
   on such paths: every file it accepts, none required) from a .deb's
   data.tar.{xz,gz,bz2} (read as a stream: a 300 MB data.tar is never held
   decompressed). zstd (newer Ubuntu .debs) would need a module outside the
-  standard library; the pinned packages use xz."""
+  standard library; the pinned packages use xz. With `links`, the symbolic
+  links the predicate accepts are recorded there too, as path -> the path
+  they point to (made relative to the archive's root, like the names)."""
   accept = wanted if callable(wanted) else set(wanted).__contains__
   members = ar_members(blob, label)
   data_name = next((n for n in members if n.startswith('data.tar')), None)
@@ -72,6 +75,9 @@ def deb_files(blob: bytes, wanted: list[str] | Callable[[str], bool],
         name = member.name[2:] if member.name.startswith('./') else member.name
         if member.isfile() and accept(name):
           found[name] = tar.extractfile(member).read()
+        elif links is not None and member.issym() and accept(name):
+          links[name] = posixpath.normpath(posixpath.join(
+              posixpath.dirname(name), member.linkname)).lstrip('/')
           if not callable(wanted) and len(found) == len(wanted):
             break
   except (tarfile.TarError, EOFError, OSError, ValueError) as e:  # lzma/zlib errors included

@@ -46,6 +46,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
+import html
 import importlib.util
 import io
 import itertools
@@ -605,6 +606,104 @@ def unpack_tuxpaint_stamps(blobs: list[bytes], directory: str) -> list[str]:
   return written + ['captions.json', 'credits.json']
 
 
+# --- Captioned images: Open Clip Art's drawings ------------------------------------
+
+OPENCLIPART_PNG = 'usr/share/openclipart/png/'
+OPENCLIPART_SVG = 'usr/share/openclipart/svg/'
+# Each drawing is svg/CATEGORY/.../NAME.svg, whose RDF metadata holds the
+# title its author gave it (`dc:title`) and sometimes a free-text
+# description (`dc:description`); png/.../NAME.png is its render.
+OPENCLIPART_MIN_DRAWINGS = 6000  # the pinned packages: see unpack_openclipart's count
+# A description becomes a second caption when it has at least this many words
+# (shorter ones mostly repeat the title or are a single tag).
+OPENCLIPART_MIN_DESCRIPTION_WORDS = 3
+_DC_FIELD = {field: re.compile(rf'<dc:{field}>(.*?)</dc:{field}>', re.S)
+             for field in ('title', 'description')}
+
+
+def openclipart_files(name: str) -> bool:
+  return ((name.startswith(OPENCLIPART_PNG) and name.endswith('.png'))
+          or (name.startswith(OPENCLIPART_SVG) and name.endswith('.svg')))
+
+
+def _dc_text(svg: str, field: str) -> str:
+  """The first `dc:FIELD` of an SVG's metadata as one line of plain text
+  (entities decoded, markup and runs of white space removed), or ''."""
+  match = _DC_FIELD[field].search(svg)
+  if not match:
+    return ''
+  text = html.unescape(re.sub(r'<[^>]*>', ' ', match.group(1)))
+  return ' '.join(text.split())
+
+
+def openclipart_captions(svg: str) -> list[str]:
+  """A drawing's captions from its SVG: the title, then the description when
+  it has OPENCLIPART_MIN_DESCRIPTION_WORDS words or more and is not the title
+  again. [] when it has no title."""
+  title = _dc_text(svg, 'title')
+  if not any(c.isalnum() for c in title):
+    return []
+  captions = [title]
+  description = _dc_text(svg, 'description')
+  if (len(description.split()) >= OPENCLIPART_MIN_DESCRIPTION_WORDS
+      and description.lower().rstrip('.!') != title.lower().rstrip('.!')):
+    captions.append(description)
+  return captions
+
+
+def _resolve(path: str, links: dict[str, str]) -> str:
+  """`path` with symbolic links followed (a chain of at most 8)."""
+  for _ in range(8):
+    if path not in links:
+      return path
+    path = links[path]
+  return path
+
+
+def openclipart_drawings(pngs: dict[str, bytes], png_links: dict[str, str],
+                         svgs: dict[str, bytes]) -> dict[str, list[str]]:
+  """RENDER path under png/ -> its captions, one entry per distinct render.
+  The packages list a drawing under several categories by symbolic links,
+  and a few drawings share one render: each render is kept once (at its own
+  path), with the captions of every drawing that has it, so that no picture
+  is in both the training and the test split."""
+  drawings: dict[str, list[str]] = {}
+  for path, svg in sorted(svgs.items()):  # regular files only: links are the same drawing
+    stem = path[len(OPENCLIPART_SVG):-len('.svg')]
+    png = _resolve(f'{OPENCLIPART_PNG}{stem}.png', png_links)
+    captions = openclipart_captions(svg.decode('utf-8', errors='replace'))
+    if png not in pngs or not captions:
+      continue
+    merged = drawings.setdefault(png[len(OPENCLIPART_PNG):], [])
+    merged.extend(c for c in captions if c not in merged)
+  return drawings
+
+
+def unpack_openclipart(blobs: list[bytes], directory: str) -> list[str]:
+  """DIR/CATEGORY/.../NAME.png (the package's renders, byte for byte; the
+  caption builder puts transparency on white) and DIR/captions.json,
+  NAME.png -> [title, description?, ...], for every titled drawing's render."""
+  png_archive, svg_archive = SOURCES['openclipart'].archives
+  png_links: dict[str, str] = {}
+  pngs = archives.deb_files(blobs[0], openclipart_files, png_archive.file, links=png_links)
+  svgs = archives.deb_files(blobs[1], openclipart_files, svg_archive.file)
+  drawings = openclipart_drawings(pngs, png_links, svgs)
+  if len(drawings) < OPENCLIPART_MIN_DRAWINGS:
+    raise errors.DataNotFoundError(
+        f'{png_archive.file} + {svg_archive.file}: {len(drawings)} titled drawings with a '
+        f'render (expected at least {OPENCLIPART_MIN_DRAWINGS}): not the expected packages.')
+  written = []
+  for name in drawings:
+    fileio.write_atomically(fileio.join(directory, name), pngs[OPENCLIPART_PNG + name])
+    written.append(name)
+  fileio.write_json(fileio.join(directory, 'captions.json'), drawings)
+  fileio.write_json(fileio.join(directory, 'credits.json'), {
+      'packages': [png_archive.package, svg_archive.package], 'license': 'public domain',
+      'note': "Open Clip Art Library drawings (Debian's 0.18 snapshot) with the titles and "
+              'descriptions their authors wrote (dc:title / dc:description in each SVG).'})
+  return written + ['captions.json', 'credits.json']
+
+
 def _debian(package: str, version: str, sha256: str, pool: str) -> Archive:
   """A bookworm .deb: `apt-get download PACKAGE=VERSION` fetches it (the pool's
   file name drops the version's epoch)."""
@@ -696,6 +795,17 @@ SOURCES = {
         unpack_tuxpaint_stamps,
         'Images with human captions: DIR/CATEGORY/.../STAMP.png and DIR/captions.json '
         '(--config.dataset.name=caption_folder --config.dataset.manual_dir=DIR)'),
+    'openclipart': Source(
+        (_debian('openclipart-png', '1:0.18+dfsg-19',
+                 'f07f1545a2970c2cf3fa339bc2405da1a95cf2b1827bfa05bf73eb1c20291c02',
+                 'o/openclipart'),
+         _debian('openclipart-svg', '1:0.18+dfsg-19',
+                 '989712d90d57dfa3230049f553bb43b76c30ee4d4b8c5f6e106e33f7db5cbdc5',
+                 'o/openclipart')),
+        unpack_openclipart,
+        'Drawings with their titles as captions: DIR/CATEGORY/.../NAME.png and '
+        'DIR/captions.json (configs/tuxpaint_captioning.py --config.dataset.manual_dir=DIR, '
+        'or any config with --config.dataset.name=caption_folder)'),
 }
 
 
