@@ -416,7 +416,8 @@ TABLES: dict[str, Table] = {
         name='captioning',
         title=('Show and Tell (Vinyals et al. 2015) on Tux Paint\'s captioned stamps, against '
                'the baselines that keep captioning honest'),
-        metric='bleu_4', extra_metrics=('bleu_1', 'bleu_2', 'bleu_3', 'meteor', 'rouge_l', 'cider'),
+        metric='bleu_4',
+        extra_metrics=('bleu_1', 'bleu_2', 'bleu_3', 'meteor', 'rouge_l', 'cider'),
         rows=(
             Row('Most frequent training caption', CAPTIONING, 'baseline=most_frequent',
                 seeds=1, cpu_minutes=0.5),
