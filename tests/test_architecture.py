@@ -95,6 +95,8 @@ JIT_OUTSIDE_THE_TRAINER = {
     'research/tasks/captioning.py': "the frozen encoder's image vectors (once per run) and "
                                     'beam-search decoding after training (inference)',
     'research/plots/classification.py': 'eval-mode predictions for the pictures',
+    'research/tasks/spoken_words.py': "the test recordings' words after training (inference)",
+    'research/tasks/word_baselines.py': 'MFCCs for the GMM and DTW baselines, fitted, not trained',
     'research/demos/': 'self-contained teaching demos, outside the trainer',
 }
 
@@ -122,6 +124,8 @@ LOCAL_FILE_OPERATIONS = {
     'research/fileio.py': 'the one place: local paths here, epath for URLs',
     'research/data/get.py': 'shutil.which: which package tool (npm, pip, apt-get) is missing',
     'research/caption_metrics.py': 'shutil.which: whether Java (for METEOR) is installed',
+    'research/data/speech_synth.py': "shutil.which: whether espeak-ng / flite are installed; "
+                                     "the synthesiser's temporary WAV",
     'research/config_lib.py': 'config files, which are Python modules in the checkout',
     'research/provenance.py': "the checkout's own .git",
     'research/notebook.py': 'finding the checkout (configs/, research/)',

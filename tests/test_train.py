@@ -18,8 +18,7 @@ from research import errors, train, writers
 from research.data import DATASETS
 from testlib import (REPO_ROOT, config_names, load_config, quiet, restore_state_tree,
                      subprocess_env, write_caption_folder, write_idx_dir, write_labelled_text,
-                     write_text_corpus,
-                     write_word_vectors)
+                     write_spoken_words, write_text_corpus, write_word_vectors)
 
 
 def losses(workdir):
@@ -47,6 +46,12 @@ def train_on_test_data(config, tmp_path, monkeypatch, run) -> dict:
     elif config.dataset.name == 'caption_folder':
       config.dataset.manual_dir = write_caption_folder(str(tmp_path / 'captioned'))
       config.encoder.pretrained = False  # the same CNN, random weights: no weight file
+    elif config.dataset.name == 'audio_folder':  # tones standing in for the words
+      from research.tasks import spoken_words
+      words = spoken_words.word_list(config)
+      config.dataset.manual_dir = write_spoken_words(str(tmp_path / 'synthetic'), words)
+      config.test_dataset.manual_dir = write_spoken_words(str(tmp_path / 'real'), words,
+                                                          per_word=1, split='test')
     else:
       write_idx_dir(str(tmp_path / 'idx'))
       config.dataset.manual_dir = str(tmp_path / 'idx')
@@ -104,6 +109,13 @@ def test_every_config_trains_runlocal(name, tmp_path, monkeypatch):
     assert len(written) == len({e['image'] for e in written}) > 0  # one per test image
     assert (run / 'caption_vocab.json').exists() and (run / 'captions_test.png').exists()
     keys = ('test_perplexity', 'test_bleu_4', 'test_cider')
+  elif config.task == 'spoken_words':
+    for split in ('validation', 'test'):
+      assert 0.0 <= results[f'{split}_accuracy'] <= 1.0 and np.isfinite(results[f'{split}_loss'])
+    predictions = json.load(open(run / 'predictions_test.json'))
+    assert len(predictions) == results['test_examples'] > 0  # every test recording counts
+    assert {'test_digits_accuracy', 'test_letters_accuracy'} <= set(results)
+    keys = ('test_accuracy', 'validation_accuracy')
   elif config.task == 'autoencoder':
     assert np.isfinite(results['test_squared_error'])
     for picture in ('reconstructions.png', 'codes_2d.png'):

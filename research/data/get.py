@@ -44,7 +44,9 @@ imdb_reviews).
 from __future__ import annotations
 
 import ast
+import csv
 import dataclasses
+import gzip
 import hashlib
 import html
 import importlib.util
@@ -704,6 +706,68 @@ def unpack_openclipart(blobs: list[bytes], directory: str) -> list[str]:
   return written + ['captions.json', 'credits.json']
 
 
+# --- Real speech: Asterisk's English prompts ------------------------------------------
+
+ASTERISK_SOUNDS = 'usr/share/asterisk/sounds/en_US_f_Allison/'
+ASTERISK_TRANSCRIPTS = 'usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz'
+ASTERISK_MIN_FILES = 500  # the pinned packages: 568 WAVs, each with a transcript line
+
+
+def asterisk_sound_files(name: str) -> bool:
+  return name.startswith(ASTERISK_SOUNDS) and name.endswith('.wav')
+
+
+def asterisk_transcripts(text: str) -> dict[str, str]:
+  """`core-sounds-en.txt`'s `NAME: transcript` lines as NAME.wav -> text,
+  notes in brackets or parentheses removed ("dot [.]" -> "dot"). Lines with nothing spoken
+  ("[this is a simple beep tone]", "(1 second of silence)") are left out,
+  and comment lines (';') and blank ones skipped."""
+  transcripts = {}
+  for line in text.splitlines():
+    name, sep, transcript = line.partition(':')
+    if line.startswith(';') or not sep or ' ' in name.strip():
+      continue
+    # Brackets and parentheses are notes, not speech: "dot [.]" shows the
+    # symbol, "IAX (note: does not say "2")" what is not said.
+    transcript = ' '.join(re.sub(r'\[[^\]]*\]|\([^)]*\)', ' ', transcript).split())
+    if not transcript:
+      continue  # a sound ("[a beep tone]") or silence ("(1 second of silence)")
+    transcripts[f'{name.strip()}.wav'] = transcript
+  return transcripts
+
+
+def unpack_asterisk_sounds(blobs: list[bytes], directory: str) -> list[str]:
+  """DIR/NAME.wav (the package's 8 kHz 16-bit mono WAVs, byte for byte, in
+  their folders: digits/, letters/, phonetic/, ...) and DIR/transcripts.csv
+  (audio, text, split = test) for every WAV with a spoken transcript."""
+  wav_archive, text_archive = SOURCES['asterisk_sounds'].archives
+  wavs = archives.deb_files(blobs[0], asterisk_sound_files, wav_archive.file)
+  text = archives.deb_files(blobs[1], [ASTERISK_TRANSCRIPTS], text_archive.file)
+  transcripts = asterisk_transcripts(
+      gzip.decompress(text[ASTERISK_TRANSCRIPTS]).decode('utf-8', errors='replace'))
+  kept = {name: transcripts[name] for name in
+          sorted(path[len(ASTERISK_SOUNDS):] for path in wavs) if name in transcripts}
+  if len(kept) < ASTERISK_MIN_FILES:
+    raise errors.DataNotFoundError(
+        f'{wav_archive.file} + {text_archive.file}: {len(kept)} WAVs with a transcript '
+        f'(expected at least {ASTERISK_MIN_FILES}): not the expected packages.')
+  for name in kept:
+    fileio.write_atomically(fileio.join(directory, name), wavs[ASTERISK_SOUNDS + name])
+  # Every recording is test data: models train on synthetic speech and are
+  # tested on this real speaker (research/data/speech_synth.py).
+  table = io.StringIO()
+  writer = csv.writer(table, lineterminator='\n')
+  writer.writerow(('audio', 'text', 'split'))
+  writer.writerows((name, text, 'test') for name, text in kept.items())
+  fileio.write_atomically(fileio.join(directory, 'transcripts.csv'), table.getvalue())
+  fileio.write_json(fileio.join(directory, 'credits.json'), {
+      'packages': [wav_archive.package, text_archive.package], 'license': 'CC-BY-SA-3.0',
+      'note': "Asterisk's core English prompts, recorded by Allison Smith (one professional "
+              "female speaker), with the transcripts of the package's core-sounds-en.txt; "
+              'see the packages\' copyright files.'})
+  return list(kept) + ['transcripts.csv', 'credits.json']
+
+
 def _debian(package: str, version: str, sha256: str, pool: str) -> Archive:
   """A bookworm .deb: `apt-get download PACKAGE=VERSION` fetches it (the pool's
   file name drops the version's epoch)."""
@@ -806,6 +870,16 @@ SOURCES = {
         'Drawings with their titles as captions: DIR/CATEGORY/.../NAME.png and '
         'DIR/captions.json (configs/tuxpaint_captioning.py --config.dataset.manual_dir=DIR, '
         'or any config with --config.dataset.name=caption_folder)'),
+    'asterisk_sounds': Source(
+        (_debian('asterisk-core-sounds-en-wav', '1.6.1-1',
+                 '2be3ea287d83299d143815fa804f11179a75b7affd4a758b98b55f5afc18a35d',
+                 'a/asterisk-core-sounds'),
+         _debian('asterisk-core-sounds-en', '1.6.1-1',
+                 '973e797d28e37fa6ca3c0a9d6fa717e77cf1268ae916bf09fd3503113cdffa50',
+                 'a/asterisk-core-sounds')),
+        unpack_asterisk_sounds,
+        'Real speech with transcripts, all in the test split: DIR/{digits,letters,phonetic,...}/'
+        'NAME.wav (8 kHz) and DIR/transcripts.csv (audio_folder)'),
 }
 
 

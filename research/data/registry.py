@@ -124,6 +124,17 @@ DATASETS: dict[str, DatasetSpec] = {
                     '(*.token.txt); e.g. `python -m launch.get_data tuxpaint_stamps` (Tux '
                     "Paint's captioned stamps, into data/tuxpaint_stamps). Pass it as "
                     '--config.dataset.manual_dir=DIR.')),
+    # A local folder of speech recordings with transcripts (research/data/builders/
+    # audio_folder.py): int16 mono samples at the files' own rate, and the text.
+    'audio_folder': DatasetSpec(
+        tfds_name='audio_folder', input_key='audio', label_key='text', builds_offline=True,
+        needs_manual_dir=True,
+        how_to_get=('Put audio files (WAV, FLAC, ...; mono; any subfolders) and one transcript '
+                    'source in a directory: transcripts.csv (columns audio,text and optionally '
+                    'split; one row per file), transcripts.json ({"audio path": "transcript"}) '
+                    'or LibriSpeech as distributed (*.trans.txt beside the .flac files); e.g. '
+                    "`python -m launch.get_data asterisk_sounds` (Asterisk's English prompts, "
+                    'into data/asterisk_sounds). Pass it as --config.dataset.manual_dir=DIR.')),
     # Public captioned photographs (Chen et al. 2015): 5 captions per image.
     'coco_captions': dataclasses.replace(_public('coco_captions'), label_key='captions'),
     # Public labelled text (Kim 2014's SST-2; Maas et al. 2011's IMDB reviews).

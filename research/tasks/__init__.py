@@ -4,7 +4,7 @@
 
 from research.tasks import (autoencoder, caption_baselines, captioning, classification,
                             distillation, fast_style, language_model, neural_style, ngram,
-                            pca)
+                            pca, spoken_words, word_baselines)
 from research.tasks.base import FittedTask, Task
 
 TASKS: dict[str, Task | FittedTask] = {
@@ -18,4 +18,6 @@ TASKS: dict[str, Task | FittedTask] = {
     'fast_neural_style': fast_style.TASK,
     'captioning': captioning.TASK,
     'caption_baseline': caption_baselines.TASK,
+    'spoken_words': spoken_words.TASK,
+    'spoken_word_baseline': word_baselines.TASK,
 }
