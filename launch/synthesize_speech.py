@@ -22,7 +22,7 @@ _DIR = flags.DEFINE_string('dir', 'data/synth_words', 'Directory to write the ut
 _WORDS = flags.DEFINE_string('words', 'digits,letters,phonetic',
                              'Word lists, comma-separated (research/data/speech_synth.py '
                              'WORD_LISTS: digits, letters, phonetic).')
-_PER_WORD = flags.DEFINE_integer('per_word', 60, 'Utterances of each word.')
+_PER_WORD = flags.DEFINE_integer('per_word', 200, 'Utterances of each word.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Draws the voices, their settings, the noise and the '
                              'validation split.')
 _SAMPLE_RATE = flags.DEFINE_integer('sample_rate', 8000, 'Sample rate of the WAVs, Hz (8000: '

@@ -142,3 +142,60 @@ def test_unusable_audio_folders_name_the_file_and_the_fix(tmp_path, case, match)
     (speech / 'sub/x.trans.txt').write_text('x hello\n')
   with pytest.raises(errors.DataNotFoundError, match=match):
     build(speech, tmp_path)
+
+
+# --- launch.get_data asterisk_sounds, on two tiny generated .debs ---------------------------
+
+def test_asterisk_sounds_writes_each_spoken_prompt_with_its_transcript_all_as_test(
+    tmp_path, monkeypatch):
+  import gzip
+  import io
+
+  from research.data import get
+  from test_get_data import make_deb
+  from testlib import sha256_of
+  monkeypatch.setattr(get, 'ASTERISK_MIN_FILES', 3)
+
+  def wav(hz):
+    buffer = io.BytesIO()
+    import soundfile as sf
+    sf.write(buffer, tone(hz), RATE, format='WAV', subtype='PCM_16')
+    return buffer.getvalue()
+  sounds = {f'{get.ASTERISK_SOUNDS}digits/7.wav': wav(300), f'{get.ASTERISK_SOUNDS}letters/dot.wav':
+            wav(400), f'{get.ASTERISK_SOUNDS}beep.wav': wav(1000),
+            f'{get.ASTERISK_SOUNDS}vm-intro.wav': wav(500),
+            f'{get.ASTERISK_SOUNDS}silence/1.wav': np.zeros(10, np.int16).tobytes()}
+  transcripts = ('; Core Asterisk Sounds in English\n\ndigits/7: seven\nletters/dot: dot [.]\n'
+                 'beep: [this is a simple beep tone]\nsilence/1: (1 second of silence)\n'
+                 'vm-intro: Please leave your message. (simple tone sound plays)\n'
+                 'not-in-the-package: Hello.\n')
+  debs = [make_deb(tmp_path / 'asterisk-core-sounds-en-wav_1.6.1-1_all.deb', sounds),
+          make_deb(tmp_path / 'asterisk-core-sounds-en_1.6.1-1_all.deb',
+                   {get.ASTERISK_TRANSCRIPTS: gzip.compress(transcripts.encode())})]
+  out = tmp_path / 'asterisk'
+  written = get.get('asterisk_sounds', str(out), archive=debs,
+                    expected_sha256=[sha256_of(d) for d in debs])
+  assert sorted(written) == ['credits.json', 'digits/7.wav', 'letters/dot.wav',
+                             'transcripts.csv', 'vm-intro.wav']
+  texts, splits = audio_folder.read_transcripts(str(out))
+  assert texts == {'digits/7.wav': 'seven', 'letters/dot.wav': 'dot',
+                   'vm-intro.wav': 'Please leave your message.'}
+  assert set(splits.values()) == {'test'}  # real speech is only ever tested on
+  assert (out / 'digits/7.wav').read_bytes() == sounds[f'{get.ASTERISK_SOUNDS}digits/7.wav']
+
+
+def test_a_source_folder_rewritten_in_place_is_prepared_again_not_read_back_stale(tmp_path):
+  # Prepared data is kept per source folder; adding files and rewriting the
+  # transcripts (as `launch.synthesize_speech` does for more utterances)
+  # must give the new examples.
+  import os
+  import time
+  folder = tmp_path / 'words'
+  save(folder / 'a.wav', tone(300))
+  (folder / 'transcripts.csv').write_text('audio,text,split\na.wav,one,train\n')
+  assert len(build(folder, tmp_path)['train']) == 1
+  save(folder / 'b.wav', tone(500))
+  (folder / 'transcripts.csv').write_text('audio,text,split\na.wav,one,train\nb.wav,two,train\n')
+  later = time.time() + 5  # a new modification time even on coarse clocks
+  os.utime(folder / 'transcripts.csv', (later, later))
+  assert len(build(folder, tmp_path)['train']) == 2

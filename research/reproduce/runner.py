@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any
 
+import ml_collections
+
 from research import config_lib, errors, fileio, writers
 from research.reproduce.tables import Row, Table
 
@@ -92,6 +94,15 @@ def job_minutes(job) -> float | None:
   return None if row.cpu_minutes is None else row.cpu_minutes * num_seeds
 
 
+
+def dataset_sections(config) -> list:
+  """The config's dataset sections (`dataset`, `test_dataset`, ...): each
+  ConfigDict with a registered `name` and a `train_split`."""
+  from research.data.registry import DATASETS
+  return [value for _, value in sorted(config.items())
+          if isinstance(value, ml_collections.ConfigDict) and 'train_split' in value
+          and value.get('name') in DATASETS]
+
 def schedule(jobs: list) -> list:
   """Longest job first (the LPT rule: a pool of W workers then finishes within
   4/3 of the best possible time), so that a slow row does not start last and run
@@ -121,7 +132,6 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
   WORKDIR.log; a failed run is reported after the others finish.
   """
   from research.data import datasets
-  from research.data.registry import DATASETS
 
   def missing(row, seed):
     return not fileio.exists(fileio.join(run_dir(root, table, row, seed), 'results.json'))
@@ -143,14 +153,13 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
   # Prepare every TFDS dataset here first: two workers building the same one
   # into the same directory would race. (A task's own inputs, such as a style
   # run's two image files, are read by each run.)
+  # Every dataset section counts (a speech run tests on `test_dataset`).
   prepared = set()
   for row, _, _ in jobs:
-    dataset = load_row_config(row, 0, repo_root).dataset
-    if dataset.name not in DATASETS:
-      continue
-    if dataset.to_json_best_effort() not in prepared:
-      datasets.prepare(dataset)
-      prepared.add(dataset.to_json_best_effort())
+    for dataset in dataset_sections(load_row_config(row, 0, repo_root)):
+      if dataset.to_json_best_effort() not in prepared:
+        datasets.prepare(dataset)
+        prepared.add(dataset.to_json_best_effort())
   cores = sorted(os.sched_getaffinity(0))
   slots = [cores[i::workers] for i in range(workers)] if len(cores) >= workers else [cores] * workers
   running: dict[int, tuple] = {}  # slot -> (process, row, seeds, workdir, start, log)
