@@ -98,6 +98,15 @@ def test_librispeech_trans_txt_files_name_the_flac_beside_them(tmp_path):
   assert {n: e['text'].decode() for n, e in examples.items()} == expected
   first = examples['dev-clean/84/121123/84-121123-0001.flac']
   assert first['sample_rate'] == 16000 and np.array_equal(first['audio'], tone(400, rate=16000))
+  assert list(splits) == ['validation']  # LibriSpeech's dev-* subsets
+
+
+def test_librispeech_subset_folders_give_the_split():
+  assert audio_folder.librispeech_split('train-clean-100/19/198/19-198-0001.flac') == 'train'
+  assert audio_folder.librispeech_split('LibriSpeech/dev-other/1/2/1-2-3.flac') == 'validation'
+  assert audio_folder.librispeech_split('test-clean/1/2/1-2-3.flac') == 'test'
+  assert audio_folder.librispeech_split('digits/7.wav') is None
+  assert audio_folder.librispeech_split('trainees/7.wav') is None
 
 
 def test_float_and_24_bit_files_are_scaled_to_int16(tmp_path):

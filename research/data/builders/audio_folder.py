@@ -25,10 +25,12 @@ down (a stereo file is refused rather than silently averaged). Transcripts
 are stored as written, whitespace collapsed (normalisation belongs to the
 task's vocabulary).
 
-Split: the csv's own `split` column (`val`/`dev` read as `validation`), else
-stable under additions: a file is `test` when the first byte of the sha1 of
-its relative path is below 52 (about 20%), else `train`
-(caption_folder.hash_split). Only splits with examples are written.
+Split: the csv's own `split` column (`val`/`dev` read as `validation`); else
+LibriSpeech's subset folders (`train-*` train, `dev-*` validation, `test-*`
+test: its speakers are disjoint across them); else stable under additions: a
+file is `test` when the first byte of the sha1 of its relative path is below
+52 (about 20%), else `train` (caption_folder.hash_split). Only splits with
+examples are written.
 """
 
 from __future__ import annotations
@@ -225,6 +227,20 @@ def read_audio(data: bytes, where: str) -> tuple[np.ndarray, int]:
   return np.clip(np.round(samples[:, 0] * 32768), -32768, 32767).astype(np.int16), int(rate)
 
 
+# LibriSpeech's subsets by the folder they ship in (train-clean-100, dev-other, ...).
+_LIBRISPEECH_SUBSETS = {'train': 'train', 'dev': 'validation', 'test': 'test'}
+
+
+def librispeech_split(relative_path: str) -> str | None:
+  """The split of a file under a LibriSpeech subset folder (`train-*`,
+  `dev-*`, `test-*`, at any depth: each speaker in one subset only), or None."""
+  for part in relative_path.split('/')[:-1]:
+    prefix = part.split('-')[0]
+    if prefix in _LIBRISPEECH_SUBSETS and '-' in part:
+      return _LIBRISPEECH_SUBSETS[prefix]
+  return None
+
+
 class AudioFolder(tfds.core.GeneratorBasedBuilder):
   """Speech with transcripts in a folder (e.g. `python -m launch.get_data asterisk_sounds`)."""
 
@@ -256,7 +272,8 @@ class AudioFolder(tfds.core.GeneratorBasedBuilder):
       raise ValueError(str(e)) from e
     splits: dict[str, list[str]] = {}
     for audio in sorted(transcripts):
-      split = given[audio] if given else caption_folder.hash_split(audio)
+      split = given[audio] if given else (librispeech_split(audio)
+                                          or caption_folder.hash_split(audio))
       splits.setdefault(split, []).append(audio)
     return {split: self._generate_examples(directory, names, transcripts)
             for split, names in splits.items()}
