@@ -74,6 +74,7 @@ def get_config(arg=None):
     c.model.widths = (16, 32, 64, 128)  # one 3x3 conv each, 2x2 max pools between
     c.model.dense = 256
     c.model.dropout_rate = 0.3
+    c.model.batch_norm = False
 
   c.optimizer = config_lib.optimizer('adam', learning_rate=1e-3)
   c.schedule = config_lib.schedule('cosine')

@@ -115,6 +115,7 @@ def test_every_config_trains_runlocal(name, tmp_path, monkeypatch):
     predictions = json.load(open(run / 'predictions_test.json'))
     assert len(predictions) == results['test_examples'] > 0  # every test recording counts
     assert {'test_digits_accuracy', 'test_letters_accuracy'} <= set(results)
+    assert (run / 'spectrograms.png').exists()
     keys = ('test_accuracy', 'validation_accuracy')
   elif config.task == 'autoencoder':
     assert np.isfinite(results['test_squared_error'])

@@ -69,6 +69,7 @@ class SpeechCNN(nn.Module):
   widths: tuple[int, ...] = (16, 32, 64, 128)
   dense: int = 256
   dropout_rate: float = 0.3
+  batch_norm: bool = True  # after each convolution (Ioffe & Szegedy 2015)
 
   @nn.compact
   def __call__(self, waveform_BxN, *, train: bool = False):
@@ -77,7 +78,10 @@ class SpeechCNN(nn.Module):
     for i, width in enumerate(self.widths):
       if i:  # pool between convolutions: each layer sees twice the time and frequency
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
-      x = nn.relu(nn.Conv(width, (3, 3))(x))
+      x = nn.Conv(width, (3, 3), use_bias=not self.batch_norm)(x)
+      if self.batch_norm:
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+      x = nn.relu(x)
     x = jnp.mean(x, axis=(1, 2))  # global average: any utterance length
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(nn.relu(nn.Dense(self.dense)(x)))
     return nn.Dense(self.num_classes)(x)

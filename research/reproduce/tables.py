@@ -472,8 +472,9 @@ TABLES: dict[str, Table] = {
         note=('Columns: accuracy on the 10 digits, the 26 letters, and all 36 test recordings. '
               'With one recording per word, one word is 10 points of the digits column and '
               '2.8 of the total. PocketSphinx is not trained on our data: it is the era\'s '
-              'recogniser as shipped, given only the word list (its clips upsampled to its '
-              '16 kHz). Train the rows in any order.')),
+              'recogniser as shipped, given only the word list and each test recording whole '
+              '(upsampled to its 16 kHz). The networks and GMM/DTW see each word centred in a '
+              '1 s clip. Train the rows in any order.')),
     'johnson2016': Table(
         name='johnson2016',
         title=('Johnson et al. 2016 feed-forward style transfer vs Gatys et al. 2016 '

@@ -32,7 +32,8 @@ from research.data import feeding, speech, speech_synth
 from research.data.registry import DATASETS
 from research.models.speech import FrameStackMLP, SpeechCNN
 from research.plots import curves
-from research.tasks import base
+from research.plots import speech as speech_pictures
+from research.tasks import base, classification
 
 PREDICTIONS_FILE = 'predictions_test.json'
 MODELS = {'frame_mlp': FrameStackMLP, 'cnn': SpeechCNN}
@@ -121,7 +122,8 @@ def make_feeder(config, mesh) -> WordFeeder:
 def init_variables(model, feeder: WordFeeder):
   def init(rng):
     clip = jnp.zeros((1, feeder.clip_samples), jnp.int16)
-    return model.init({'params': rng, 'dropout': rng}, clip)['params'], {}
+    variables = model.init({'params': rng, 'dropout': rng}, clip)
+    return variables['params'], {k: v for k, v in variables.items() if k != 'params'}
   return init
 
 
@@ -145,16 +147,17 @@ def loss(params, model_state, batch, rngs, constants, step, *, model, config):
   """Mean cross-entropy of the word."""
   del constants, step
   audio = augment(batch['audio'], rngs['augment'], config)
-  logits_BxK = model.apply({'params': params}, audio, train=True,
-                           rngs={'dropout': rngs['dropout']})
+  logits_BxK, model_state = classification.apply_model(model, params, model_state, audio,
+                                                       train=True, rng=rngs['dropout'])
   value = optax.softmax_cross_entropy_with_integer_labels(logits_BxK, batch['label']).mean()
   accuracy = jnp.mean(jnp.argmax(logits_BxK, -1) == batch['label'])
   return value, (model_state, {'accuracy': accuracy})
 
 
 def eval_step(params, model_state, batch, carry, constants, *, model, config):
-  del model_state, constants, config
-  logits_BxK = model.apply({'params': params}, batch['audio'], train=False)
+  del constants, config
+  logits_BxK, _ = classification.apply_model(model, params, model_state, batch['audio'],
+                                             train=False)
   loss_B = optax.softmax_cross_entropy_with_integer_labels(logits_BxK, batch['label'])
   weights = batch['mask'].astype(jnp.float32)
   return {'loss_sum': jnp.sum(loss_B * weights),
@@ -168,9 +171,11 @@ def summarize_eval(sums: dict[str, Any], prefix: str) -> dict[str, Any]:
           f'{prefix}_examples': sums['count']}
 
 
-def predict(model, params, waveforms_NxS: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def predict(model, params, model_state, waveforms_NxS: np.ndarray, batch_size: int = 64
+            ) -> np.ndarray:
   """The word index of each clip (one compiled shape: the last batch padded)."""
-  run = jax.jit(lambda p, x: jnp.argmax(model.apply({'params': p}, x, train=False), -1))
+  run = jax.jit(lambda p, x: jnp.argmax(
+      model.apply({'params': p, **model_state}, x, train=False), -1))
   out = []
   for start in range(0, len(waveforms_NxS), batch_size):
     chunk = waveforms_NxS[start:start + batch_size]
@@ -200,15 +205,33 @@ def write_predictions(workdir: str, words: list[str], split: speech.SpokenWords,
 def final_results(workdir, config, model, state, feeder: WordFeeder) -> dict[str, Any]:
   del config
   test = feeder.splits['test']
-  predicted = predict(model, jax.device_get(state.params), test.waveforms_NxS)
+  predicted = predict(model, jax.device_get(state.params), jax.device_get(state.model_state),
+                      test.waveforms_NxS)
   return write_predictions(workdir, feeder.words, test, predicted)
 
 
 def plot_run(workdir, config, model, state, feeder: WordFeeder) -> list[str]:
-  """Accuracy against steps: training batches, synthetic validation, real test."""
-  del config, model, state, feeder
-  return [curves.plot_metric_curves(workdir, 'accuracy', ('validation', 'test'),
-                                    'word accuracy (validation: synthetic, test: real)')]
+  """Accuracy against steps (training batches, synthetic validation, real
+  test), and spectrograms of 4 test recordings (evenly spaced in the test
+  split) beside 3 synthetic training utterances of the same word."""
+  del model, state
+  paths = [curves.plot_metric_curves(workdir, 'accuracy', ('validation', 'test'),
+                                     'word accuracy (validation: synthetic, test: real)')]
+  predicted = {p['audio']: p['predicted']
+               for p in fileio.read_json(fileio.join(workdir, PREDICTIONS_FILE))}
+  test, train = feeder.splits['test'], feeder.splits['train']
+  shown = np.linspace(0, len(test.labels_N) - 1, 4).round().astype(int)
+  synthetic = []
+  for i in shown:
+    same = np.flatnonzero(train.labels_N == test.labels_N[i])[:3]
+    synthetic.append(train.waveforms_NxS[np.resize(same, 3)] if len(same) else
+                     np.zeros((3, train.waveforms_NxS.shape[1]), np.int16))
+  paths.append(speech_pictures.plot_real_and_synthetic(
+      test.waveforms_NxS[shown], np.stack(synthetic),
+      [feeder.words[test.labels_N[i]] for i in shown],
+      [predicted.get(test.filenames[i]) for i in shown],
+      fileio.join(workdir, 'spectrograms.png'), config.audio.sample_rate))
+  return paths
 
 
 def check_config(config) -> None:
