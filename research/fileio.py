@@ -81,6 +81,23 @@ def listdir(p: PathLike) -> list[str]:
   return sorted(child.name for child in path(p).iterdir())
 
 
+def walk_files(directory: PathLike) -> list[str]:
+  """Paths of every file under `directory` (local or remote), relative to it
+  with '/' separators, sorted; hidden files and folders skipped."""
+  found, pending = [], ['']
+  while pending:
+    relative = pending.pop()
+    for name in listdir(join(directory, relative) if relative else directory):
+      if name.startswith('.'):
+        continue
+      child = f'{relative}/{name}' if relative else name
+      if isdir(join(directory, child)):
+        pending.append(child)
+      else:
+        found.append(child)
+  return sorted(found)
+
+
 def makedirs(p: PathLike) -> None:
   path(p).mkdir(parents=True, exist_ok=True)
 

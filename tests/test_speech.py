@@ -178,3 +178,15 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
   resumed = train.train_and_evaluate(config(4), str(tmp_path / 'b'))
   for key in ('validation_loss', 'test_loss', 'test_accuracy'):
     assert resumed[key] == straight[key], key
+
+
+def test_the_cnn_with_batch_norm_keeps_running_statistics_in_the_state(tmp_path):
+  from research import train
+  from research.workdir import load_run
+  config = word_config(tmp_path)
+  config.model.batch_norm = True
+  train.train_and_evaluate(config, str(tmp_path / 'run'))
+  run = load_run(str(tmp_path / 'run'))
+  stats = run.model_state['batch_stats']
+  means = [np.asarray(v['mean']) for v in stats.values()]
+  assert len(means) == len(config.model.widths) and any(np.abs(m).max() > 0 for m in means)

@@ -64,6 +64,59 @@ class TrainOrder:
     return self._perm[start:start + self.batch_size]
 
 
+class RowFeeder:
+  """What a feeder whose splits are dicts of arrays on every device (rows of
+  examples) gives the compiled steps: training gathers the global batch's
+  rows by index inside the step; evaluation covers every row once, the last
+  batch padded and masked. A subclass sets `mesh`, `order` (a TrainOrder),
+  `eval_batch_size`, `data` (split -> {name: replicated array}) and
+  `split_sizes` (split -> rows), and overrides `gather` where a batch is not
+  simply its rows (captioning: each caption row and its image's vector)."""
+  mesh: Any
+  order: 'TrainOrder'
+  eval_batch_size: int
+  data: dict[str, dict[str, Any]]
+  split_sizes: dict[str, int]
+
+  @property
+  def steps_per_epoch(self) -> int:
+    return self.order.steps_per_epoch
+
+  @property
+  def train_arg_shardings(self) -> tuple:
+    return parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh)
+
+  @property
+  def eval_arg_shardings(self) -> tuple:
+    return (parallel.replicated(self.mesh), parallel.batch_sharded(self.mesh),
+            parallel.batch_sharded(self.mesh))
+
+  def gather(self, data, idx_B) -> dict[str, jax.Array]:
+    return {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
+
+  def _batch(self, data, idx_B) -> dict[str, jax.Array]:
+    return jax.lax.with_sharding_constraint(self.gather(data, idx_B),
+                                            parallel.batch_sharded(self.mesh))
+
+  def train_args(self, step: int) -> tuple:
+    idx = process_rows(self.order.global_indices(step))
+    return self.data['train'], parallel.global_batch(idx, self.mesh)
+
+  def train_batch(self, data, idx_B) -> dict[str, jax.Array]:
+    return self._batch(data, idx_B)
+
+  def eval_args(self, split: str) -> Iterator[tuple]:
+    for idx, mask in eval_batches(self.split_sizes[split], self.eval_batch_size):
+      yield (self.data[split], parallel.global_batch(process_rows(idx), self.mesh),
+             parallel.global_batch(process_rows(mask), self.mesh))
+
+  def eval_batch(self, data, idx_B, mask_B) -> dict[str, jax.Array]:
+    return {**self._batch(data, idx_B), 'mask': mask_B}
+
+  def initial_eval_carry(self, state, split: str) -> None:
+    del state, split
+
+
 def process_rows(global_rows: np.ndarray) -> np.ndarray:
   """This process's contiguous share of a global batch (rows in process order)."""
   n, i = jax.process_count(), jax.process_index()

@@ -98,7 +98,7 @@ def encoder_features(encoder_config, image_sets: Sequence[np.ndarray], seed: int
 
 # --- the data ---------------------------------------------------------------------------
 
-class CaptionFeeder:
+class CaptionFeeder(feeding.RowFeeder):
   """Image vectors and caption id rows on every device; a step gathers
   caption rows and their images' vectors by index."""
 
@@ -124,46 +124,23 @@ class CaptionFeeder:
                 f'{config.captions.min_count}); {enc.cut} train caption(s) cut to '
                 f'{self.max_length} words.')
     self.order = feeding.TrainOrder(len(enc.ids_NxT), config.batch_size, config.seed)
-    self.steps_per_epoch = self.order.steps_per_epoch
     self.eval_batch_size = config.eval_batch_size
     self.feature_size = self.features['train'].shape[1]
-    repl, batch = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-    self._batch_sharding = batch
+    self.split_sizes = {name: len(e.ids_NxT) for name, e in self.encoded.items()}
     self.data = {name: {'features': parallel.replicate(self.features[name], mesh),
                         'ids': parallel.replicate(self.encoded[name].ids_NxT, mesh),
                         'image': parallel.replicate(self.encoded[name].image_index_N, mesh)}
                  for name in self.splits}
-    self.train_arg_shardings = (repl, batch)
-    self.eval_arg_shardings = (repl, batch, batch)
 
   @property
   def model_kwargs(self) -> dict[str, Any]:
     return {'vocab_size': len(self.vocab)}
 
-  def _gather(self, data, idx_B):
+  def gather(self, data, idx_B):
+    """Each caption row, and its image's vector."""
     image_B = jnp.take(data['image'], idx_B, axis=0)
-    batch = {'features': jnp.take(data['features'], image_B, axis=0),
-             'ids': jnp.take(data['ids'], idx_B, axis=0)}
-    return jax.lax.with_sharding_constraint(batch, self._batch_sharding)
-
-  def train_args(self, step: int) -> tuple:
-    idx = feeding.process_rows(self.order.global_indices(step))
-    return self.data['train'], parallel.global_batch(idx, self.mesh)
-
-  def train_batch(self, data, idx_B) -> dict[str, jax.Array]:
-    return self._gather(data, idx_B)
-
-  def eval_args(self, split: str):
-    n = len(self.encoded[split].ids_NxT)
-    for idx, mask in feeding.eval_batches(n, self.eval_batch_size):
-      yield (self.data[split], parallel.global_batch(feeding.process_rows(idx), self.mesh),
-             parallel.global_batch(feeding.process_rows(mask), self.mesh))
-
-  def eval_batch(self, data, idx_B, mask_B) -> dict[str, jax.Array]:
-    return {**self._gather(data, idx_B), 'mask': mask_B}
-
-  def initial_eval_carry(self, state, split: str) -> None:
-    del state, split
+    return {'features': jnp.take(data['features'], image_B, axis=0),
+            'ids': jnp.take(data['ids'], idx_B, axis=0)}
 
 
 def make_feeder(config, mesh) -> CaptionFeeder:

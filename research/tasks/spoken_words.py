@@ -61,7 +61,7 @@ def load_splits(config) -> dict[str, speech.SpokenWords]:
           'test': speech.load_words(test, test.eval_split, words, **kwargs)}
 
 
-class WordFeeder:
+class WordFeeder(feeding.RowFeeder):
   """Clips and labels on every device; a step gathers rows by index."""
 
   def __init__(self, config, mesh):
@@ -75,44 +75,17 @@ class WordFeeder:
     self.eval_splits = ('validation', 'test')
     self.order = feeding.TrainOrder(len(self.splits['train'].labels_N), config.batch_size,
                                     config.seed)
-    self.steps_per_epoch = self.order.steps_per_epoch
     self.eval_batch_size = config.eval_batch_size
     self.clip_samples = clip_samples(config)
     self.sample_rate = config.audio.sample_rate
-    repl, batch = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-    self._batch_sharding = batch
+    self.split_sizes = {name: len(s.labels_N) for name, s in self.splits.items()}
     self.data = {name: {'audio': parallel.replicate(s.waveforms_NxS, mesh),
                         'label': parallel.replicate(s.labels_N, mesh)}
                  for name, s in self.splits.items()}
-    self.train_arg_shardings = (repl, batch)
-    self.eval_arg_shardings = (repl, batch, batch)
 
   @property
   def model_kwargs(self) -> dict[str, Any]:
     return {'num_classes': len(self.words), 'sample_rate': self.sample_rate}
-
-  def _gather(self, data, idx_B):
-    batch = {k: jnp.take(v, idx_B, axis=0) for k, v in data.items()}
-    return jax.lax.with_sharding_constraint(batch, self._batch_sharding)
-
-  def train_args(self, step: int) -> tuple:
-    idx = feeding.process_rows(self.order.global_indices(step))
-    return self.data['train'], parallel.global_batch(idx, self.mesh)
-
-  def train_batch(self, data, idx_B) -> dict[str, jax.Array]:
-    return self._gather(data, idx_B)
-
-  def eval_args(self, split: str):
-    n = len(self.splits[split].labels_N)
-    for idx, mask in feeding.eval_batches(n, self.eval_batch_size):
-      yield (self.data[split], parallel.global_batch(feeding.process_rows(idx), self.mesh),
-             parallel.global_batch(feeding.process_rows(mask), self.mesh))
-
-  def eval_batch(self, data, idx_B, mask_B) -> dict[str, jax.Array]:
-    return {**self._gather(data, idx_B), 'mask': mask_B}
-
-  def initial_eval_carry(self, state, split: str) -> None:
-    del state, split
 
 
 def make_feeder(config, mesh) -> WordFeeder:

@@ -139,18 +139,7 @@ def read_librispeech(text: str, where: str, folder: str) -> dict[str, str]:
 def all_files(directory: str) -> list[str]:
   """Paths of every file under `directory` (local or remote), relative to it,
   sorted; hidden files and folders skipped."""
-  found, pending = [], ['']
-  while pending:
-    relative = pending.pop()
-    for name in fileio.listdir(fileio.join(directory, relative) if relative else directory):
-      if name.startswith('.'):
-        continue
-      child = f'{relative}/{name}' if relative else name
-      if fileio.isdir(fileio.join(directory, child)):
-        pending.append(child)
-      else:
-        found.append(child)
-  return sorted(found)
+  return fileio.walk_files(directory)
 
 
 def find_transcripts(directory: str, files: list[str]) -> tuple[str, list[str]]:

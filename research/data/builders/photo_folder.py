@@ -33,18 +33,7 @@ _TEST_BELOW = 26  # of 256: the first sha1 byte of a test file's relative path
 def image_files(directory: str) -> list[str]:
   """Paths of every image file under `directory` (a local or remote
   directory), relative to it, sorted; hidden files and folders skipped."""
-  found, pending = [], ['']
-  while pending:
-    relative = pending.pop()
-    for name in fileio.listdir(fileio.join(directory, relative) if relative else directory):
-      if name.startswith('.'):
-        continue
-      child = f'{relative}/{name}' if relative else name
-      if fileio.isdir(fileio.join(directory, child)):
-        pending.append(child)
-      elif name.lower().endswith(EXTENSIONS):
-        found.append(child)
-  return sorted(found)
+  return [f for f in fileio.walk_files(directory) if f.lower().endswith(EXTENSIONS)]
 
 
 def split_of(relative_path: str) -> str:
