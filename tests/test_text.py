@@ -169,10 +169,10 @@ def test_load_text_splits_through_the_registry(tmp_path, text_registry):
   other = dataset_config('text_corpus', tmp_path / 'tfds', tmp_path / 'other')
   assert text_lib.load_text_splits(other)['train'].startswith('another corpus entirely')
   assert ''.join(text_lib.load_text_splits(config)[s] for s in text_lib.SPLITS) == expected
-  # A prepared copy is not silently reused once its files changed.
+  # A prepared copy is not silently reused once its files changed: a file
+  # added at the top of the folder gives it a new prepared copy.
   write(f'{tmp_path}/fortunes/zz_added', 'a new file\n')
-  with pytest.raises(errors.DataNotFoundError, match='built from other files'):
-    text_lib.load_text_splits(config)
+  assert 'a new file' in ''.join(text_lib.load_text_splits(config).values())
   # Build errors reach the user as DataNotFoundError naming the file.
   write(f'{tmp_path}/bad/x', b'ok\xc3(')
   config = dataset_config('text_corpus', tmp_path / 'tfds', tmp_path / 'bad')
