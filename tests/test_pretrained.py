@@ -552,5 +552,16 @@ def test_winograd_vgg_features_equal_the_direct_convolutions_and_the_choice_is_c
   a, b = direct.apply(params, x), winograd.apply(params, x)
   for name in a:
     np.testing.assert_allclose(b[name], a[name], rtol=1e-4, atol=1e-4 * float(abs(a[name]).max()))
+  # With the Winograd transforms computed once and passed beside the params
+  # (what the style tasks do): the same features, and the same image gradient.
+  transforms = imagenet.winograd_kernels(winograd, params['params'])
+  assert sorted(transforms) == ['block3_conv1', 'block3_conv2']
+  given = {**params, imagenet.WINOGRAD_COLLECTION: transforms}
+  c = winograd.apply(given, x)
+  for name in a:
+    np.testing.assert_allclose(c[name], a[name], rtol=1e-4, atol=1e-4 * float(abs(a[name]).max()))
+  grad = lambda variables, m: jax.grad(lambda x: m.apply(variables, x)['block3_conv2'].sum())(x)
+  np.testing.assert_allclose(grad(given, winograd), grad(params, direct), rtol=1e-3, atol=1e-3)
+  assert imagenet.winograd_kernels(direct, params['params']) == {}
   with pytest.raises(ValueError, match="conv_algorithm must be one of"):
     imagenet.VGG19Features(conv_algorithm='fft')

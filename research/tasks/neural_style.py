@@ -91,7 +91,7 @@ def perceptual_losses(image_BxHxWx3, constants, config,
   input space, and their weighted total (eq. 7): each B. The content targets
   are the constants' (one photo) unless given (a batch of photos' features)."""
   style = config.style
-  features = loss_network(config).apply({'params': constants['network']}, image_BxHxWx3)
+  features = loss_network(config).apply(network_variables(constants), image_BxHxWx3)
   targets = constants['content'] if content_targets is None else content_targets
   content = sum(content_loss(features[l], targets[l]) for l in style.content_layers)
   style_loss = sum(style_layer_loss(gram_matrix(features[l]), constants['style'][l])
@@ -157,12 +157,21 @@ def features_of(config, network_params, rgb_BxHxWx3) -> dict[str, jax.Array]:
   return loss_network(config).apply({'params': network_params}, x)
 
 
+def network_variables(constants) -> dict[str, Any]:
+  """What the loss network is applied with: its weights, and their Winograd
+  transforms computed once (`network_and_style`)."""
+  return {'params': constants['network'],
+          imagenet.WINOGRAD_COLLECTION: constants['network_winograd']}
+
+
 def network_and_style(config, style_HxWx3: np.ndarray) -> dict[str, Any]:
-  """The loss network's weights and the painting's Grams at the style layers
-  (A^l); computed once, eagerly (one forward pass: not worth a compilation)."""
+  """The loss network's weights (and their Winograd transforms, so the steps
+  do not recompute them) and the painting's Grams at the style layers (A^l);
+  computed once, eagerly (one forward pass: not worth a compilation)."""
   network_params = pretrained.load(config.loss_network.name, config.loss_network.weights_dir)
   features = features_of(config, network_params, jnp.asarray(style_HxWx3)[None])
   return {'network': network_params,
+          'network_winograd': imagenet.winograd_kernels(loss_network(config), network_params),
           'style': {l: gram_matrix(features[l])[0] for l in config.style.style_layers}}
 
 
