@@ -21,10 +21,11 @@ Variants (`--config=configs/spoken_words.py:KEY=VALUE,...`):
   runlocal                      a smoke run: 2 steps
 
 Results: README, "Speech recognition" (table `speech_words`: python -m
-launch.reproduce speech_words --seeds=3). Paper context (not comparable):
-Hinton et al. 2012 report DNN acoustic models beating GMMs on TIMIT (phone
-error 20.7% against about 25-27%) and large-vocabulary tasks; here one
-held-out speaker and a closed word list.
+launch.reproduce speech_words --seeds=3 --workers=2; 13 runs, 22 min on the
+2-core CPU): test accuracy MLP 63.0%, PocketSphinx 50.0%, CNN 41.7%, DTW
+40.7%, GMM 35.2% (36 real recordings). Paper context, not comparable: Hinton
+et al. 2012 report deep nets overtaking GMM acoustic models on TIMIT and large
+vocabularies; here one held-out speaker and a closed word list.
 """
 
 from ml_collections import config_dict
