@@ -13,7 +13,7 @@ from research import errors
 from research.data import get
 from research.data.builders import caption_folder
 from test_get_data import image_bytes, make_deb
-from testlib import sha256_of as sha256
+from testlib import build_local_splits, sha256_of as sha256
 
 
 def save(path, array):
@@ -24,15 +24,7 @@ def save(path, array):
 
 
 def build(directory, tmp_path):
-  """Every split of the caption_folder dataset in `directory` (prepared as a
-  run prepares it), as lists of examples."""
-  from research import config_lib
-  from research.data import datasets
-  (tmp_path / 'tfds').mkdir(exist_ok=True)
-  config = config_lib.dataset('caption_folder', manual_dir=str(directory),
-                              data_dir=str(tmp_path / 'tfds'))
-  builder = datasets.prepare(config)
-  return {split: list(builder.as_data_source(split=split)) for split in builder.info.splits}
+  return build_local_splits('caption_folder', directory, tmp_path)
 
 
 def test_a_user_csv_gives_several_captions_per_image_and_its_own_split(tmp_path):

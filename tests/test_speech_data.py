@@ -11,6 +11,7 @@ import pytest
 
 from research import errors
 from research.data.builders import audio_folder, caption_folder
+from testlib import build_local_splits
 
 RATE = 8000
 
@@ -28,15 +29,7 @@ def save(path, samples, rate=RATE, subtype='PCM_16'):
 
 
 def build(directory, tmp_path):
-  """Every split of the audio_folder dataset in `directory` (prepared as a
-  run prepares it), as lists of examples."""
-  from research import config_lib
-  from research.data import datasets
-  (tmp_path / 'tfds').mkdir(exist_ok=True)
-  config = config_lib.dataset('audio_folder', manual_dir=str(directory),
-                              data_dir=str(tmp_path / 'tfds'))
-  builder = datasets.prepare(config)
-  return {split: list(builder.as_data_source(split=split)) for split in builder.info.splits}
+  return build_local_splits('audio_folder', directory, tmp_path)
 
 
 def test_a_user_csv_gives_samples_rate_text_and_its_own_split(tmp_path):

@@ -151,6 +151,17 @@ def write_caption_folder(directory: str, per_colour: int = 6) -> str:
   return directory
 
 
+def build_local_splits(name: str, directory, tmp_path) -> dict[str, list]:
+  """Every split of the local dataset `name` (caption_folder, audio_folder,
+  ...) in `directory`, prepared as a run prepares it, as lists of examples."""
+  from research import config_lib
+  from research.data import datasets
+  (tmp_path / 'tfds').mkdir(exist_ok=True)
+  config = config_lib.dataset(name, manual_dir=str(directory), data_dir=str(tmp_path / 'tfds'))
+  builder = datasets.prepare(config)
+  return {split: list(builder.as_data_source(split=split)) for split in builder.info.splits}
+
+
 def write_spoken_words(directory: str, words, *, per_word: int = 3, split: str | None = None,
                        sample_rate: int = 8000) -> str:
   """Each word as `per_word` utterances of two short notes (pitches of its

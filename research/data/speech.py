@@ -17,21 +17,21 @@ silent resampler would change what the features measure.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Sequence
 
 import numpy as np
 
 from research import errors
+from research.data import captions
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
 TRIM_BELOW_PEAK_DB = 40.0
 _TRIM_FRAME_MS = 10
 
 
 def normalise_text(text: str) -> str:
-  """Lower case, punctuation dropped, words separated by one space."""
-  return ' '.join(_WORD.findall(text.lower()))
+  """Lower case, punctuation dropped, words separated by one space (the
+  captions' tokenisation)."""
+  return ' '.join(captions.tokenize(text))
 
 
 def speech_span(waveform: np.ndarray, sample_rate: int) -> tuple[int, int]:

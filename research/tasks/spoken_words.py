@@ -40,11 +40,8 @@ MODELS = {'frame_mlp': FrameStackMLP, 'cnn': SpeechCNN}
 
 
 def word_list(config) -> list[str]:
-  """The classes: the named word lists, in order."""
-  words = []
-  for name in config.words:
-    words += [w for w in speech_synth.WORD_LISTS[name] if w not in words]
-  return words
+  """The classes: the named word lists' words, in order, each once."""
+  return speech_synth.words_of(config.words)
 
 
 def clip_samples(config) -> int:
@@ -138,12 +135,6 @@ def eval_step(params, model_state, batch, carry, constants, *, model, config):
           'count': jnp.sum(weights)}, carry
 
 
-def summarize_eval(sums: dict[str, Any], prefix: str) -> dict[str, Any]:
-  return {f'{prefix}_loss': sums['loss_sum'] / sums['count'],
-          f'{prefix}_accuracy': sums['correct_sum'] / sums['count'],
-          f'{prefix}_examples': sums['count']}
-
-
 def predict(model, params, model_state, waveforms_NxS: np.ndarray, batch_size: int = 64
             ) -> np.ndarray:
   """The word index of each clip (one compiled shape: the last batch padded)."""
@@ -228,7 +219,7 @@ TASK = base.Task(
     init_variables=init_variables,
     loss=loss,
     eval_step=eval_step,
-    summarize_eval=summarize_eval,
+    summarize_eval=classification.summarize_eval,  # the same sums as a classifier's
     check_config=check_config,
     data_model_fields=('num_classes', 'sample_rate'),
     rng_streams=('dropout', 'augment'),
