@@ -35,7 +35,6 @@ the same layer names; the weights fit only the defaults.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import flax.linen as nn
@@ -149,10 +148,9 @@ def _conv3x3(x_BxHxWxC, kernel_3x3xCxO):
                                       dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv3x3(x_BxHxWxC, kernel_3x3xCxO, algorithm='direct'):
-  """A 3x3, stride-1, zero-padded convolution (by `algorithm`, one of
-  CONV_ALGORITHMS) whose input gradient is itself a convolution, by the same
+  """A 3x3, stride-1, zero-padded convolution by `algorithm` (one of
+  CONV_ALGORITHMS) whose input gradient is itself a convolution by the same
   algorithm, with the kernel rotated and transposed as an array.
 
   Why: the image's gradient through VGG-19 is evaluated inside L-BFGS's line
@@ -164,36 +162,41 @@ def conv3x3(x_BxHxWxC, kernel_3x3xCxO, algorithm='direct'):
   the values are autodiff's (the test compares them). The kernel's gradient
   is autodiff's of the direct convolution (frozen networks never ask for it,
   and XLA drops it)."""
-  return _conv3x3_fwd(x_BxHxWxC, kernel_3x3xCxO, algorithm)[0]
-
-
-def _conv3x3_fwd(x, kernel, algorithm):
   if algorithm == 'winograd':
-    u = winograd_kernel(kernel)
-    return winograd_conv3x3(x, u), (x, kernel, u)
-  return _conv3x3(x, kernel), (x, kernel, None)
+    return conv3x3_transformed(x_BxHxWxC, kernel_3x3xCxO, winograd_kernel(kernel_3x3xCxO))
+  return _direct_conv3x3(x_BxHxWxC, kernel_3x3xCxO)
 
 
-def _conv3x3_bwd(algorithm, residuals, g_BxHxWxO):
-  x, kernel, u = residuals
-  if algorithm == 'winograd':
-    dx = winograd_conv3x3(g_BxHxWxO, u, rotated=True)
-  else:
-    # d/dx of a correlation = the correlation of g with the kernel rotated by
-    # 180 degrees and its in/out channels swapped (padding 1 keeps the shape).
-    dx = _conv3x3(g_BxHxWxO, jnp.flip(kernel, (0, 1)).swapaxes(2, 3))
-  dkernel = jax.vjp(lambda k: _conv3x3(x, k), kernel)[1](g_BxHxWxO)[0]
-  return dx, dkernel
+def _kernel_grad(x, kernel, g_BxHxWxO):
+  return jax.vjp(lambda k: _conv3x3(x, k), kernel)[1](g_BxHxWxO)[0]
 
 
-conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
+@jax.custom_vjp
+def _direct_conv3x3(x_BxHxWxC, kernel_3x3xCxO):
+  return _conv3x3(x_BxHxWxC, kernel_3x3xCxO)
+
+
+def _direct_conv3x3_fwd(x, kernel):
+  return _conv3x3(x, kernel), (x, kernel)
+
+
+def _direct_conv3x3_bwd(residuals, g_BxHxWxO):
+  x, kernel = residuals
+  # d/dx of a correlation = the correlation of g with the kernel rotated by
+  # 180 degrees and its in/out channels swapped (padding 1 keeps the shape).
+  dx = _conv3x3(g_BxHxWxO, jnp.flip(kernel, (0, 1)).swapaxes(2, 3))
+  return dx, _kernel_grad(x, kernel, g_BxHxWxO)
+
+
+_direct_conv3x3.defvjp(_direct_conv3x3_fwd, _direct_conv3x3_bwd)
 
 
 @jax.custom_vjp
 def conv3x3_transformed(x_BxHxWxC, kernel_3x3xCxO, u_16xCxO):
-  """`conv3x3(x, kernel, 'winograd')` with the kernel's transform U given
-  (`winograd_kernel(kernel)`, computed once for a frozen network): the same
-  values, without recomputing U at every call. U gets no gradient."""
+  """`conv3x3(x, kernel, 'winograd')` from the kernel's transform U
+  (`winograd_kernel(kernel)`; for a frozen network computed once, not at
+  every call). The input gradient is the rotated kernel's Winograd
+  convolution (U reordered), the kernel's autodiff's; U gets none."""
   del kernel_3x3xCxO
   return winograd_conv3x3(x_BxHxWxC, u_16xCxO)
 
@@ -204,8 +207,8 @@ def _conv3x3_transformed_fwd(x, kernel, u):
 
 def _conv3x3_transformed_bwd(residuals, g_BxHxWxO):
   x, kernel, u = residuals
-  dkernel = jax.vjp(lambda k: _conv3x3(x, k), kernel)[1](g_BxHxWxO)[0]
-  return winograd_conv3x3(g_BxHxWxO, u, rotated=True), dkernel, jnp.zeros_like(u)
+  return (winograd_conv3x3(g_BxHxWxO, u, rotated=True), _kernel_grad(x, kernel, g_BxHxWxO),
+          jnp.zeros_like(u))
 
 
 conv3x3_transformed.defvjp(_conv3x3_transformed_fwd, _conv3x3_transformed_bwd)
@@ -227,7 +230,7 @@ class Conv3x3(nn.Module):
                         (3, 3, x_BxHxWxC.shape[-1], self.features))
     bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
     if self.algorithm == 'winograd' and self.has_variable(WINOGRAD_COLLECTION, 'u'):
-      u = self.get_variable(WINOGRAD_COLLECTION, 'u')
+      u = self.get_variable(WINOGRAD_COLLECTION, 'u')  # precomputed: winograd_kernels
       return conv3x3_transformed(x_BxHxWxC, kernel, u) + bias
     return conv3x3(x_BxHxWxC, kernel, self.algorithm) + bias
 
