@@ -3,6 +3,8 @@ r"""Synthetic training speech for the isolated-word recognisers, from espeak-ng 
   python -m launch.synthesize_speech                       # data/synth_words: 63 words x 60
   python -m launch.synthesize_speech --words=digits --per_word=200 --dir=data/synth_digits
   python -m launch.synthesize_speech --workers=2           # two synthesiser processes
+  python -m launch.synthesize_speech --sentences=12000 --dir=data/synth_sentences
+                                          # phrases of fortunes, for the CTC recogniser
 
 Writes DIR/WORD/NNNN.wav (16-bit PCM, --sample_rate Hz), DIR/transcripts.csv
 (audio,text,split) and DIR/manifest.json; research/data/speech_synth.py says
@@ -22,6 +24,12 @@ _DIR = flags.DEFINE_string('dir', 'data/synth_words', 'Directory to write the ut
 _WORDS = flags.DEFINE_string('words', 'digits,letters,phonetic',
                              'Word lists, comma-separated (research/data/speech_synth.py '
                              'WORD_LISTS: digits, letters, phonetic).')
+_SENTENCES = flags.DEFINE_integer(
+    'sentences', 0, 'Instead of words: this many distinct phrases of 2-8 words from --text, one '
+    'utterance each (DIR/sentences/NNNN.wav), for the sentence recogniser.')
+_TEXT = flags.DEFINE_string('text', '/usr/share/games/fortunes',
+                            'With --sentences: a plain-text file or folder to take the phrases '
+                            "from (default: Debian's fortunes, `sudo apt-get install fortunes`).")
 _PER_WORD = flags.DEFINE_integer('per_word', 200, 'Utterances of each word.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Draws the voices, their settings, the noise and the '
                              'validation split.')
@@ -54,20 +62,27 @@ def main(argv):
   from research.data import speech_synth
   names = [n.strip() for n in _WORDS.value.split(',') if n.strip()]
   try:
-    words = speech_synth.words_of(names)
+    if _SENTENCES.value:
+      words = []
+      sentences = speech_synth.phrases_from_text(speech_synth.read_corpus(_TEXT.value),
+                                                 _SENTENCES.value, _SEED.value)
+    else:
+      words, sentences = speech_synth.words_of(names), ()
     made = speech_synth.generate(
         _DIR.value, words, _PER_WORD.value, _SEED.value, sample_rate=_SAMPLE_RATE.value,
-        workers=_WORKERS.value, progress=Progress())
+        workers=_WORKERS.value, sentences=sentences, progress=Progress())
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
-  what = (f'{made.utterances:,} utterances of {len(words)} words ({made.train:,} train, '
+  what = (f'{made.utterances:,} utterances of '
+          f'{f"{len(words)} words" if words else "as many phrases"} ({made.train:,} train, '
           f'{made.validation:,} validation; {made.audio_seconds / 60:.1f} min of audio at '
           f'{_SAMPLE_RATE.value} Hz)')
   if made.cached:
     print(f'{made.directory} already holds {what} for these flags; nothing to do.')
   else:
-    print(f'Wrote {what} to {made.directory}: WORD/NNNN.wav, transcripts.csv, manifest.json.')
+    print(f'Wrote {what} to {made.directory}: {"WORD" if words else "sentences"}/NNNN.wav, '
+          'transcripts.csv, manifest.json.')
   print(f'Train on it with --config.dataset.manual_dir={made.directory} (an audio_folder '
         "dataset; transcripts.csv's split column gives train and validation).")
 

@@ -43,14 +43,20 @@ def _logsumexp(a: float, b: float) -> float:
   return high + float(np.log1p(np.exp(-abs(a - b))))
 
 
-def prefix_beam_search(log_probs_TxV: np.ndarray, beam_size: int, blank: int = 0
+def prefix_beam_search(log_probs_TxV: np.ndarray, beam_size: int, blank: int = 0, *,
+                       prune_below: float | None = None
                        ) -> list[tuple[tuple[int, ...], float]]:
   """The `beam_size` best labellings with their log probabilities (summed
-  over alignments), best first."""
+  over alignments), best first. With `prune_below`, a frame extends the
+  prefixes only by the labels whose log probability there is at least that
+  (Hannun et al. 2014's character pruning; the best label always)."""
   log_probs = np.asarray(log_probs_TxV, np.float64)
   # prefix -> (log P(prefix, last frame blank), log P(prefix, last frame a label))
   beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -np.inf)}
   for frame in log_probs:
+    labels = range(len(frame))
+    if prune_below is not None:
+      labels = np.flatnonzero((frame >= prune_below) | (frame == frame.max())).tolist()
     grown: dict[tuple[int, ...], list[float]] = collections.defaultdict(
         lambda: [-np.inf, -np.inf])
     for prefix, (p_blank, p_label) in beams.items():
@@ -59,7 +65,7 @@ def prefix_beam_search(log_probs_TxV: np.ndarray, beam_size: int, blank: int = 0
       entry[0] = _logsumexp(entry[0], total + frame[blank])
       if prefix:  # the last label again without a blank between: merged
         entry[1] = _logsumexp(entry[1], p_label + frame[prefix[-1]])
-      for label in range(len(frame)):
+      for label in labels:
         if label == blank:
           continue
         extended = grown[prefix + (label,)]
@@ -88,10 +94,21 @@ def error_rate(references: Sequence[str], hypotheses: Sequence[str], *, unit: st
   total edit distance over total reference length."""
   if unit not in ('word', 'char'):
     raise ValueError(f"unit must be 'word' or 'char', got {unit!r}.")
-  split = (lambda s: s.split()) if unit == 'word' else (lambda s: list(' '.join(s.split())))
-  errors = sum(edit_distance(split(r), split(h)) for r, h in zip(references, hypotheses,
-                                                                  strict=True))
-  length = sum(len(split(r)) for r in references)
-  if length == 0:
+  import jiwer
+  references = [' '.join(r.split()) for r in references]
+  hypotheses = [' '.join(h.split()) for h in hypotheses]
+  if len(references) != len(hypotheses):
+    raise ValueError(f'{len(references)} references, {len(hypotheses)} hypotheses.')
+  if not any(references):
     raise ValueError('The references are empty: an error rate needs words to compare with.')
-  return errors / length
+  # jiwer refuses an empty reference; an empty one's errors are its
+  # hypothesis's insertions.
+  empty = [len(h.split() if unit == 'word' else h) for r, h in zip(references, hypotheses)
+           if not r]
+  kept = [(r, h) for r, h in zip(references, hypotheses) if r]
+  refs, hyps = [r for r, _ in kept], [h for _, h in kept]
+  measure = jiwer.process_words(refs, hyps) if unit == 'word' else jiwer.process_characters(
+      refs, hyps)
+  edits = measure.substitutions + measure.deletions + measure.insertions + sum(empty)
+  length = sum(len(r.split() if unit == 'word' else r) for r in refs)
+  return edits / length

@@ -96,6 +96,8 @@ JIT_OUTSIDE_THE_TRAINER = {
                                     'beam-search decoding after training (inference)',
     'research/plots/classification.py': 'eval-mode predictions for the pictures',
     'research/tasks/spoken_words.py': "the test recordings' words after training (inference)",
+    'research/tasks/transcription.py': 'the recordings\' character posteriors after training '
+                                       '(inference, one compiled shape per length bucket)',
     'research/tasks/word_baselines.py': 'MFCCs for the GMM and DTW baselines, fitted, not trained',
     'research/demos/': 'self-contained teaching demos, outside the trainer',
 }

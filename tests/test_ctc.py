@@ -70,3 +70,29 @@ def test_word_and_character_error_rates_by_hand():
   assert ctc.error_rate(refs, hyps, unit='char') == pytest.approx(5 / 33)
   with pytest.raises(ValueError, match='references are empty'):
     ctc.error_rate([''], ['a'], unit='word')
+
+
+def test_corpus_error_rates_equal_the_sum_of_our_edit_distances():
+  # jiwer computes error_rate; the edit distance here is our own reading of
+  # Levenshtein's definition: the two must agree on random texts.
+  rng = np.random.default_rng(2)
+  vocab = ['a', 'to', 'press', 'one', 'the', 'key']
+  refs = [' '.join(rng.choice(vocab, rng.integers(1, 7))) for _ in range(20)]
+  hyps = [' '.join(rng.choice(vocab, rng.integers(0, 7))) for _ in range(20)]
+  words = sum(ctc.edit_distance(r.split(), h.split()) for r, h in zip(refs, hyps))
+  chars = sum(ctc.edit_distance(list(r), list(h)) for r, h in zip(refs, hyps))
+  assert ctc.error_rate(refs, hyps, unit='word') == pytest.approx(
+      words / sum(len(r.split()) for r in refs))
+  assert ctc.error_rate(refs, hyps, unit='char') == pytest.approx(
+      chars / sum(len(r) for r in refs))
+
+
+def test_pruned_beam_search_keeps_the_best_labelling_of_a_peaked_output():
+  rng = np.random.default_rng(3)
+  logits = rng.normal(size=(12, 6))
+  logits[np.arange(12), rng.integers(0, 6, 12)] += 8  # one clear label per frame
+  log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  full = ctc.prefix_beam_search(log_probs, beam_size=8)
+  pruned = ctc.prefix_beam_search(log_probs, beam_size=8, prune_below=-6.0)
+  assert pruned[0][0] == full[0][0] == tuple(ctc.greedy_decode(log_probs))
+  assert pruned[0][1] == pytest.approx(full[0][1], abs=1e-3)

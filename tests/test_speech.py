@@ -190,3 +190,19 @@ def test_the_cnn_with_batch_norm_keeps_running_statistics_in_the_state(tmp_path)
   stats = run.model_state['batch_stats']
   means = [np.asarray(v['mean']) for v in stats.values()]
   assert len(means) == len(config.model.widths) and any(np.abs(m).max() > 0 for m in means)
+
+
+def test_the_words_config_trains_two_steps_on_speech_commands_under_mock_data(tmp_path):
+  # The public path (users with a network): TFDS's speech_commands, here
+  # TFDS's generated examples of its features (random 16 kHz audio, random
+  # labels of its 12 classes; _silence_ and _unknown_ are not words to learn).
+  import tensorflow_datasets as tfds
+  from testlib import load_config, quiet
+
+  from research import train
+  config = quiet(load_config('spoken_words', 'data=speech_commands,runlocal'))
+  assert config.audio.sample_rate == 16000 and config.words == ('commands',)
+  with tfds.testing.mock_data(num_examples=40):
+    results = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert results['steps'] == 2 and np.isfinite(results['test_loss'])
+  assert 0 < results['test_examples'] <= 40

@@ -48,7 +48,8 @@ def train_on_test_data(config, tmp_path, monkeypatch, run) -> dict:
       config.encoder.pretrained = False  # the same CNN, random weights: no weight file
     elif config.dataset.name == 'audio_folder':  # tones standing in for the words
       from research.tasks import spoken_words
-      words = spoken_words.word_list(config)
+      words = (spoken_words.word_list(config) if config.task == 'spoken_words'
+               else ('press one', 'thank you', 'goodbye now', 'please hold'))
       config.dataset.manual_dir = write_spoken_words(str(tmp_path / 'synthetic'), words)
       config.test_dataset.manual_dir = write_spoken_words(str(tmp_path / 'real'), words,
                                                           per_word=1, split='test')
@@ -117,6 +118,12 @@ def test_every_config_trains_runlocal(name, tmp_path, monkeypatch):
     assert {'test_digits_accuracy', 'test_letters_accuracy'} <= set(results)
     assert (run / 'spectrograms.png').exists()
     keys = ('test_accuracy', 'validation_accuracy')
+  elif config.task == 'transcription':
+    assert np.isfinite(results['validation_loss'])
+    predictions = json.load(open(run / 'predictions_test.json'))
+    assert len(predictions) == results['test_recordings'] > 0  # every test recording counts
+    assert (run / 'ctc_alignment.png').exists()
+    keys = ('test_greedy_wer', 'test_beam_cer', 'validation_greedy_cer')
   elif config.task == 'autoencoder':
     assert np.isfinite(results['test_squared_error'])
     for picture in ('reconstructions.png', 'codes_2d.png'):

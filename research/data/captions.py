@@ -98,23 +98,13 @@ def load_split(dataset_config, split: str, image_size: int = 256) -> CaptionSpli
         f'Dataset {dataset_config.name!r} has no split {split!r}; it has '
         f'{", ".join(builder.info.splits)}.')
   images, names, captions = [], [], []
-  for example in _examples(builder, split):
+  for example in datasets.examples(builder, split):
     images.append(square(np.asarray(example['image'], np.uint8), image_size))
     names.append(_text(example['image/filename']))
     captions.append([_text(c) for c in _caption_texts(example['captions'])])
   if not images:
     raise errors.DataError(f'{dataset_config.name}: the {split} split is empty.')
   return CaptionSplit(np.stack(images), names, captions)
-
-
-def _examples(builder, split: str):
-  import tensorflow_datasets as tfds
-  from research.data import datasets
-  if builder.info.file_format == tfds.core.FileFormat.ARRAY_RECORD:
-    yield from builder.as_data_source(split=split)
-    return
-  datasets.require_tensorflow(f'reading {builder.name} (TFRecord files)')
-  yield from tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))
 
 
 def square(image_HxWx3: np.ndarray, size: int) -> np.ndarray:

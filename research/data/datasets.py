@@ -207,6 +207,18 @@ def read_columns(builder, split: str, keys: tuple[str, ...]) -> dict[str, np.nda
           for k in keys}
 
 
+def examples(builder, split: str):
+  """A prepared builder's split as NumPy examples, in order: through the
+  ArrayRecord data source (no TensorFlow) where the builder wrote ArrayRecord,
+  else through tf.data (TFDS's public datasets, written as TFRecord)."""
+  import tensorflow_datasets as tfds
+  if builder.info.file_format == tfds.core.FileFormat.ARRAY_RECORD:
+    yield from builder.as_data_source(split=split)
+    return
+  require_tensorflow(f'reading {builder.name} (TFRecord files)')
+  yield from tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))
+
+
 def require_tensorflow(what: str) -> None:
   """TensorFlow is needed for TFDS's public datasets (downloaded, written and
   read as TFRecord) and the streamed ImageNet pipeline; a clear error where

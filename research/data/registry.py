@@ -135,6 +135,10 @@ DATASETS: dict[str, DatasetSpec] = {
                     'or LibriSpeech as distributed (*.trans.txt beside the .flac files); e.g. '
                     "`python -m launch.get_data asterisk_sounds` (Asterisk's English prompts, "
                     'into data/asterisk_sounds). Pass it as --config.dataset.manual_dir=DIR.')),
+    # Public spoken words (Warden 2018): 1 s clips at 16 kHz, 10 command words
+    # plus _silence_ and _unknown_ (research/data/speech.py reads the label as the text).
+    'speech_commands': dataclasses.replace(_public('speech_commands'), input_key='audio',
+                                           label_key='label'),
     # Public captioned photographs (Chen et al. 2015): 5 captions per image.
     'coco_captions': dataclasses.replace(_public('coco_captions'), label_key='captions'),
     # Public labelled text (Kim 2014's SST-2; Maas et al. 2011's IMDB reviews).

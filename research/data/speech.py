@@ -17,6 +17,7 @@ silent resampler would change what the features measure.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Sequence
 
 import numpy as np
@@ -103,22 +104,100 @@ def select_words(filenames: Sequence[str], texts: Sequence[str], waveforms: Sequ
 def load_words(dataset_config, split: str, words: Sequence[str], *, sample_rate: int,
                clip_samples: int) -> SpokenWords:
   """A prepared audio dataset's `split`, restricted to `words`."""
+  names, texts, waves, rates = _read_split(dataset_config, split)
+  where = f'{dataset_config.name} {dataset_config.manual_dir or ""} [{split}]'.replace('  ', ' ')
+  return select_words(names, texts, waves, rates, words, sample_rate=sample_rate,
+                      clip_samples=clip_samples, where=where)
+
+
+def _read_split(dataset_config, split: str):
+  """(filenames, transcripts, waveforms, sample rates) of a prepared split."""
   from research.data import datasets
   builder = datasets.prepare(dataset_config)
   if builder.info.splits and split not in builder.info.splits:
     raise errors.ConfigError(
         f'Dataset {dataset_config.name!r} in {dataset_config.manual_dir} has no split '
         f'{split!r}; it has {", ".join(builder.info.splits)}.')
+  features = builder.info.features
+  # TFDS's speech_commands: a class label, not a transcript, and one rate.
+  labels = features['label'].names if 'text' not in features else None
   names, texts, waves, rates = [], [], [], []
-  for example in builder.as_data_source(split=split):
-    names.append(_text(example['audio/filename']))
-    texts.append(_text(example['text']))
+  for i, example in enumerate(datasets.examples(builder, split)):
+    if labels is None:
+      names.append(_text(example['audio/filename']))
+      texts.append(_text(example['text']))
+      rates.append(int(example['sample_rate']))
+    else:
+      names.append(f'{split}/{i}')
+      texts.append(labels[int(example['label'])])
+      rates.append(int(features['audio'].sample_rate))
     waves.append(np.asarray(example['audio']))
-    rates.append(int(example['sample_rate']))
-  where = f'{dataset_config.name} {dataset_config.manual_dir or ""} [{split}]'.replace('  ', ' ')
-  return select_words(names, texts, waves, rates, words, sample_rate=sample_rate,
-                      clip_samples=clip_samples, where=where)
+  return names, texts, waves, rates
 
 
 def _text(value) -> str:
   return value.decode('utf-8') if isinstance(value, bytes) else str(value)
+
+
+# --- Phrases and sentences (the CTC recogniser) --------------------------------
+
+DIGIT_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
+_SAYABLE = re.compile(r"[a-z]+(?:'[a-z]+)*")
+
+
+def spoken_transcript(text: str) -> str | None:
+  """The transcript as a character recogniser can write it: normalised, a lone
+  digit written as its word ("press 1" is said "press one"); None when a
+  token stays ambiguous to spell (a longer number: "1234" may be said "one
+  two three four" or "twelve thirty-four"; "3d")."""
+  words = [DIGIT_WORDS[int(w)] if len(w) == 1 and w.isdigit() else w
+           for w in normalise_text(text).split()]
+  if not words or not all(_SAYABLE.fullmatch(w) for w in words):
+    return None
+  return ' '.join(words)
+
+
+@dataclasses.dataclass
+class Sentences:
+  waveforms: list[np.ndarray]  # int16, as read, each its own length
+  texts: list[str]             # spoken_transcript of each
+  filenames: list[str]
+  # Left out, with why: {'filename': reason}.
+  skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def select_sentences(filenames: Sequence[str], texts: Sequence[str],
+                     waveforms: Sequence[np.ndarray], sample_rates: Sequence[int], *,
+                     sample_rate: int, exclude_folders: Sequence[str], where: str) -> Sentences:
+  """The utterances outside `exclude_folders` (top-level folders of the
+  dataset's files, e.g. Asterisk's digits/ and letters/) whose transcript a
+  character recogniser can write."""
+  out = Sentences([], [], [])
+  for name, text, wave, rate in zip(filenames, texts, waveforms, sample_rates):
+    if '/' in name and name.split('/', 1)[0] in exclude_folders:
+      continue
+    spoken = spoken_transcript(text)
+    if spoken is None:
+      out.skipped[name] = f'transcript {text!r} has a number or symbol with no one spelling'
+      continue
+    if int(rate) != sample_rate:
+      raise errors.DataError(
+          f'{where}: {name} is sampled at {int(rate)} Hz, the config expects {sample_rate} Hz '
+          '(config.audio.sample_rate). Resample the folder (e.g. `sox IN.wav -r '
+          f'{sample_rate} OUT.wav`) or change the config; files are not resampled on the fly.')
+    out.waveforms.append(np.asarray(wave, np.int16))
+    out.texts.append(spoken)
+    out.filenames.append(name)
+  if not out.texts:
+    raise errors.DataError(f'{where}: no utterance with a transcript to learn or score '
+                           f'({len(out.skipped)} left out, {len(filenames)} in all).')
+  return out
+
+
+def load_sentences(dataset_config, split: str, *, sample_rate: int,
+                   exclude_folders: Sequence[str] = ()) -> Sentences:
+  """A prepared audio dataset's `split` as whole utterances with transcripts."""
+  names, texts, waves, rates = _read_split(dataset_config, split)
+  where = f'{dataset_config.name} {dataset_config.manual_dir or ""} [{split}]'.replace('  ', ' ')
+  return select_sentences(names, texts, waves, rates, sample_rate=sample_rate,
+                          exclude_folders=exclude_folders, where=where)

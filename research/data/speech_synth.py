@@ -44,6 +44,7 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import dataclasses
+import hashlib
 import io
 import math
 import multiprocessing
@@ -69,6 +70,8 @@ WORD_LISTS = {
                  'india', 'juliet', 'kilo', 'lima', 'mike', 'november', 'oscar', 'papa',
                  'quebec', 'romeo', 'sierra', 'tango', 'uniform', 'victor', 'whiskey', 'xray',
                  'yankee', 'zulu', 'niner'),
+    # The command words of Warden 2018's Speech Commands (TFDS speech_commands).
+    'commands': ('yes', 'no', 'up', 'down', 'left', 'right', 'on', 'off', 'stop', 'go'),
 }
 # What to say where the transcript alone is read wrongly (module docstring).
 SPOKEN = {'xray': 'x-ray', 'lima': 'leema', 'kilo': 'keylo'}
@@ -101,6 +104,9 @@ SPEED = (0.9, 1.1)
 PLAN_VERSION = 1
 INSTALL = 'sudo apt-get install espeak-ng flite'
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")  # one word, as research/data/speech.py reads it
+_PHRASE_WORD = re.compile(r"(?:[a-z]{2,}|a|i)(?:'[a-z]+)?")  # said, not spelled
+_SENTENCE_END = re.compile(r"[.!?;:]+|\n%\n|^%$", re.MULTILINE)
+SENTENCE_FOLDER = 'sentences'
 MANIFEST, TRANSCRIPTS = 'manifest.json', 'transcripts.csv'
 
 
@@ -121,11 +127,14 @@ class Utterance:
   snr_db: float       # speech power over white-noise power; inf: no noise
   speed: float        # speed perturbation: 1.1 is 10% faster and higher
   seed: int
+  # The folder of its file: the word itself for a word list's utterance,
+  # SENTENCE_FOLDER for a phrase's (research/data/speech_synth.py, sentences).
+  folder: str = ''
 
   @property
   def audio(self) -> str:
     """The file, relative to the directory."""
-    return f'{self.word}/{self.number:04d}.wav'
+    return f'{self.folder or self.word}/{self.number:04d}.wav'
 
 
 def words_of(names: Sequence[str]) -> list[str]:
@@ -141,6 +150,8 @@ def words_of(names: Sequence[str]) -> list[str]:
 
 
 def spoken_text(word: str) -> str:
+  if ' ' in word:  # a phrase: read as written ("a" is the article there)
+    return word
   return word.upper() if len(word) == 1 and word.isalpha() else SPOKEN.get(word, word)
 
 
@@ -148,31 +159,101 @@ def plan(words: Sequence[str], utterances_per_word: int, seed: int) -> list[Utte
   """Every word's utterances, word by word; the same arguments, the same plan."""
   _check_words(words)
   rng = np.random.default_rng(seed)
+  return [_draw(rng, index=i * utterances_per_word + number, number=number, word=word,
+                seed=seed)
+          for i, word in enumerate(words) for number in range(utterances_per_word)]
+
+
+def plan_sentences(sentences: Sequence[str], seed: int) -> list[Utterance]:
+  """One utterance of each phrase, in order, under SENTENCE_FOLDER; the voices
+  and settings drawn as `plan` draws them."""
+  _check_sentences(sentences)
+  rng = np.random.default_rng(seed)
+  return [_draw(rng, index=i, number=i, word=text, seed=seed, folder=SENTENCE_FOLDER)
+          for i, text in enumerate(sentences)]
+
+
+def _draw(rng: np.random.Generator, **fields) -> Utterance:
+  """An utterance's synthesiser, voice and recording settings, from `rng`."""
+  # The same draws for either synthesiser, so each utterance takes as many.
+  flite = bool(rng.random() < FLITE_SHARE)
+  accent, variant = rng.integers(len(ESPEAK_ACCENTS)), rng.integers(len(ESPEAK_VARIANTS))
   flite_voices = sorted(FLITE_VOICES)
-  utterances = []
-  for word in words:
-    for number in range(utterances_per_word):
-      # The same draws for either synthesiser, so each utterance takes as many.
-      flite = bool(rng.random() < FLITE_SHARE)
-      accent, variant = rng.integers(len(ESPEAK_ACCENTS)), rng.integers(len(ESPEAK_VARIANTS))
-      flite_voice = flite_voices[rng.integers(len(flite_voices))]
-      rate_u, pitch_u = rng.random(), rng.random()
-      if flite:
-        voice = flite_voice
-        rate = round(_between(FLITE_STRETCH, rate_u), 2)
-        pitch = float(round(FLITE_VOICES[voice] * _between(FLITE_PITCH_FACTOR, pitch_u)))
-      else:
-        voice = ESPEAK_ACCENTS[accent] + (f'+{ESPEAK_VARIANTS[variant]}'
-                                          if ESPEAK_VARIANTS[variant] else '')
-        rate = float(round(_between(ESPEAK_RATE_WPM, rate_u)))
-        pitch = float(round(_between(ESPEAK_PITCH, pitch_u)))
-      utterances.append(Utterance(
-          index=len(utterances), number=number, word=word,
-          synthesiser='flite' if flite else 'espeak-ng', voice=voice, rate=rate, pitch=pitch,
-          peak_db=round(float(rng.uniform(*PEAK_DB)), 1),
-          snr_db=round(float(rng.uniform(*SNR_DB)), 1),
-          speed=round(float(rng.uniform(*SPEED)), 2), seed=seed))
-  return utterances
+  flite_voice = flite_voices[rng.integers(len(flite_voices))]
+  rate_u, pitch_u = rng.random(), rng.random()
+  if flite:
+    voice = flite_voice
+    rate = round(_between(FLITE_STRETCH, rate_u), 2)
+    pitch = float(round(FLITE_VOICES[voice] * _between(FLITE_PITCH_FACTOR, pitch_u)))
+  else:
+    voice = ESPEAK_ACCENTS[accent] + (f'+{ESPEAK_VARIANTS[variant]}'
+                                      if ESPEAK_VARIANTS[variant] else '')
+    rate = float(round(_between(ESPEAK_RATE_WPM, rate_u)))
+    pitch = float(round(_between(ESPEAK_PITCH, pitch_u)))
+  return Utterance(
+      synthesiser='flite' if flite else 'espeak-ng', voice=voice, rate=rate, pitch=pitch,
+      peak_db=round(float(rng.uniform(*PEAK_DB)), 1),
+      snr_db=round(float(rng.uniform(*SNR_DB)), 1),
+      speed=round(float(rng.uniform(*SPEED)), 2), **fields)
+
+
+def phrases_from_text(text: str, count: int, seed: int, *, min_words: int = 2,
+                      max_words: int = 8) -> list[str]:
+  """`count` distinct phrases of `min_words` to `max_words` words from a
+  corpus, for the synthesisers to say: the text is cut into sentences (at . ! ?
+  ; : and at fortune's `%` lines), each normalised as transcripts are (lower
+  case, punctuation dropped); a sentence with a word that is not letters (a
+  number, a lone letter other than "a" and "i", which a synthesiser would
+  spell) is dropped; a longer one gives a window of a random length. Drawn
+  with default_rng((seed, 2)); the same text and arguments, the same phrases."""
+  if not 1 <= min_words <= max_words:
+    raise errors.ConfigError(f'min_words={min_words}, max_words={max_words}: '
+                             '1 <= min_words <= max_words.')
+  rng = np.random.default_rng([seed, 2])
+  sentences = []
+  for piece in _SENTENCE_END.split(text):
+    words = speech.normalise_text(piece).split()
+    if len(words) >= min_words and all(_PHRASE_WORD.fullmatch(w) for w in words):
+      sentences.append(words)
+  phrases, seen = [], set()
+  for k in rng.permutation(len(sentences)):
+    words = sentences[k]
+    if len(words) > max_words:
+      n = int(rng.integers(min_words, max_words + 1))
+      start = int(rng.integers(0, len(words) - n + 1))
+      words = words[start:start + n]
+    phrase = ' '.join(words)
+    if phrase not in seen:
+      seen.add(phrase)
+      phrases.append(phrase)
+      if len(phrases) == count:
+        return phrases
+  raise errors.DataError(
+      f'the text gives {len(phrases):,} distinct phrases of {min_words}-{max_words} words, '
+      f'{count:,} were asked for: give more text or ask for fewer.')
+
+
+def read_corpus(path: str) -> str:
+  """A text file, or every file under a folder (sorted; fortune's .dat index
+  files and .u8 links to its text files, and files not UTF-8, skipped), joined."""
+  if not fileio.exists(path):
+    raise errors.DataNotFoundError(
+        f'{path}: no such file or folder. The default text is Debian\'s fortunes '
+        '(`sudo apt-get install fortunes`: /usr/share/games/fortunes); any plain English '
+        'text will do (--text=FILE_OR_FOLDER).')
+  if not fileio.isdir(path):
+    return fileio.read_text(path)
+  parts = []
+  for name in fileio.walk_files(path):
+    if name.endswith(('.dat', '.u8')):
+      continue
+    try:
+      parts.append(fileio.read_text(fileio.join(path, name)))
+    except UnicodeDecodeError:
+      continue
+  if not parts:
+    raise errors.DataError(f'{path} holds no UTF-8 text file.')
+  return '\n%\n'.join(parts)
 
 
 def splits(utterances: Sequence[Utterance], validation_fraction: float) -> list[str]:
@@ -184,8 +265,8 @@ def splits(utterances: Sequence[Utterance], validation_fraction: float) -> list[
   rng = np.random.default_rng([utterances[0].seed, 1])
   out = ['train'] * len(utterances)
   by_word: dict[str, list[int]] = {}
-  for i, u in enumerate(utterances):
-    by_word.setdefault(u.word, []).append(i)
+  for i, u in enumerate(utterances):  # a word's utterances, or all the phrases
+    by_word.setdefault(u.folder or u.word, []).append(i)
   for members in by_word.values():
     n = round(validation_fraction * len(members))
     if validation_fraction > 0 and len(members) > 1:
@@ -284,14 +365,16 @@ class Synthesised:
 
 def generate(directory: str, words: Sequence[str], utterances_per_word: int, seed: int,
              sample_rate: int = 8000, validation_fraction: float = 0.1, workers: int = 1, *,
-             synthesiser: Synthesiser | None = None,
+             sentences: Sequence[str] = (), synthesiser: Synthesiser | None = None,
              progress: Callable[[int, int], None] | None = None) -> Synthesised:
-  """Renders the plan into DIRECTORY/WORD/NNNN.wav, then transcripts.csv and
-  manifest.json. `progress(done, total)` follows the rendering. An unfinished
+  """Renders the plan into DIRECTORY/WORD/NNNN.wav (with `sentences` instead
+  of words: one utterance of each phrase, DIRECTORY/sentences/NNNN.wav), then
+  transcripts.csv and manifest.json. `progress(done, total)` follows the rendering. An unfinished
   directory of the same arguments is completed (files written atomically are
   kept); one of other arguments, or one with files but no manifest, is refused."""
   synthesiser = synthesiser or InstalledSynthesisers()
-  arguments = _arguments(words, utterances_per_word, seed, sample_rate, validation_fraction)
+  arguments = _arguments(words, utterances_per_word, seed, sample_rate, validation_fraction,
+                         sentences)
   if workers < 1:
     raise errors.ConfigError(f'workers={workers}: at least 1.')
   manifest_path = fileio.join(directory, MANIFEST)
@@ -312,7 +395,8 @@ def generate(directory: str, words: Sequence[str], utterances_per_word: int, see
             'tools': tools, 'complete': False}
   fileio.write_json(manifest_path, record)
 
-  utterances = plan(words, utterances_per_word, seed)
+  utterances = (plan_sentences(sentences, seed) if sentences else
+                plan(words, utterances_per_word, seed))
   todo = [u for u in utterances if not fileio.exists(fileio.join(directory, u.audio))]
   jobs = [(u, sample_rate, synthesiser, fileio.join(directory, u.audio)) for u in todo]
   if workers == 1 or len(jobs) < 2:
@@ -339,8 +423,16 @@ def generate(directory: str, words: Sequence[str], utterances_per_word: int, see
   return result
 
 
-def _arguments(words, utterances_per_word, seed, sample_rate, validation_fraction) -> dict:
-  _check_words(words)
+def _arguments(words, utterances_per_word, seed, sample_rate, validation_fraction,
+               sentences=()) -> dict:
+  if sentences:
+    if words:
+      raise errors.ConfigError('give words or sentences, not both.')
+    _check_sentences(sentences)
+    digest = hashlib.sha256('\n'.join(sentences).encode('utf-8')).hexdigest()
+    words, utterances_per_word = [], 1
+  else:
+    _check_words(words)
   if int(utterances_per_word) != utterances_per_word or utterances_per_word < 1:
     raise errors.ConfigError(f'utterances_per_word={utterances_per_word}: a positive integer.')
   if int(seed) != seed or seed < 0:
@@ -349,9 +441,12 @@ def _arguments(words, utterances_per_word, seed, sample_rate, validation_fractio
     raise errors.ConfigError(f'sample_rate={sample_rate}: an integer from 4000 to 48000 Hz.')
   if not 0 <= validation_fraction < 1:
     raise errors.ConfigError(f'validation_fraction={validation_fraction}: from 0 to below 1.')
-  return {'words': list(words), 'utterances_per_word': int(utterances_per_word),
-          'seed': int(seed), 'sample_rate': int(sample_rate),
-          'validation_fraction': float(validation_fraction), 'plan_version': PLAN_VERSION}
+  arguments = {'words': list(words), 'utterances_per_word': int(utterances_per_word),
+               'seed': int(seed), 'sample_rate': int(sample_rate),
+               'validation_fraction': float(validation_fraction), 'plan_version': PLAN_VERSION}
+  if sentences:  # the phrases themselves are in transcripts.csv; here their count and hash
+    arguments |= {'sentences': len(sentences), 'sentences_sha256': digest}
+  return arguments
 
 
 def _cached(directory: str, manifest: dict, arguments: dict) -> Synthesised | None:
@@ -399,6 +494,15 @@ def _check_words(words: Sequence[str]) -> None:
     raise errors.ConfigError(
         f'words {bad or list(words)[:6]}: give distinct single words in lower case '
         "(letters, digits, an inner apostrophe), as transcripts and folder names.")
+
+
+def _check_sentences(sentences: Sequence[str]) -> None:
+  bad = [t for t in sentences
+         if not isinstance(t, str) or not all(_WORD.fullmatch(w) for w in t.split(' '))]
+  if bad or not sentences or len(set(sentences)) != len(sentences):
+    raise errors.ConfigError(
+        f'sentences {bad[:3] or list(sentences)[:3]}: give distinct phrases of lower-case '
+        'words separated by single spaces, as transcripts are written.')
 
 
 def _between(bounds: tuple[float, float], u: float) -> float:

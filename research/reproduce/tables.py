@@ -59,6 +59,9 @@ METRICS = {
        for name, label in (('bleu_1', 'BLEU-1'), ('bleu_2', 'BLEU-2'), ('bleu_3', 'BLEU-3'),
                            ('bleu_4', 'BLEU-4'), ('meteor', 'METEOR'), ('rouge_l', 'ROUGE-L'),
                            ('cider', 'CIDEr-D'))},
+    # Speech recognition (research/ctc.py): word and character error rates, %.
+    'wer': ('WER %', lambda r, split: float(r[f'{split}_wer'])),
+    'cer': ('CER %', lambda r, split: float(r[f'{split}_cer'])),
     # The best of the periodic evaluations (train.best_during_training).
     'best_accuracy': ('best-during-training accuracy %',
                       lambda r, split: 100.0 * float(r[f'best_{split}_accuracy'])),
@@ -123,6 +126,7 @@ GATYS_PAINTINGS = ('starry_night', 'great_wave', 'composition_viii')
 GATYS_STEPS = {'lbfgs': 100, 'adam': 300}
 CAPTIONING = 'configs/tuxpaint_captioning.py'
 SPOKEN_WORDS = 'configs/spoken_words.py'
+SPOKEN_SENTENCES = 'configs/spoken_sentences.py'
 # The feed-forward network's training crops and the held-out photos' longer
 # side (configs/johnson_style.py:size=N), and its minutes on one core: at 256
 # px (the paper's) one step of 4 photos takes about 10 s on one core here, so
@@ -475,6 +479,31 @@ TABLES: dict[str, Table] = {
               'recogniser as shipped, given only the word list and each test recording whole '
               '(upsampled to its 16 kHz). The networks and GMM/DTW see each word centred in a '
               '1 s clip. Train the rows in any order.')),
+    'speech_sentences': Table(
+        name='speech_sentences',
+        title=('Spoken phrases and sentences: a bidirectional LSTM trained with CTC on '
+               'synthetic voices against PocketSphinx, tested on a real speaker'),
+        metric='wer', splits=('test_greedy', 'test_beam'), extra_metrics=('cer',),
+        rows=(
+            Row('PocketSphinx 5 (CMU, GMM/HMM, en-us acoustic model and trigram LM)',
+                SPOKEN_SENTENCES, 'baseline=pocketsphinx', seeds=1, cpu_minutes=3,
+                result_splits=(('test_beam', 'test'),)),
+            Row('BLSTM-CTC, 3 x 256 per direction, characters, no language model',
+                SPOKEN_SENTENCES, cpu_minutes=25),
+        ),
+        stand_in=('training: 12,000 synthetic phrases of 2-8 words from the fortunes corpus '
+                  '(`python -m launch.synthesize_speech --sentences=12000 '
+                  '--dir=data/synth_sentences`: espeak-ng and flite voices, perturbed in speed, '
+                  'pitch and noise; 5.6 h); test: Asterisk\'s spoken prompts other than the '
+                  'isolated words (`launch.get_data asterisk_sounds`; one professional female '
+                  'speaker, 8 kHz, 367 recordings, 20 min), never used for training or tuning'),
+        note=('Columns: word error rate by best-path (greedy) and prefix beam search '
+              '(beam 16), and the character error rate of the beam column, in % (jiwer; '
+              'lower is better). PocketSphinx decodes with its own language model (a beam '
+              'search: its figures are in the beam column); the CTC model has none, and no '
+              'test prompt\'s text was used to make its training phrases. Transcripts are '
+              'scored lower-case without punctuation, a lone digit as its word; 4 prompts '
+              'with longer numbers are left out. Train the rows in any order.')),
     'johnson2016': Table(
         name='johnson2016',
         title=('Johnson et al. 2016 feed-forward style transfer vs Gatys et al. 2016 '

@@ -4,7 +4,8 @@
 
 from research.tasks import (autoencoder, caption_baselines, captioning, classification,
                             distillation, fast_style, language_model, neural_style, ngram,
-                            pca, spoken_words, word_baselines)
+                            pca, sentence_baselines, spoken_words, transcription,
+                            word_baselines)
 from research.tasks.base import FittedTask, Task
 
 TASKS: dict[str, Task | FittedTask] = {
@@ -20,4 +21,6 @@ TASKS: dict[str, Task | FittedTask] = {
     'caption_baseline': caption_baselines.TASK,
     'spoken_words': spoken_words.TASK,
     'spoken_word_baseline': word_baselines.TASK,
+    'transcription': transcription.TASK,
+    'transcription_baseline': sentence_baselines.TASK,
 }

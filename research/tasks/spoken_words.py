@@ -209,7 +209,7 @@ def check_config(config) -> None:
     raise errors.ConfigError('audio.sample_rate and audio.clip_seconds must be positive.')
 
 
-SPEECH_DATASETS = {name: DATASETS[name] for name in ('audio_folder',)}
+SPEECH_DATASETS = {name: DATASETS[name] for name in ('audio_folder', 'speech_commands')}
 
 TASK = base.Task(
     name='spoken_words',
