@@ -50,7 +50,7 @@ def get_config(arg=None):
   c.model.name = arg.baseline or 'blstm_ctc'
   if not arg.baseline:
     c.model.num_mel = 40
-    c.model.stack = 3          # frames per LSTM step: 30 ms
+    c.model.stack = 4          # frames per LSTM step: 40 ms (Sak et al. 2015 use 30 ms)
     c.model.hidden = 256       # per direction
     c.model.layers = 3
     c.model.dropout_rate = 0.2
@@ -68,7 +68,7 @@ def get_config(arg=None):
   c.schedule = config_lib.schedule('cosine')
   c.batch_size = 32
   c.eval_batch_size = 64
-  c.num_epochs = 8.0
+  c.num_epochs = 9.0
   c.num_train_steps = config_dict.placeholder(int)  # overrides num_epochs when set
 
   c.log_every_steps = 50

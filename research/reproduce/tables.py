@@ -488,8 +488,8 @@ TABLES: dict[str, Table] = {
             Row('PocketSphinx 5 (CMU, GMM/HMM, en-us acoustic model and trigram LM)',
                 SPOKEN_SENTENCES, 'baseline=pocketsphinx', seeds=1, cpu_minutes=3,
                 result_splits=(('test_beam', 'test'),)),
-            Row('BLSTM-CTC, 3 x 256 per direction, characters, no language model',
-                SPOKEN_SENTENCES, cpu_minutes=25),
+            Row('BLSTM-CTC: 3 x 256 per direction, 40 ms steps, characters, no language '
+                'model', SPOKEN_SENTENCES, cpu_minutes=30),
         ),
         stand_in=('training: 12,000 synthetic phrases of 2-8 words from the fortunes corpus '
                   '(`python -m launch.synthesize_speech --sentences=12000 '
