@@ -50,9 +50,13 @@ def train_on_test_data(config, tmp_path, monkeypatch, run) -> dict:
       from research.tasks import spoken_words
       words = (spoken_words.word_list(config) if config.task == 'spoken_words'
                else ('press one', 'thank you', 'goodbye now', 'please hold'))
-      config.dataset.manual_dir = write_spoken_words(str(tmp_path / 'synthetic'), words)
+      # Phrases need time for their characters (a CTC step each).
+      seconds = 0.15 if config.task == 'spoken_words' else 0.6
+      config.dataset.manual_dir = write_spoken_words(str(tmp_path / 'synthetic'), words,
+                                                     note_seconds=seconds)
       config.test_dataset.manual_dir = write_spoken_words(str(tmp_path / 'real'), words,
-                                                          per_word=1, split='test')
+                                                          per_word=1, split='test',
+                                                          note_seconds=seconds)
     else:
       write_idx_dir(str(tmp_path / 'idx'))
       config.dataset.manual_dir = str(tmp_path / 'idx')

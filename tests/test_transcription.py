@@ -80,9 +80,10 @@ def sentence_config(tmp_path, arg='runlocal'):
   from testlib import load_config, quiet, write_spoken_words
   config = quiet(load_config('spoken_sentences', arg))
   config.dataset.manual_dir = write_spoken_words(str(tmp_path / 'synthetic'), PHRASES,
-                                                 per_word=3)
+                                                 per_word=3, note_seconds=0.6)
   config.test_dataset.manual_dir = write_spoken_words(str(tmp_path / 'real'), PHRASES,
-                                                      per_word=1, split='test')
+                                                      per_word=1, split='test',
+                                                      note_seconds=0.6)
   (tmp_path / 'tfds').mkdir(exist_ok=True)
   config.dataset.data_dir = config.test_dataset.data_dir = str(tmp_path / 'tfds')
   return config

@@ -163,7 +163,7 @@ def build_local_splits(name: str, directory, tmp_path) -> dict[str, list]:
 
 
 def write_spoken_words(directory: str, words, *, per_word: int = 3, split: str | None = None,
-                       sample_rate: int = 8000) -> str:
+                       sample_rate: int = 8000, note_seconds: float = 0.15) -> str:
   """Each word as `per_word` utterances of two short notes (pitches of its
   own, a little noise), 16-bit WAVs, and transcripts.csv read by the audio_folder builder:
   with `split` every file is in it, else every third is 'validation'."""
@@ -175,7 +175,7 @@ def write_spoken_words(directory: str, words, *, per_word: int = 3, split: str |
     for i in range(per_word):
       # Two notes in a row, both a word's own: the pattern in time survives the
       # per-utterance normalisation a constant tone would not.
-      t = np.arange(int(0.15 * sample_rate)) / sample_rate
+      t = np.arange(int(note_seconds * sample_rate)) / sample_rate
       tone = np.concatenate([np.sin(2 * np.pi * (200 + 60 * w) * t),
                              np.sin(2 * np.pi * (1500 - 45 * w) * t)])
       wave = (6000 * tone + rng.normal(0, 200, len(tone))).astype(np.int16)

@@ -89,7 +89,8 @@ def pack(split: speech.Sentences, config, *, name: str) -> dict[str, np.ndarray]
   if not rows:
     raise errors.DataError(
         f'{name}: none of the {len(split.texts)} utterances fits audio.max_seconds='
-        f'{config.audio.max_seconds} with its characters.')
+        f'{config.audio.max_seconds} with its characters (CTC needs a model step, '
+        f'{config.model.stack} frames of 10 ms, per character).')
   max_label = max(len(labels) for _, labels in rows)
   audio_NxS = np.zeros((len(rows), n_max), np.int16)
   labels_NxL = np.zeros((len(rows), max_label), np.int32)
