@@ -15,32 +15,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from research import config_lib, errors, fileio, writers
+from research import config_lib, fileio, writers
 from research import workdir as workdir_lib
 from research.data import speech
-from research.tasks import base, transcription
+from research.tasks import base, transcription, word_baselines
 
 
 def pocketsphinx_transcribe(waveforms: Sequence[np.ndarray], sample_rate: int) -> list[str]:
-  """PocketSphinx's text for each recording (its default language model)."""
-  try:
-    from pocketsphinx import Decoder
-  except ImportError as e:
-    raise errors.ConfigError(
-        "The pocketsphinx baseline needs PocketSphinx: pip install 'classicnets[speech]'."
-    ) from e
-  import scipy.signal
-  decoder = Decoder(samprate=16000, loglevel='FATAL')
-  out = []
-  for recording in waveforms:
-    up = scipy.signal.resample_poly(recording.astype(np.float64), 16000, sample_rate)
-    pcm = np.clip(np.round(up), -32768, 32767).astype(np.int16)
-    decoder.start_utt()
-    decoder.process_raw(pcm.tobytes(), full_utt=True)
-    decoder.end_utt()
-    hyp = decoder.hyp()
-    out.append(speech.spoken_transcript(hyp.hypstr) or '' if hyp else '')
-  return out
+  """PocketSphinx's text for each recording (its default language model),
+  written as the references are (research/data/speech.py spoken_transcript)."""
+  decoder = word_baselines.pocketsphinx_decoder()
+  return [speech.spoken_transcript(word_baselines.pocketsphinx_hypothesis(
+      decoder, recording, sample_rate)) or '' for recording in waveforms]
 
 
 def fit_and_evaluate(config, workdir: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from research import config_lib, ctc, errors, fileio, parallel, writers
+from research import audio, config_lib, ctc, errors, fileio, parallel, writers
 from research.data import feeding, speech
 from research.data.registry import DATASETS
 from research.models.speech import CTCRecogniser
@@ -68,7 +68,6 @@ def max_samples(config) -> int:
 
 def output_steps(config, num_samples: int) -> int:
   """The model's time steps for `num_samples` (frames, then stacked)."""
-  from research import audio
   frames = audio.FeatureConfig(sample_rate=config.audio.sample_rate,
                                num_mel=config.model.num_mel).num_frames(num_samples)
   return -(-frames // config.model.stack)

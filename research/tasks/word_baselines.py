@@ -111,18 +111,35 @@ def choose_templates(labels: np.ndarray, per_word: int, seed: int) -> np.ndarray
   return np.sort(np.concatenate(chosen))
 
 
-def pocketsphinx_predict(test: speech.SpokenWords, words: list[str], sample_rate: int
-                         ) -> np.ndarray:
-  """PocketSphinx's word for each test recording under a grammar of exactly
-  `words` (-1 when it recognises nothing)."""
+def pocketsphinx_decoder():
+  """A PocketSphinx decoder at 16 kHz with its default US-English models."""
   try:
     from pocketsphinx import Decoder
   except ImportError as e:
     raise errors.ConfigError(
         "The pocketsphinx baseline needs PocketSphinx: pip install 'classicnets[speech]'."
     ) from e
+  return Decoder(samprate=16000, loglevel='FATAL')
+
+
+def pocketsphinx_hypothesis(decoder, recording: np.ndarray, sample_rate: int) -> str:
+  """The decoder's text for one whole recording, upsampled to its 16 kHz by
+  scipy's polyphase filter ('' when it recognises nothing)."""
   import scipy.signal
-  decoder = Decoder(samprate=16000, loglevel='FATAL')
+  up = scipy.signal.resample_poly(recording.astype(np.float64), 16000, sample_rate)
+  pcm = np.clip(np.round(up), -32768, 32767).astype(np.int16)
+  decoder.start_utt()
+  decoder.process_raw(pcm.tobytes(), full_utt=True)
+  decoder.end_utt()
+  hyp = decoder.hyp()
+  return hyp.hypstr.strip() if hyp else ''
+
+
+def pocketsphinx_predict(test: speech.SpokenWords, words: list[str], sample_rate: int
+                         ) -> np.ndarray:
+  """PocketSphinx's word for each test recording under a grammar of exactly
+  `words` (-1 when it recognises nothing)."""
+  decoder = pocketsphinx_decoder()
   # Letters are said as their names; PocketSphinx's dictionary spells them
   # as the letters themselves, and every other word as written.
   grammar = ('#JSGF V1.0;\ngrammar words;\npublic <word> = '
@@ -130,16 +147,8 @@ def pocketsphinx_predict(test: speech.SpokenWords, words: list[str], sample_rate
   decoder.add_jsgf_string('words', grammar)
   decoder.activate_search('words')
   index = {w: i for i, w in enumerate(words)}
-  out = []
-  for recording in test.originals:
-    up = scipy.signal.resample_poly(recording.astype(np.float64), 16000, sample_rate)
-    pcm = np.clip(np.round(up), -32768, 32767).astype(np.int16)
-    decoder.start_utt()
-    decoder.process_raw(pcm.tobytes(), full_utt=True)
-    decoder.end_utt()
-    hyp = decoder.hyp()
-    out.append(index.get(hyp.hypstr.strip() if hyp else '', -1))
-  return np.array(out)
+  return np.array([index.get(pocketsphinx_hypothesis(decoder, r, sample_rate), -1)
+                   for r in test.originals])
 
 
 def fit_and_evaluate(config, workdir: str) -> dict[str, Any]:
