@@ -209,3 +209,45 @@ def test_the_installed_espeak_ng_and_flite(tmp_path):
       assert rate == 8000 and samples.ndim == 1 and 0.15 < len(samples) / rate < 2.0
   manifest = (tmp_path / 'synth' / 'manifest.json').read_text()
   assert 'eSpeak NG' in manifest and 'flite-2' in manifest
+
+
+# --- Phrases for the sentence recogniser --------------------------------------------------
+
+CORPUS = """Press the pound key. It's 7 o'clock!
+Thank you for calling; please hold while we connect you to the next available agent.
+%
+A cat and a dog. X marks the spot: go east.
+Goodbye now?
+"""
+
+
+def test_phrases_are_drawn_deterministically_from_sentences_a_synthesiser_says_whole():
+  phrases = ss.phrases_from_text(CORPUS, 5, seed=0, min_words=2, max_words=6)
+  assert phrases == ss.phrases_from_text(CORPUS, 5, seed=0, min_words=2, max_words=6)
+  assert len(set(phrases)) == 5
+  for phrase in phrases:
+    words = phrase.split()
+    assert 2 <= len(words) <= 6 and phrase == phrase.lower()
+    assert phrase in ' '.join(CORPUS.lower().replace(',', '').split())  # a window of the text
+  # "7" (a number) and "x" (a lone letter) would be spelled: their sentences are left out.
+  assert not any('clock' in p or 'marks' in p for p in phrases)
+  with pytest.raises(errors.DataError, match='gives 6 distinct phrases'):
+    ss.phrases_from_text(CORPUS, 50, seed=0, min_words=2, max_words=6)
+
+
+def test_generate_with_sentences_writes_one_utterance_per_phrase_and_caches(tmp_path):
+  phrases = ['press the pound key', 'goodbye now', 'a cat and a dog', 'please hold']
+  made = ss.generate(str(tmp_path / 's'), [], 1, seed=2, validation_fraction=0.25,
+                     sentences=phrases, synthesiser=FakeSynthesiser())
+  assert (made.utterances, made.train, made.validation) == (4, 3, 1)
+  lines = (tmp_path / 's' / 'transcripts.csv').read_text().splitlines()
+  assert [line.rsplit(',', 1)[0] for line in lines[1:]] == [
+      f'sentences/{i:04d}.wav,{p}' for i, p in enumerate(phrases)]
+  assert ss.plan_sentences(phrases, 2) == ss.plan_sentences(phrases, 2)
+  assert ss.spoken_text('a cat and a dog') == 'a cat and a dog'  # "a" the article, not "A"
+  again = ss.generate(str(tmp_path / 's'), [], 1, seed=2, validation_fraction=0.25,
+                      sentences=phrases, synthesiser=FakeSynthesiser(broken=True))
+  assert again.cached
+  with pytest.raises(errors.DataError, match='other arguments'):
+    ss.generate(str(tmp_path / 's'), [], 1, seed=2, validation_fraction=0.25,
+                sentences=phrases[:3], synthesiser=FakeSynthesiser())
