@@ -8,8 +8,11 @@ frames, trained with `optax.ctc_loss`) needs after its forward pass.
   over all of its alignments (the CTC forward variable, kept separately for
   prefixes ending in a blank and in a label; Hannun et al. 2014's prefix
   search without a language model).
-- `edit_distance`, `error_rate`: word / character error rate, the
-  Levenshtein distance over the reference length, summed over a corpus.
+- `edit_distance`: the Levenshtein distance, our own reading of it, which the
+  tests hold `error_rate` to.
+- `error_rate`: corpus word / character error rate (total edits over total
+  reference length), computed by jiwer, the library most speech papers'
+  scripts score with.
 
 All on the host in NumPy: decoding is per utterance, after the compiled
 forward pass.
@@ -91,7 +94,7 @@ def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
 
 def error_rate(references: Sequence[str], hypotheses: Sequence[str], *, unit: str) -> float:
   """Corpus word (`unit='word'`) or character (`unit='char'`) error rate:
-  total edit distance over total reference length."""
+  total edit distance over total reference length, by jiwer."""
   if unit not in ('word', 'char'):
     raise ValueError(f"unit must be 'word' or 'char', got {unit!r}.")
   import jiwer

@@ -63,6 +63,15 @@ def centred_clip(waveform: np.ndarray, sample_rate: int, clip_samples: int) -> n
   return out
 
 
+def check_rate(name: str, rate: int, sample_rate: int, where: str) -> None:
+  """Refuses a file at another rate than the config's, naming both and the fix."""
+  if int(rate) != sample_rate:
+    raise errors.DataError(
+        f'{where}: {name} is sampled at {int(rate)} Hz, the config expects {sample_rate} Hz '
+        '(config.audio.sample_rate). Resample the folder (e.g. `sox IN.wav -r '
+        f'{sample_rate} OUT.wav`) or change the config; files are not resampled on the fly.')
+
+
 @dataclasses.dataclass
 class SpokenWords:
   waveforms_NxS: np.ndarray  # int16, centred clips
@@ -85,11 +94,7 @@ def select_words(filenames: Sequence[str], texts: Sequence[str], waveforms: Sequ
     if word not in index:
       skipped += 1
       continue
-    if int(rate) != sample_rate:
-      raise errors.DataError(
-          f'{where}: {name} is sampled at {int(rate)} Hz, the config expects {sample_rate} Hz '
-          '(config.audio.sample_rate). Resample the folder (e.g. `sox IN.wav -r '
-          f'{sample_rate} OUT.wav`) or change the config; files are not resampled on the fly.')
+    check_rate(name, rate, sample_rate, where)
     originals.append(np.asarray(wave, np.int16))
     clips.append(centred_clip(originals[-1], sample_rate, clip_samples))
     labels.append(index[word])
@@ -180,11 +185,7 @@ def select_sentences(filenames: Sequence[str], texts: Sequence[str],
     if spoken is None:
       out.skipped[name] = f'transcript {text!r} has a number or symbol with no one spelling'
       continue
-    if int(rate) != sample_rate:
-      raise errors.DataError(
-          f'{where}: {name} is sampled at {int(rate)} Hz, the config expects {sample_rate} Hz '
-          '(config.audio.sample_rate). Resample the folder (e.g. `sox IN.wav -r '
-          f'{sample_rate} OUT.wav`) or change the config; files are not resampled on the fly.')
+    check_rate(name, rate, sample_rate, where)
     out.waveforms.append(np.asarray(wave, np.int16))
     out.texts.append(spoken)
     out.filenames.append(name)

@@ -24,6 +24,7 @@ both decodings.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import jax
@@ -134,7 +135,6 @@ class SentenceFeeder(feeding.RowFeeder):
     self.eval_batch_size = config.eval_batch_size
     self.sample_rate = config.audio.sample_rate
     self.max_samples = max_samples(config)
-    self.max_label = packed['train']['labels'].shape[1]
     self.split_sizes = {name: len(p['audio']) for name, p in packed.items()}
     self.data = {name: {k: parallel.replicate(v, mesh) for k, v in p.items()}
                  for name, p in packed.items()}
@@ -202,12 +202,20 @@ def bucket_samples(num_samples: int, sample_rate: int, smallest_seconds: float =
   return size
 
 
+@functools.lru_cache(maxsize=4)
+def _forward(model):
+  """The model's compiled eval-mode forward pass, one per model, so the
+  validation and test transcriptions (and the picture) share its compiled
+  buckets."""
+  return jax.jit(lambda p, x, n: model.apply({'params': p}, x, n, train=False))
+
+
 def log_probabilities(model, params, waveforms: Sequence[np.ndarray], sample_rate: int,
                       samples_per_batch: int = 8000 * 64) -> list[np.ndarray]:
   """Per recording: its T x V log-probabilities (its own steps only). The
   recordings run in buckets of equal padded length, as many per batch as
   `samples_per_batch` allows (padding rows, zero length, fill the last)."""
-  run = jax.jit(lambda p, x, n: model.apply({'params': p}, x, n, train=False))
+  run = _forward(model)
   sizes = [bucket_samples(len(w), sample_rate) for w in waveforms]
   out: list[np.ndarray | None] = [None] * len(waveforms)
   for size in sorted(set(sizes)):
