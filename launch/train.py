@@ -10,6 +10,12 @@ Running again on the same workdir resumes from its latest checkpoint.
 trains seeds config.seed ... config.seed + 4 as one compiled program (`jax.vmap`
 over seeds; small in-memory classification models) into DIR/seed_K, each a
 complete single-seed workdir.
+
+  python -m launch.train --config=... --workdir=DIR \
+      --target_metric=test_accuracy --target_value=0.94 --config.eval_every_steps=468
+
+stops at the first evaluation that reaches the target (time-to-accuracy;
+launch/time_to_accuracy.py runs it for several seeds).
 """
 
 import os
@@ -40,7 +46,17 @@ _NUM_SEEDS = flags.DEFINE_integer(
     'num_seeds', 1,
     'Train this many consecutive seeds, starting at config.seed, as one vmapped '
     'program into WORKDIR/seed_K (research/multiseed.py).', lower_bound=1)
+_TARGET_METRIC = flags.DEFINE_string(
+    'target_metric', None,
+    'Stop at the first periodic evaluation where this metric (e.g. test_accuracy) '
+    'reaches --target_value; results.json records the step and the seconds since '
+    'the process started (launch/time_to_accuracy.py).')
+_TARGET_VALUE = flags.DEFINE_float('target_value', None, 'See --target_metric.')
 flags.mark_flags_as_required(['config', 'workdir'])
+flags.register_multi_flags_validator(
+    ['target_metric', 'target_value'],
+    lambda f: (f['target_metric'] is None) == (f['target_value'] is None),
+    message='--target_metric and --target_value go together.')
 
 
 def main(argv):
@@ -61,8 +77,13 @@ def main(argv):
     sys.exit(2)
   config = _CONFIG.value
   try:
+    target = None
+    if _TARGET_METRIC.value is not None:
+      target = train.Target(_TARGET_METRIC.value, _TARGET_VALUE.value)
     if _NUM_SEEDS.value == 1:
-      train.train_and_evaluate(config, _WORKDIR.value)
+      train.train_and_evaluate(config, _WORKDIR.value, target=target)
+    elif target is not None:
+      raise errors.ConfigError('--target_metric times one seed per process: drop --num_seeds.')
     else:
       from research import multiseed
       seeds = [config.seed + i for i in range(_NUM_SEEDS.value)]

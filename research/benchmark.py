@@ -24,6 +24,40 @@ from research import step as step_lib
 from research.tasks import TASKS, FittedTask
 
 
+# Dense bf16 peak FLOP/s per chip (vendor datasheets), for model-FLOPs
+# utilisation: the step's FLOPs (XLA's cost analysis of the compiled step,
+# forward, backward and update) per second over this peak.
+BF16_PEAK_FLOPS = {
+    'H100': 989.4e12,   # NVIDIA H100 SXM datasheet (dense; 1,979 with sparsity)
+    'H200': 989.4e12,   # NVIDIA H200 datasheet: the H100's tensor cores
+    'A100': 312e12,     # NVIDIA A100 datasheet
+    'TPU v4': 275e12,   # Google Cloud TPU v4 documentation
+    'TPU v5 lite': 197e12,
+    'TPU v5p': 459e12,
+    'TPU v6 lite': 918e12,
+}
+
+
+def peak_flops(device_kind: str) -> float | None:
+  """The chip's dense bf16 peak where BF16_PEAK_FLOPS knows it (CPUs: None)."""
+  for name, flops in BF16_PEAK_FLOPS.items():
+    if name in device_kind:
+      return flops
+  return None
+
+
+def step_flops(compiled) -> float | None:
+  """FLOPs of one call of a compiled step (XLA's cost analysis), if reported."""
+  try:
+    analysis = compiled.cost_analysis()
+  except Exception:  # noqa: BLE001 (not every backend implements it)
+    return None
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0] if analysis else None
+  flops = (analysis or {}).get('flops')
+  return float(flops) if flops and flops > 0 else None
+
+
 def make_feeder(task, config, mesh, synthetic: tuple[int, ...] | None, num_classes: int):
   """The config's own data, or random data of the task's kind: `synthetic`
   is an image shape (H, W, C) for classification, (length, vocab size) for
@@ -97,6 +131,13 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
       'examples_per_second_each_repeat': [round(r, 1) for r in rates],
       'peak_host_rss_mb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
   }
+  flops = step_flops(compiled)
+  if flops is not None:
+    report['flops_per_step'] = flops
+    report['tflops_per_second'] = round(flops / seconds[best] / 1e12, 3)
+    peak = peak_flops(jax.devices()[0].device_kind)
+    if peak is not None:  # summed over the devices the step ran on
+      report['mfu_of_bf16_peak'] = round(flops / seconds[best] / (peak * jax.device_count()), 4)
   stats = jax.devices()[0].memory_stats() or {}
   if 'peak_bytes_in_use' in stats:
     report['peak_device_memory_mb'] = round(stats['peak_bytes_in_use'] / 2**20, 1)

@@ -196,6 +196,29 @@ class LoopContext:
   lock: Any = None    # workdir.WorkdirLock(s), refreshed as the loop runs
   # (state, step) -> None after each periodic evaluation: the task's pictures.
   on_eval: Callable | None = None
+  target: Target | None = None  # stop at the first evaluation that reaches it
+  target_reached: dict[str, Any] | None = None  # set by train_loop when it does
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+  """Stop training at the first periodic evaluation where `metric` reaches
+  `value` (at least it; at most it for losses and error rates): the run
+  control behind time-to-accuracy figures (launch/time_to_accuracy.py)."""
+  metric: str
+  value: float
+
+  @property
+  def lower_is_better(self) -> bool:
+    return self.metric.endswith(('loss', 'error', 'wer', 'cer', 'perplexity', 'bits_per_char'))
+
+  def reached(self, results: dict[str, Any]) -> bool:
+    if self.metric not in results:
+      raise errors.ConfigError(
+          f'target metric {self.metric!r} is not among the evaluation metrics '
+          f'{sorted(results)}.')
+    value = float(results[self.metric])
+    return value <= self.value if self.lower_is_better else value >= self.value
 
 
 @contextlib.contextmanager
@@ -294,6 +317,18 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
         eval_seconds = time.perf_counter() - eval_t0
         t0 += eval_seconds  # Eval time is not train time,
         progress.pause(eval_seconds)  # nor in the steps/s of the interval.
+        if ctx.target is not None and ctx.target.reached(results):
+          ctx.target_reached = {'target_metric': ctx.target.metric,
+                                'target_value': ctx.target.value, 'target_step': done,
+                                'target_process_seconds': writers.process_seconds()}
+          writers.log(f'Reached {ctx.target.metric} {float(results[ctx.target.metric]):.4f} '
+                      f'(target {ctx.target.value:g}) at step {done}, '
+                      f'{ctx.target_reached["target_process_seconds"]:.1f} s after the '
+                      'process started; training stops here.')
+          ctx.ckpt.save(done, state, {'train_seconds': train_seconds + time.perf_counter() - t0},
+                        force=True)
+          ctx.writer.flush(force=True)
+          break
   finally:
     watch.close()
   drain()
@@ -312,26 +347,35 @@ def compile_steps(task: Task, model, config, tx, schedule, feeder, state, consta
   return train_fn, eval_fn
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       target: Target | None = None) -> dict[str, Any]:
   """Trains (resuming from `workdir` if it holds checkpoints), evaluates on the
   eval split(s), and writes config.json, metrics, checkpoints and results.json.
-  Closed-form baselines (n-grams, PCA) are fitted by their FittedTask."""
+  Closed-form baselines (n-grams, PCA) are fitted by their FittedTask. With a
+  `target`, training stops at the first periodic evaluation that reaches it
+  (results.json then says when: `target_step`, `target_process_seconds`)."""
   workdir_lib.check_workdir(workdir)
   check_config(config)
   task = TASKS[config.task]
   if isinstance(task, FittedTask):
+    if target is not None:
+      raise errors.ConfigError(f'Task {config.task!r} is fitted, not trained: no target to stop at.')
     with workdir_lib.in_use(workdir):
       return task.fit_and_evaluate(config, workdir)
+  if target is not None and not config.eval_every_steps:
+    raise errors.ConfigError('A target needs periodic evaluations: set '
+                             '--config.eval_every_steps (e.g. one epoch of steps).')
   mesh = parallel.make_mesh()
   feeder = task.make_feeder(config, mesh)
   constants = task.load_constants(config, feeder, mesh)
   # Everything above can fail on bad input; nothing is written before here.
   with workdir_lib.in_use(workdir) as lock:
-    return train_in_workdir(config, workdir, task, mesh, feeder, constants, lock)
+    return train_in_workdir(config, workdir, task, mesh, feeder, constants, lock, target)
 
 
 def train_in_workdir(config, workdir: str, task: Task, mesh, feeder, constants,
-                     lock: workdir_lib.WorkdirLock) -> dict[str, Any]:
+                     lock: workdir_lib.WorkdirLock, target: Target | None = None
+                     ) -> dict[str, Any]:
   """The part of train_and_evaluate that writes: with the workdir's lock held."""
   workdir_lib.prepare(workdir, config)
   task.sync_workdir(workdir, config, feeder, constants)
@@ -362,23 +406,25 @@ def train_in_workdir(config, workdir: str, task: Task, mesh, feeder, constants,
   ctx = LoopContext(config=config, task=task, feeder=feeder, train_fn=train_fn,
                     eval_fn=eval_fn, rng=step_rng, constants=constants,
                     total_steps=total_steps, ckpt=ckpt, writer=writer, lock=lock,
-                    on_eval=on_eval)
+                    on_eval=on_eval, target=target)
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{num_params(state.params):,} params, {total_steps} steps '
               f'({total_steps / feeder.steps_per_epoch:.1f} epochs), '
               f'{jax.device_count()} device(s).')
   with closing_on_error(writer, ckpt):
     state, train_seconds = train_loop(ctx, state, train_seconds)
+    steps = total_steps if ctx.target_reached is None else ctx.target_reached['target_step']
     results = evaluate(task, eval_fn, state, feeder, constants)
     if task.final_results is not None:
       results.update(task.final_results(workdir, config, model, state, feeder))
-    writer.write(total_steps, results)
+    writer.write(steps, results)
   results.update(
-      steps=total_steps, train_seconds=train_seconds,
-      examples_per_second=total_steps * config.batch_size / max(train_seconds, 1e-9),
+      steps=steps, train_seconds=train_seconds,
+      examples_per_second=steps * config.batch_size / max(train_seconds, 1e-9),
       num_params=num_params(state.params), num_devices=jax.device_count(),
       dataset=config.dataset.name, model=config.model.name)
   results.update(best_during_training(task, workdir))
+  results.update(ctx.target_reached or {})
   workdir_lib.write_results(workdir, results)
   if config.plot and jax.process_index() == 0:
     task.plot_run(workdir, config, model, state, feeder)

@@ -9,6 +9,7 @@ record format, without TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -167,6 +168,31 @@ def format_scalars(scalars: dict[str, Any]) -> str:
       parts.append(f'{k} {_number(v.mean())} ({_number(v.min())}-{_number(v.max())}, '
                    f'{v.size} seeds)')
   return ', '.join(parts)
+
+
+_IMPORTED_AT = time.time()
+
+
+@functools.cache
+def process_start_time() -> float:
+  """When this process started (Unix time): from /proc on Linux, so the
+  interpreter's start and every import count; elsewhere, when this module
+  was imported."""
+  try:
+    with open('/proc/self/stat', 'rb') as f:
+      # Field 22, after the parenthesised command name (which may hold spaces).
+      start_ticks = int(f.read().rsplit(b')', 1)[1].split()[19])
+    with open('/proc/uptime', 'rb') as f:
+      uptime = float(f.read().split()[0])
+    return time.time() - uptime + start_ticks / os.sysconf('SC_CLK_TCK')
+  except (OSError, ValueError, IndexError):
+    return _IMPORTED_AT
+
+
+def process_seconds() -> float:
+  """Wall seconds since this process started (compilation and data loading
+  included): the clock of time-to-accuracy figures."""
+  return time.time() - process_start_time()
 
 
 def log(msg: str) -> None:
