@@ -34,20 +34,21 @@ for step in $steps; do
         $py -c 'import jax, flax, optax, orbax.checkpoint as o, sys; print(sys.version.split()[0], "jax", jax.__version__, "flax", flax.__version__, "optax", optax.__version__, "orbax", o.__version__); print(jax.devices())'
         nproc; } > "$out/versions.txt" 2>&1 ;;
     smoke)  # the install and the data path, before anything is timed
-      $py -m launch.train --config=configs/fashion_mnist_resnet.py:runlocal \
-          --workdir="$out/smoke" "${fashion_flags[@]}" > "$out/smoke.log" 2>&1 ;;
+      timeout 300 $py -m launch.train --config=configs/fashion_mnist_resnet.py:runlocal \
+          --workdir="$out/smoke" "${fashion_flags[@]}" > "$out/smoke.log" 2>&1 \
+        || { tail -30 "$out/smoke.log"; echo "smoke: failed; nothing timed" >&2; exit 1; } ;;
     bench)
       for batch in 128 1024; do
         echo "== ResNet-20 (configs/fashion_mnist_resnet.py, bf16), batch $batch"
-        $py -m launch.benchmark --config=configs/fashion_mnist_resnet.py --synthetic=28,28,1 \
+        timeout 150 $py -m launch.benchmark --config=configs/fashion_mnist_resnet.py --synthetic=28,28,1 \
             --config.batch_size=$batch --steps=100 --warmup=20 --repeats=3
       done > "$out/bench.log" 2>&1 ;;
     mnist1d)
-      $py -m launch.reproduce mnist1d --seeds=5 --workers=8 --root="$out/mnist1d_runs" \
+      timeout 300 $py -m launch.reproduce mnist1d --seeds=5 --workers=8 --root="$out/mnist1d_runs" \
           > "$out/mnist1d.log" 2>&1 ;;
     tta)
       for seed in ${TTA_SEEDS:-0 1 2 3 4}; do
-        $py -m launch.time_to_accuracy --config=configs/fashion_mnist_resnet.py \
+        timeout 300 $py -m launch.time_to_accuracy --config=configs/fashion_mnist_resnet.py \
             --metric=test_accuracy --target=0.94 --first_seed=$seed --seeds=1 --root="$tta_root" \
             -- "${fashion_flags[@]}" --config.num_epochs=30 --config.eval_every_steps=468 \
             --config.checkpoint_every_steps=100000
