@@ -42,6 +42,10 @@ _UPDATE_README = flags.DEFINE_bool(
 _WORKERS = flags.DEFINE_integer(
     'workers', 1, 'Runs trained at once as subprocesses, each pinned to its share of the '
     'CPU cores (CPU hosts; 1: in this process).')
+_STEPS_PER_DISPATCH = flags.DEFINE_integer(
+    'steps_per_dispatch', 1, "launch.train's --steps_per_dispatch for every run (small "
+    'models on accelerators; it must divide the rows\' log, eval and checkpoint intervals).',
+    lower_bound=1)
 
 
 def main(argv):
@@ -65,7 +69,8 @@ def main(argv):
     cli.import_tensorflow_quietly()
     options = dict(seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
                    train_missing=_TRAIN.value, workers=_WORKERS.value,
-                   accelerator_rows=_ACCELERATOR_ROWS.value)
+                   accelerator_rows=_ACCELERATOR_ROWS.value,
+                   steps_per_dispatch=_STEPS_PER_DISPATCH.value)
     if _SWEEP.value:
       path, _, arg = _SWEEP.value.partition(':')
       print(reproduce.tabulate(sweep.to_table(path, arg or None), **options))

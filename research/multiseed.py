@@ -148,7 +148,8 @@ class SeedCheckpointers:
 
 
 def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[int],
-                             workdirs: Sequence[str]) -> list[dict[str, Any]]:
+                             workdirs: Sequence[str], *,
+                             steps_per_dispatch: int = 1) -> list[dict[str, Any]]:
   """Trains `config` once per seed in `seeds` (seed i into `workdirs[i]`) as one
   vmapped program; returns each seed's results (also in its results.json)."""
   if len(seeds) != len(workdirs) or not seeds:
@@ -159,6 +160,7 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   for workdir in workdirs:
     workdir_lib.check_workdir(workdir)
   train.check_config(config)
+  train.check_steps_per_dispatch(config, steps_per_dispatch)
   for key, field in (('init_from', 'workdir'), ('pretrained', 'name')):
     if key in config and config[key][field] is not None:
       # Not silently from scratch: the seeds' stacked state is built here.
@@ -184,10 +186,11 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
   with contextlib.ExitStack() as held:  # Every seed's workdir is locked while this runs.
     locks = [held.enter_context(workdir_lib.in_use(w)) for w in workdirs]
     return _train_seeds_in_workdirs(config, seeds, workdirs, task, mesh, base, constants,
-                                    locks)
+                                    locks, steps_per_dispatch)
 
 
-def _train_seeds_in_workdirs(config, seeds, workdirs, task, mesh, base, constants, locks):
+def _train_seeds_in_workdirs(config, seeds, workdirs, task, mesh, base, constants, locks,
+                             steps_per_dispatch):
   configs = seed_configs(config, seeds)
   for c, workdir in zip(configs, workdirs):
     workdir_lib.prepare(workdir, c)
@@ -217,7 +220,9 @@ def _train_seeds_in_workdirs(config, seeds, workdirs, task, mesh, base, constant
   ctx = train.LoopContext(
       config=config, task=task, feeder=feeder, train_fn=train_fn, eval_fn=eval_fn,
       rng=step_rng_S, constants=constants,
-      total_steps=total_steps, ckpt=ckpt, writer=writer, lock=SeedLocks(locks))
+      total_steps=total_steps, ckpt=ckpt, writer=writer, lock=SeedLocks(locks),
+      chunk=train.make_chunk(task, model, config, tx, schedule, feeder, state_S, constants,
+                             mesh, steps_per_dispatch, seed_axes=feeder.seed_axes))
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{len(seeds)} seeds {list(seeds)} as one program, '
               f'{train.num_params(_slice(state_S.params, 0)):,} params each, '

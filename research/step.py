@@ -106,6 +106,86 @@ def compile_train_step(step_fn: Callable, feeder, state_shardings, constants, me
       out_shardings=(state_shardings, repl), donate_argnums=(0,))
 
 
+def _stacked_sharding(sharding):
+  """A per-step argument's sharding with a leading axis of steps in front."""
+  return jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec(None, *sharding.spec))
+
+
+def _stack(*xs):
+  return jnp.stack(xs)
+
+
+class TrainChunk:
+  """`length` training steps as one compiled program (`lax.scan` over the
+  steps), for devices where dispatching a small model's step costs more than
+  computing it (GPUs and TPUs at batch 128: research/train.py runs it when
+  `steps_per_dispatch` > 1). Each scanned step is the single step's program
+  (the same `step_fn`, key folded with the step, batch built in the program),
+  so a chunk computes what `length` single calls do; metrics come back with
+  a leading axis of steps.
+
+  The feeder's arguments for steps s .. s + length - 1 are passed once where
+  they are the same object at every step (a device-resident dataset) and
+  stacked along a new leading axis otherwise (each step's batch indices).
+  """
+
+  def __init__(self, step_fn: Callable, feeder, state_shardings, constants, mesh, length: int,
+               *, seed_axes: tuple | None = None):
+    if length < 2:
+      raise ValueError(f'A chunk is at least 2 steps (got {length}).')
+    self.length = length
+    self._feeder = feeder
+    self._state_shardings, self._constants, self._mesh = state_shardings, constants, mesh
+    self._seed_axes = seed_axes
+
+    def one(state, rng, constants, *args):
+      return step_fn(state, rng, constants, feeder.train_batch(*args))
+
+    self._step = one if seed_axes is None else jax.vmap(one, in_axes=(0, 0, None, *seed_axes))
+    self._per_step: tuple[bool, ...] | None = None  # which arguments change per step
+    self._fn = None
+    self._stackers: list = []  # per argument: a compiled stack, or None if passed once
+
+  def _compile(self, per_step: tuple[bool, ...]):
+    self._per_step = per_step
+    step, repl = self._step, parallel.replicated(self._mesh)
+    arg_shardings = tuple(_stacked_sharding(s) if p else s
+                          for s, p in zip(self._feeder.train_arg_shardings, per_step))
+
+    def chunk(state, rng, constants, *args):
+      def body(state, xs):
+        xs = iter(xs)
+        full = [next(xs) if p else a for a, p in zip(args, per_step)]
+        return step(state, rng, constants, *full)
+      return jax.lax.scan(body, state, tuple(a for a, p in zip(args, per_step) if p))
+
+    self._fn = jax.jit(
+        chunk, in_shardings=(self._state_shardings, repl,
+                             _constants_sharding(self._constants, self._mesh), *arg_shardings),
+        out_shardings=(self._state_shardings, repl), donate_argnums=(0,))
+    self._stackers = [jax.jit(_stack, out_shardings=sh) if p else None
+                      for sh, p in zip(arg_shardings, per_step)]
+
+  def args(self, start: int) -> tuple:
+    """The chunk's arguments for steps start .. start + length - 1."""
+    per_step_args = [self._feeder.train_args(s) for s in range(start, start + self.length)]
+    first = per_step_args[0]
+    per_step = tuple(any(a[i] is not first[i] for a in per_step_args[1:])
+                     for i in range(len(first)))
+    if self._fn is None:
+      self._compile(per_step)
+    elif per_step != self._per_step:
+      raise ValueError('The feeder changed which of its arguments vary per step.')
+    return tuple(stack(*[a[i] for a in per_step_args]) if stack is not None else first[i]
+                 for i, stack in enumerate(self._stackers))
+
+  def lower(self, state, rng, constants, *args):
+    return self._fn.lower(state, rng, constants, *args)
+
+  def __call__(self, state, rng, constants, *args):
+    return self._fn(state, rng, constants, *args)
+
+
 def compile_eval_step(task, model, config, feeder, state_shardings, constants, mesh, *,
                       seeds: bool = False):
   """jit(state, constants, carry, *feeder.eval_args(split)[i]) -> (sums, carry),

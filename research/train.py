@@ -196,6 +196,7 @@ class LoopContext:
   lock: Any = None    # workdir.WorkdirLock(s), refreshed as the loop runs
   # (state, step) -> None after each periodic evaluation: the task's pictures.
   on_eval: Callable | None = None
+  chunk: Any = None   # step_lib.TrainChunk: several steps per dispatch, or None
   target: Target | None = None  # stop at the first evaluation that reaches it
   target_reached: dict[str, Any] | None = None  # set by train_loop when it does
 
@@ -251,40 +252,70 @@ def _check_finite(step: int, metrics: dict[str, Any], ckpt: checkpoint.Checkpoin
 
 
 def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tuple[TrainState, float]:
-  """Runs from state.step to ctx.total_steps; returns (state, train seconds)."""
+  """Runs from state.step to ctx.total_steps; returns (state, train seconds).
+  With `ctx.chunk`, whole chunks of steps go in one dispatch wherever one fits
+  (its length divides the logging, evaluation and checkpoint intervals, so
+  every boundary falls between chunks); the steps left at the end go singly."""
   # One step counter, or one per seed, all equal (research/multiseed.py).
   config, start = ctx.config, int(np.max(jax.device_get(state.step)))
-  train_fn = ctx.train_fn
-  if start < ctx.total_steps:
-    # Compiled before the clocks start: steps/s, the ETA and train_seconds
-    # measure training alone, and compilation gets its own line.
+  chunk_len = ctx.chunk.length if ctx.chunk is not None else 1
+  compiled: dict[int, Callable] = {}  # steps per dispatch -> compiled program
+
+  def program(n: int, args: tuple) -> tuple[Callable, float]:
+    """The compiled program for n steps per dispatch and the seconds spent
+    compiling it now (0 once compiled): compilation stays out of steps/s,
+    the ETA and train_seconds, and gets its own line."""
+    if n in compiled:
+      return compiled[n], 0.0
     compile_t0 = time.perf_counter()
-    train_fn = train_fn.lower(state, ctx.rng, ctx.constants,
-                              *ctx.feeder.train_args(start)).compile()
-    writers.log(f'Compiled the train step in {time.perf_counter() - compile_t0:.1f} s.')
+    fn = ctx.chunk if n > 1 else ctx.train_fn
+    compiled[n] = fn.lower(state, ctx.rng, ctx.constants, *args).compile()
+    seconds = time.perf_counter() - compile_t0
+    what = f'a chunk of {n} train steps' if n > 1 else 'the train step'
+    writers.log(f'Compiled {what} in {seconds:.1f} s.')
+    return compiled[n], seconds
+
+  def dispatch_size(step: int) -> int:
+    fits = step % chunk_len == 0 and step + chunk_len <= ctx.total_steps
+    return chunk_len if chunk_len > 1 and fits else 1
+
+  def args_for(step: int, n: int) -> tuple:
+    return ctx.chunk.args(step) if n > 1 else ctx.feeder.train_args(step)
+
+  if start < ctx.total_steps:
+    n = dispatch_size(start)
+    program(n, args_for(start, n))
   progress = writers.Progress(ctx.total_steps, start)
   interval: list[dict[str, float]] = []
-  pending = None  # (step, metrics) of the last dispatched step, fetched late
+  pending = None  # (first step, metrics, steps) of the last dispatch, fetched late
   t0 = time.perf_counter()
 
   def drain():
-    # Fetch the previous step's metrics after dispatching the next one, so the
-    # host never stalls the device (at most two steps in flight).
+    # Fetch the previous dispatch's metrics after dispatching the next one, so
+    # the host never stalls the device (at most two dispatches in flight).
     nonlocal pending
     if pending is not None:
-      step, m = pending
+      first, m, n = pending
       m = {k: np.asarray(v, np.float64) for k, v in jax.device_get(m).items()}
-      _check_finite(step, m, ctx.ckpt)
-      interval.append(m)
+      for i in range(n):  # a chunk's metrics have a leading axis of steps
+        m_i = {k: v[i] for k, v in m.items()} if n > 1 else m
+        _check_finite(first + i, m_i, ctx.ckpt)
+        interval.append(m_i)
       pending = None
 
   watch = preemption.PreemptionWatch()
   try:
-    for step in range(start, ctx.total_steps):
-      state, metrics = train_fn(state, ctx.rng, ctx.constants, *ctx.feeder.train_args(step))
+    step = start
+    while step < ctx.total_steps:
+      n = dispatch_size(step)
+      args = args_for(step, n)
+      fn, compile_seconds = program(n, args)  # the steps left after the last chunk
+      t0 += compile_seconds
+      progress.pause(compile_seconds)
+      state, metrics = fn(state, ctx.rng, ctx.constants, *args)
       drain()
-      pending = (step, metrics)
-      done = step + 1
+      pending = (step, metrics, n)
+      done = step = step + n
       is_last = done == ctx.total_steps
       if done % config.log_every_steps == 0 or is_last:
         drain()
@@ -296,7 +327,7 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
         writers.log(writers.format_progress(done, ctx.total_steps, scalars))
         if ctx.lock is not None:
           ctx.lock.heartbeat()
-      # Every process asks at every step (the multi-host protocol needs it).
+      # Every process asks after every dispatch (the multi-host protocol needs it).
       preempted = watch.reached(done) and not is_last
       if ctx.ckpt.should_save(done) or is_last or preempted:
         drain()
@@ -335,6 +366,33 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
   return state, train_seconds + time.perf_counter() - t0
 
 
+def check_steps_per_dispatch(config, steps_per_dispatch: int) -> None:
+  """Chunks of steps must end where the loop logs, evaluates and saves."""
+  if steps_per_dispatch < 1:
+    raise errors.ConfigError(f'steps_per_dispatch={steps_per_dispatch}: at least 1.')
+  if steps_per_dispatch == 1:
+    return
+  intervals = {'log_every_steps': config.log_every_steps,
+               'eval_every_steps': config.eval_every_steps,
+               'checkpoint_every_steps': config.checkpoint_every_steps}
+  wrong = {k: v for k, v in intervals.items() if v and v % steps_per_dispatch}
+  if wrong:
+    raise errors.ConfigError(
+        f'steps_per_dispatch={steps_per_dispatch} must divide '
+        + ', '.join(f'config.{k}={v}' for k, v in wrong.items())
+        + ' (chunks of steps end where the loop logs, evaluates and saves).')
+
+
+def make_chunk(task: Task, model, config, tx, schedule, feeder, state, constants, mesh,
+               steps_per_dispatch: int, *, seed_axes: tuple | None = None):
+  """A TrainChunk of `steps_per_dispatch` steps, or None for one step per dispatch."""
+  if steps_per_dispatch == 1:
+    return None
+  return step_lib.TrainChunk(step_lib.make_train_step(task, model, config, tx, schedule),
+                             feeder, state_shardings(state), constants, mesh,
+                             steps_per_dispatch, seed_axes=seed_axes)
+
+
 def compile_steps(task: Task, model, config, tx, schedule, feeder, state, constants, mesh,
                   *, seed_axes: tuple | None = None) -> tuple[Callable, Callable]:
   """(train_fn, eval_fn) compiled for the state's shardings (research.step)."""
@@ -348,12 +406,15 @@ def compile_steps(task: Task, model, config, tx, schedule, feeder, state, consta
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
-                       target: Target | None = None) -> dict[str, Any]:
+                       target: Target | None = None,
+                       steps_per_dispatch: int = 1) -> dict[str, Any]:
   """Trains (resuming from `workdir` if it holds checkpoints), evaluates on the
   eval split(s), and writes config.json, metrics, checkpoints and results.json.
   Closed-form baselines (n-grams, PCA) are fitted by their FittedTask. With a
   `target`, training stops at the first periodic evaluation that reaches it
-  (results.json then says when: `target_step`, `target_process_seconds`)."""
+  (results.json then says when: `target_step`, `target_process_seconds`).
+  `steps_per_dispatch` > 1 runs that many steps per dispatch (TrainChunk;
+  for small models on accelerators), with the same results."""
   workdir_lib.check_workdir(workdir)
   check_config(config)
   task = TASKS[config.task]
@@ -362,6 +423,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       raise errors.ConfigError(f'Task {config.task!r} is fitted, not trained: no target to stop at.')
     with workdir_lib.in_use(workdir):
       return task.fit_and_evaluate(config, workdir)
+  check_steps_per_dispatch(config, steps_per_dispatch)
   if target is not None and not config.eval_every_steps:
     raise errors.ConfigError('A target needs periodic evaluations: set '
                              '--config.eval_every_steps (e.g. one epoch of steps).')
@@ -370,12 +432,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   constants = task.load_constants(config, feeder, mesh)
   # Everything above can fail on bad input; nothing is written before here.
   with workdir_lib.in_use(workdir) as lock:
-    return train_in_workdir(config, workdir, task, mesh, feeder, constants, lock, target)
+    return train_in_workdir(config, workdir, task, mesh, feeder, constants, lock, target,
+                            steps_per_dispatch)
 
 
 def train_in_workdir(config, workdir: str, task: Task, mesh, feeder, constants,
-                     lock: workdir_lib.WorkdirLock, target: Target | None = None
-                     ) -> dict[str, Any]:
+                     lock: workdir_lib.WorkdirLock, target: Target | None = None,
+                     steps_per_dispatch: int = 1) -> dict[str, Any]:
   """The part of train_and_evaluate that writes: with the workdir's lock held."""
   workdir_lib.prepare(workdir, config)
   task.sync_workdir(workdir, config, feeder, constants)
@@ -406,7 +469,9 @@ def train_in_workdir(config, workdir: str, task: Task, mesh, feeder, constants,
   ctx = LoopContext(config=config, task=task, feeder=feeder, train_fn=train_fn,
                     eval_fn=eval_fn, rng=step_rng, constants=constants,
                     total_steps=total_steps, ckpt=ckpt, writer=writer, lock=lock,
-                    on_eval=on_eval, target=target)
+                    on_eval=on_eval, target=target,
+                    chunk=make_chunk(task, model, config, tx, schedule, feeder, state, constants,
+                                     mesh, steps_per_dispatch))
   writers.log(f'{config.task}: {config.model.name} on {config.dataset.name}: '
               f'{num_params(state.params):,} params, {total_steps} steps '
               f'({total_steps / feeder.steps_per_epoch:.1f} epochs), '

@@ -31,22 +31,24 @@ __all__ = [
 
 def run_table(name: str, *, seeds: int, root: str, fmt: str = 'markdown',
               repo_root: str = '.', train_missing: bool = True, workers: int = 1,
-              accelerator_rows: bool | None = None) -> str:
+              accelerator_rows: bool | None = None, steps_per_dispatch: int = 1) -> str:
   """The named table of TABLES: trains what is missing, prints and saves it."""
   config_lib.check_choice('table', name, TABLES)
   return tabulate(TABLES[name], seeds=seeds, root=root, fmt=fmt, repo_root=repo_root,
                   train_missing=train_missing, workers=workers,
-                  accelerator_rows=accelerator_rows)
+                  accelerator_rows=accelerator_rows, steps_per_dispatch=steps_per_dispatch)
 
 
 def tabulate(table: Table, *, seeds: int, root: str, fmt: str = 'markdown',
              repo_root: str = '.', train_missing: bool = True, workers: int = 1,
-             accelerator_rows: bool | None = None) -> str:
+             accelerator_rows: bool | None = None, steps_per_dispatch: int = 1) -> str:
   """Any table (TABLES' or a sweep's, research/sweep.py): trains the missing
   runs, then writes ROOT/TABLE/table.{md|tex,json,png} and returns the text.
 
   accelerator_rows: also train rows marked `accelerator` (None: only when JAX's
   backend is not the CPU); otherwise they show the runs finished so far.
+  steps_per_dispatch: training steps per dispatch (launch.train's flag; for
+  accelerators), the same for every run.
   """
   for row in table.rows:  # Every config resolves before anything trains.
     load_row_config(row, 0, repo_root)
@@ -56,9 +58,11 @@ def tabulate(table: Table, *, seeds: int, root: str, fmt: str = 'markdown',
   trained = table if accelerator_rows else dataclasses.replace(
       table, rows=tuple(row for row in table.rows if not row.accelerator))
   if train_missing and workers > 1:
-    train_in_parallel(trained, seeds, root, repo_root, workers)
+    train_in_parallel(trained, seeds, root, repo_root, workers,
+                      steps_per_dispatch=steps_per_dispatch)
   per_row = {row.name: run_row(table, row, seeds, root, repo_root,
-                               train_missing and row in trained.rows)
+                               train_missing and row in trained.rows,
+                               steps_per_dispatch=steps_per_dispatch)
              for row in table.rows}
   summary = summarize(table, per_row)
   text = render(table, summary, fmt)

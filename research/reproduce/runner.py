@@ -28,7 +28,8 @@ def load_row_config(row: Row, seed: int, repo_root: str = '.'):
 
 
 def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
-            train_missing: bool = True) -> list[dict[str, Any]]:
+            train_missing: bool = True, *, steps_per_dispatch: int = 1
+            ) -> list[dict[str, Any]]:
   """Results of each seed: read from finished workdirs, trained otherwise
   (or, with train_missing=False, left out)."""
   from research import train  # Heavy imports only when something runs.
@@ -42,7 +43,8 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
     t0 = time.perf_counter()
     multiseed.train_and_evaluate_seeds(
         load_row_config(row, 0, repo_root), list(range(num_seeds)),
-        [run_dir(root, table, row, s) for s in range(num_seeds)])
+        [run_dir(root, table, row, s) for s in range(num_seeds)],
+        steps_per_dispatch=steps_per_dispatch)
     _add_wall_seconds([run_dir(root, table, row, s) for s in range(num_seeds)],
                       time.perf_counter() - t0)
   results = []
@@ -57,7 +59,8 @@ def run_row(table: Table, row: Row, seeds: int, root: str, repo_root: str = '.',
       continue
     writers.log(f'[{table.name}] {row.name} seed {seed}: training in {workdir}.')
     t0 = time.perf_counter()
-    train.train_and_evaluate(load_row_config(row, seed, repo_root), workdir)
+    train.train_and_evaluate(load_row_config(row, seed, repo_root), workdir,
+                             steps_per_dispatch=steps_per_dispatch)
     _add_wall_seconds([workdir], time.perf_counter() - t0)
     results.append(fileio.read_json(path))
   return results
@@ -81,10 +84,11 @@ def _log_path(launch_dir: str) -> str:
 
 
 def launch_command(row: Row, seed: int, workdir: str, repo_root: str,
-                    num_seeds: int = 1) -> list[str]:
+                   num_seeds: int = 1, steps_per_dispatch: int = 1) -> list[str]:
   config = os.path.join(repo_root, row.config) + (f':{row.arg}' if row.arg else '')
   return [sys.executable, '-m', 'launch.train', f'--config={config}', f'--workdir={workdir}',
           f'--config.seed={seed}', f'--num_seeds={num_seeds}',
+          *([f'--steps_per_dispatch={steps_per_dispatch}'] if steps_per_dispatch > 1 else []),
           *(f'--config.{k}={v}' for k, v in row.overrides)]
 
 
@@ -122,7 +126,7 @@ def pool_minutes(minutes: list[float], workers: int) -> float:
 
 
 def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
-                      workers: int = 2) -> None:
+                      workers: int = 2, *, steps_per_dispatch: int = 1) -> None:
   """Trains every missing (row, seed) as a `launch.train` subprocess, `workers`
   at a time, each pinned to its own share of this machine's cores.
 
@@ -179,7 +183,8 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
       writers.log(f'[{table.name}] {row.name} {seeds_str}: training in {launch_dir} '
                   f'(cores {slots[slot]}, log {log_path}).')
       process = subprocess.Popen(
-          launch_command(row, seed, launch_dir, repo_root, num_seeds), cwd=repo_root,
+          launch_command(row, seed, launch_dir, repo_root, num_seeds, steps_per_dispatch),
+          cwd=repo_root,
           stdout=log, stderr=subprocess.STDOUT)
       # Pinned right after the start (a preexec_fn would run in a forked copy of
       # this multithreaded process); the child's threads start after imports.
