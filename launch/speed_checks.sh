@@ -12,6 +12,9 @@
 #   4. time-to-accuracy on Fashion-MNIST: ResNet-20 until test accuracy >= 94.0%,
 #      seeds 0-4 one after another, each a fresh process (OUT/tta.log);
 #      TTA_SEEDS="0 1" / "2 3 4" split it over several calls.
+# MNIST1D_DISPATCH / TTA_DISPATCH: training steps per dispatch (launch.train
+# --steps_per_dispatch; default 1, as docs/speed.md's first figures were measured;
+# 250 and 117 divide those runs' log, eval and checkpoint intervals).
 # FASHION_MNIST_DIR holds the four IDX files (default: Debian's dataset-fashion-mnist).
 set -uo pipefail
 out=${1:?usage: launch/speed_checks.sh OUT [FASHION_MNIST_DIR]}
@@ -45,13 +48,15 @@ for step in $steps; do
       done > "$out/bench.log" 2>&1 ;;
     mnist1d)
       timeout 300 $py -m launch.reproduce mnist1d --seeds=5 --workers=8 --root="$out/mnist1d_runs" \
+          --steps_per_dispatch="${MNIST1D_DISPATCH:-1}" \
           > "$out/mnist1d.log" 2>&1 ;;
     tta)
       for seed in ${TTA_SEEDS:-0 1 2 3 4}; do
         timeout 300 $py -m launch.time_to_accuracy --config=configs/fashion_mnist_resnet.py \
             --metric=test_accuracy --target=0.94 --first_seed=$seed --seeds=1 --root="$tta_root" \
             -- "${fashion_flags[@]}" --config.num_epochs=30 --config.eval_every_steps=468 \
-            --config.checkpoint_every_steps=100000
+            --config.checkpoint_every_steps=93600 --config.log_every_steps=468 \
+            --steps_per_dispatch="${TTA_DISPATCH:-1}"
       done >> "$out/tta.log" 2>&1
       $py -m launch.time_to_accuracy --config=configs/fashion_mnist_resnet.py --target=0.94 \
           --root="$tta_root" --summarize >> "$out/tta.log" 2>&1 ;;
