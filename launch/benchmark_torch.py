@@ -1,21 +1,34 @@
-r"""PyTorch CPU baseline for `launch.benchmark`: the same LeNet-5 / MLP / LSTM
-language-model training step at the same batch size, data resident in memory,
-Adam; and one iteration of Gatys et al.'s style transfer (`--model=gatys`).
+r"""PyTorch CPU twins for `launch.benchmark`: a config's training step in
+PyTorch, the same computation, timed the same way.
+
+A model twin (launch/torch_models.py: mlp, lenet5, small_cnn, cifar_resnet,
+textcnn, rnn_lm) is the step of configs/fashion_mnist_{mlp,lenet5,cnn,resnet}.py,
+fortunes_textcnn.py:cnn or tiny_shakespeare_lstm.py: the same architecture,
+batch size, optimizer and hyper-parameters (weight decay, Nesterov, gradient
+clipping, max-norm), learning rate at every step, augmentation, compute dtype
+and loss, on data resident in memory, batches drawn by index. `python -m
+launch.benchmark --config=... --against=torch` writes the twin's file (its
+spec, the JAX parameters in torch's layouts, the rows the steps read, each
+step's batch and learning rate, one check batch: research/torch_export.py)
+and runs
+  python -m launch.benchmark_torch --twin=FILE.npz --steps=S --warmup=W --repeats=R
+which first prints `loss_at_start`, the objective on the check batch in
+deterministic mode (dropout off, BatchNorm on its running statistics; for a
+bfloat16 model also `float32_loss_at_start`), for the JAX side to compare,
+then trains in train mode. The last line is `examples_per_second=<float>`
+(best repeat); an example is one image, text or sequence.
+
+Standalone, `--model=mlp|lenet5|small_cnn|cifar_resnet|textcnn|lstm_lm` runs
+the same twins as those configs build them (lstm_lm: tiny_shakespeare_lstm.py,
+batch 64 x 128 characters, the state carried across batches), with torch's
+initialisation, random data and a constant learning rate:
 
   pip install torch   # not a project dependency
   MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
       python -m launch.benchmark_torch --model=lenet5 --batch_size=128
 
 The malloc settings are PyTorch at its best on glibc (+55-70% measured here);
-JAX is insensitive to them. The last line is `examples_per_second=<float>`.
-Architectures match research/models/lenet.py (32x32 input, tanh, average
-pooling, 61,706 parameters) and configs/fashion_mnist_mlp.py (784-256-256-10,
-ReLU, dropout 0.2, 269,322 parameters). `--model=lstm_lm` is
-configs/tiny_shakespeare_lstm.py: embedding 128 -> nn.LSTM (2 layers, hidden
-512) -> linear to 65 characters, dropout 0.2 on the non-recurrent connections,
-batch 64 x 128 characters, the state carried (detached) across batches, Adam
-with global-norm clipping at 1.0; an example is one sequence:
-  python -m launch.benchmark_torch --model=lstm_lm --batch_size=64 --steps=20 --warmup=3
+JAX is insensitive to them (launch.benchmark --against=torch sets them).
 
 `--model=gatys` is configs/gatys_style.py's iteration (research/tasks/neural_style.py):
 the image is the parameter, VGG-19's convolutions with the same weights (the
@@ -44,6 +57,7 @@ the objectives. Run it from the repository root (`python -m`).
 """
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -51,94 +65,99 @@ import sys
 import time
 
 
-def build(model_name):
-  from torch import nn
-
-  if model_name == 'lenet5':
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(16, 120, 5), nn.Tanh(), nn.Flatten(),
-        nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10)), (1, 32, 32)
-  if model_name == 'mlp':
-    return nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10)), (1, 28, 28)
-  raise SystemExit(f'unknown model {model_name!r}; use lenet5, mlp, lstm_lm or gatys')
+def fail(message):
+  """A mistake the user can fix: one `error:` line, exit 2."""
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
 
 
-class LSTMLanguageModel:
-  """Built lazily so that importing this file needs no torch."""
-
-  def __new__(cls, vocab, embed, hidden, layers, dropout):
-    import torch
-    from torch import nn
-
-    class Model(nn.Module):
-
-      def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(vocab, embed)
-        self.lstm = nn.LSTM(embed, hidden, num_layers=layers, dropout=dropout,
-                            batch_first=True)
-        self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, vocab)
-
-      def forward(self, tokens, state):
-        h, state = self.lstm(self.drop(self.embed(tokens)), state)
-        return self.out(self.drop(h)), state
-
-    del torch
-    return Model()
+def peak_rss_mb():
+  """This process's peak resident memory. Linux's VmHWM counts from this
+  program's start; getrusage's ru_maxrss keeps the parent's peak across
+  fork and exec (launch.benchmark --against=torch starts this from a JAX
+  process), so it is only the fallback."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) / 1024
+  except OSError:
+    pass
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def lstm_lm_benchmark(args):
+# --- Model twins (launch/torch_models.py) ------------------------------------------------
+
+def read_twin_file(path):
+  """(spec, {torch name: parameter array}, {name: data array}) of the file
+  research/torch_export.py wrote."""
+  import numpy as np
+  if not os.path.isfile(path):
+    fail(f'{path} does not exist: `python -m launch.benchmark --against=torch` writes it.')
+  with np.load(path, allow_pickle=False) as f:
+    spec = json.loads(str(f['spec']))
+    params = {k[len('param/'):]: f[k] for k in f.files if k.startswith('param/')}
+    data = {k: f[k] for k in f.files if k != 'spec' and not k.startswith('param/')}
+  return spec, params, data
+
+
+def model_main(args):
   import torch
+  from launch import torch_models
 
-  vocab, seq_len = 65, args.seq_len
-  model = LSTMLanguageModel(vocab, 128, 512, 2, 0.2)
-  opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-  loss_fn = torch.nn.CrossEntropyLoss()
-  rows = torch.randint(0, vocab, (args.batch_size, 1 << 14))
-  state = None
+  num_steps = args.warmup + args.repeats * args.steps
+  losses = {}
+  if args.twin:
+    spec, params, arrays = read_twin_file(args.twin)
+    if len(arrays['learning_rates']) < num_steps:
+      fail(f'{args.twin} holds {len(arrays["learning_rates"])} steps; --warmup + --repeats x '
+           f'--steps = {num_steps}.')
+    model = torch_models.build(spec)
+    torch_models.load_parameters(model, params)
+    data = torch_models.tensors(arrays)
+    trainer = torch_models.Trainer(spec, model, data)
+    # Before any step: the JAX side computed the same objective on this batch.
+    losses['loss_at_start'] = trainer.check_loss(data['check_inputs'], data['check_targets'])
+    if spec['dtype'] != 'float32':
+      losses['float32_loss_at_start'] = trainer.check_loss(
+          data['check_inputs'], data['check_targets'], float32=True)
+  else:
+    if args.model not in torch_models.STANDALONE:
+      fail(f'unknown model {args.model!r}; use {", ".join(torch_models.STANDALONE)} or gatys')
+    spec, model, data = torch_models.standalone(args.model, batch_size=args.batch_size,
+                                                steps=num_steps)
+    trainer = torch_models.Trainer(spec, model, data)
+  batch_size = spec['batch_size']
 
-  def step(i):
-    nonlocal state
-    offset = (i * seq_len) % (rows.shape[1] - seq_len - 1)
-    x = rows[:, offset:offset + seq_len]
-    y = rows[:, offset + 1:offset + seq_len + 1]
-    if state is not None:
-      state = tuple(s.detach() for s in state)
-    opt.zero_grad(set_to_none=True)
-    logits, state = model(x, state)
-    loss = loss_fn(logits.reshape(-1, vocab), y.reshape(-1))
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    return loss
-
-  return model, step
-
-
-def image_benchmark(args):
-  import torch
-
-  model, shape = build(args.model)
-  opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-  loss_fn = torch.nn.CrossEntropyLoss()
-  n = 4096
-  images = torch.randn(n, *shape)
-  labels = torch.randint(0, 10, (n,))
-
-  def step(i):
-    idx = torch.randint(0, n, (args.batch_size,), generator=torch.Generator().manual_seed(i))
-    opt.zero_grad(set_to_none=True)
-    loss = loss_fn(model(images[idx]), labels[idx])
-    loss.backward()
-    opt.step()
-    return loss
-
-  return model, step
+  # As launch.benchmark: `warmup` untimed steps, then each repeat times the
+  # next `steps`, so both sides time the same steps of the same trajectory.
+  first = None
+  for i in range(args.warmup):
+    t0 = time.perf_counter()
+    trainer.step(i)
+    first = time.perf_counter() - t0 if i == 0 else first
+  seconds = []
+  step = args.warmup
+  for _ in range(args.repeats):
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+      trainer.step(step)
+      step += 1
+    seconds.append((time.perf_counter() - t0) / args.steps)
+  best = min(seconds)
+  trained = sum(p.numel() for p in trainer.params)
+  name = f'{spec["model"]} (twin' if args.twin else f'{args.model} (standalone'
+  print(f'model: {name}, {spec["dtype"]})  '
+        f'batch: {batch_size}  threads: {torch.get_num_threads()}  torch {torch.__version__}')
+  print(f'params: {trained}')
+  for key, value in losses.items():
+    print(f'{key}: {value!r}')
+  if first is not None:
+    print(f'first_step_seconds: {first:.3f}')
+  print(f'examples_per_second_each_repeat: {[round(batch_size / s, 1) for s in seconds]}')
+  print(f'seconds_per_iteration: {best:.6f}')
+  print(f'peak_host_rss_mb: {peak_rss_mb():.1f}')
+  print(f'examples_per_second={batch_size / best:.1f}')
 
 
 # --- Gatys et al. 2016: one style-transfer iteration --------------------------------
@@ -150,12 +169,6 @@ GATYS_STYLE_LAYERS = 'block1_conv1,block2_conv1,block3_conv1,block4_conv1,block5
 VGG19_FILE = 'data/weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin'
 VGG19_BGR_MEAN = '103.939,116.779,123.68'  # research/pretrained.py's, for 'vgg19'
 _LAYER = re.compile(r'block(\d+)_conv(\d+)$')
-
-
-def fail(message):
-  """A mistake the user can fix: one `error:` line, exit 2."""
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(2)
 
 
 def vgg19_weights(path):
@@ -305,21 +318,6 @@ def gatys_benchmark(args):
   return image, step, evaluations, losses
 
 
-def peak_rss_mb():
-  """This process's peak resident memory. Linux's VmHWM counts from this
-  program's start; getrusage's ru_maxrss keeps the parent's peak across
-  fork and exec (launch.benchmark --against=torch starts this from a JAX
-  process), so it is only the fallback."""
-  try:
-    with open('/proc/self/status') as f:
-      for line in f:
-        if line.startswith('VmHWM:'):
-          return int(line.split()[1]) / 1024
-  except OSError:
-    pass
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def gatys_main(args):
   import torch
 
@@ -357,13 +355,17 @@ def gatys_main(args):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--model', default='lenet5', help='lenet5, mlp, lstm_lm or gatys')
-  parser.add_argument('--batch_size', type=int, default=128)
+  parser.add_argument('--model', default=None,
+                      help='standalone: mlp, lenet5, small_cnn, cifar_resnet, textcnn, lstm_lm '
+                           'or gatys (default lenet5)')
+  parser.add_argument('--twin', default=None,
+                      help="the twin's file (launch.benchmark --against=torch writes it)")
+  parser.add_argument('--batch_size', type=int, default=None,
+                      help="standalone models: default the config's (128; textcnn 50, lstm_lm 64)")
   parser.add_argument('--steps', type=int, default=None, help='default 200; gatys 10')
   parser.add_argument('--warmup', type=int, default=None, help='default 20; gatys 3')
   parser.add_argument('--repeats', type=int, default=3)
   parser.add_argument('--threads', type=int, default=0, help='0: torch default')
-  parser.add_argument('--seq_len', type=int, default=128, help='lstm_lm only')
   gatys = parser.add_argument_group('gatys (defaults: configs/gatys_style.py)')
   gatys.add_argument('--photo', default='data/photos/chelsea.png')
   gatys.add_argument('--painting', default='data/paintings/starry_night.png')
@@ -384,6 +386,10 @@ def main():
   gatys.add_argument('--b2', type=float, default=0.999)
   gatys.add_argument('--memory_size', type=int, default=10, help='lbfgs history')
   args = parser.parse_args()
+  if args.twin and args.model:
+    fail("--twin runs the model its file describes: drop --model.")
+  if not args.twin:
+    args.model = args.model or 'lenet5'
   gatys_model = args.model == 'gatys'
   if args.steps is None:
     args.steps = 10 if gatys_model else 200
@@ -398,29 +404,8 @@ def main():
   torch.manual_seed(0)
   if gatys_model:
     gatys_main(args)
-    return
-  if args.model == 'lstm_lm':
-    model, step = lstm_lm_benchmark(args)
   else:
-    model, step = image_benchmark(args)
-
-  t0 = time.perf_counter()
-  step(0)
-  first = time.perf_counter() - t0
-  for i in range(args.warmup):
-    step(i)
-  rates = []
-  for r in range(args.repeats):
-    t0 = time.perf_counter()
-    for i in range(args.steps):
-      step(i)
-    rates.append(args.steps * args.batch_size / (time.perf_counter() - t0))
-  print(f'model: {args.model}  params: {sum(p.numel() for p in model.parameters()):,}  '
-        f'threads: {torch.get_num_threads()}  torch {torch.__version__}')
-  print(f'first_step_seconds: {first:.3f}')
-  print(f'examples_per_second_each_repeat: {[round(r, 1) for r in rates]}')
-  print(f'peak_host_rss_mb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}')
-  print(f'examples_per_second={max(rates):.1f}')
+    model_main(args)
 
 
 if __name__ == '__main__':

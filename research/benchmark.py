@@ -1,8 +1,10 @@
 """Measures a config's compiled training step (used by `launch.benchmark`).
 
 Besides speed, the report holds the objective at the start and after the
-first step (`loss_at_start`, `loss_after_first_step`): a twin of the step in
-another framework (research/torch_twin.py) must start from the same value.
+first step (`loss_at_start`, `loss_after_first_step`), against which the
+Gatys twin in another framework (research/torch_twin.py) checks its own;
+`benchmark(at_start=...)` hands the starting point (`StartingPoint`) to a
+model twin's exporter (research/torch_export.py) before the first step.
 An L-BFGS step evaluates the objective a varying number of times (1 + its
 line search's), so for it the report also counts evaluations per step and
 gives seconds per evaluation, the figure that compares across
@@ -11,9 +13,10 @@ implementations whose line searches take different paths.
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import time
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -25,7 +28,7 @@ from research.tasks import TASKS, FittedTask
 
 
 # Dense bf16 peak FLOP/s per chip (vendor datasheets), for model-FLOPs
-# utilisation: the step's FLOPs (XLA's cost analysis of the compiled step,
+# utilisation: the step's FLOPs (XLA's cost analysis of the lowered step,
 # forward, backward and update) per second over this peak.
 BF16_PEAK_FLOPS = {
     'H100': 989.4e12,   # NVIDIA H100 SXM datasheet (dense; 1,979 with sparsity)
@@ -46,10 +49,14 @@ def peak_flops(device_kind: str) -> float | None:
   return None
 
 
-def step_flops(compiled) -> float | None:
-  """FLOPs of one call of a compiled step (XLA's cost analysis), if reported."""
+def step_flops(lowered) -> float | None:
+  """FLOPs of one call of a step, by XLA's cost analysis of the lowered
+  (not yet compiled) program: the same count on every backend. The compiled
+  program's own analysis leaves out what a backend hands to a library (on
+  GPUs, cuDNN's convolutions: 0.64 of ResNet-20's 21.7 GFLOP per batch of
+  128 on an H200)."""
   try:
-    analysis = compiled.cost_analysis()
+    analysis = lowered.cost_analysis()
   except Exception:  # noqa: BLE001 (not every backend implements it)
     return None
   if isinstance(analysis, (list, tuple)):
@@ -69,11 +76,29 @@ def make_feeder(task, config, mesh, synthetic: tuple[int, ...] | None, num_class
   return task.synthetic_feeder(config, mesh, synthetic, num_classes)
 
 
-def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
-              synthetic_shape: tuple[int, ...] | None = None,
-              num_classes: int = 10) -> dict[str, Any]:
-  """Compile time and steady-state speed of the config's training step; an
-  example is one image, or one sequence of `seq_len` tokens."""
+@dataclasses.dataclass(frozen=True)
+class StartingPoint:
+  """The timed run before its first step: a twin of the step in another
+  framework (research/torch_export.py) copies its parameters, data, batch
+  order and learning rates from here. `num_steps` steps run, the warmup
+  included; step s reads `feeder.train_args(s)` and its learning rate is
+  `schedule(s)`."""
+  task: Any
+  model: Any
+  feeder: Any
+  constants: Any
+  state: Any
+  tx: Any
+  schedule: Any
+  mesh: Any
+  step_rng: Any
+  num_steps: int
+
+
+def starting_point(config, *, num_steps: int, synthetic_shape: tuple[int, ...] | None = None,
+                   num_classes: int = 10) -> StartingPoint:
+  """The config's data, model, optimizer and initial state for a run of
+  `num_steps` steps (the learning-rate schedule spans one more)."""
   train.check_config(config)
   task = TASKS[config.task]
   if isinstance(task, FittedTask):
@@ -82,15 +107,34 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
   feeder = make_feeder(task, config, mesh, synthetic_shape, num_classes)
   constants = task.load_constants(config, feeder, mesh)
   model = train.build_model(config, task, feeder)
-  total = warmup + repeats * steps + 1
-  tx, schedule = optim.make_optimizer(config, total)
+  tx, schedule = optim.make_optimizer(config, num_steps + 1)
   init_rng, step_rng = step_lib.run_keys(config.seed, mesh)
   state = train.create_train_state(task, model, tx, feeder, init_rng, mesh)
-  train_fn, _ = train.compile_steps(task, model, config, tx, schedule, feeder, state,
-                                    constants, mesh)
+  return StartingPoint(task=task, model=model, feeder=feeder, constants=constants, state=state,
+                       tx=tx, schedule=schedule, mesh=mesh, step_rng=step_rng,
+                       num_steps=num_steps)
+
+
+def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
+              synthetic_shape: tuple[int, ...] | None = None,
+              num_classes: int = 10,
+              at_start: Callable[[StartingPoint], None] | None = None) -> dict[str, Any]:
+  """Compile time and steady-state speed of the config's training step; an
+  example is one image, or one sequence of `seq_len` tokens. `at_start` sees
+  the starting point before anything is compiled or run (the first step
+  donates the state)."""
+  start = starting_point(config, num_steps=warmup + repeats * steps,
+                         synthetic_shape=synthetic_shape, num_classes=num_classes)
+  if at_start is not None:
+    at_start(start)
+  feeder, constants, step_rng = start.feeder, start.constants, start.step_rng
+  state = start.state
+  train_fn, _ = train.compile_steps(start.task, start.model, config, start.tx, start.schedule,
+                                    feeder, state, constants, start.mesh)
 
   t0 = time.perf_counter()
-  compiled = train_fn.lower(state, step_rng, constants, *feeder.train_args(0)).compile()
+  lowered = train_fn.lower(state, step_rng, constants, *feeder.train_args(0))
+  compiled = lowered.compile()
   compile_seconds = time.perf_counter() - t0
 
   step = 0
@@ -131,7 +175,7 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
       'examples_per_second_each_repeat': [round(r, 1) for r in rates],
       'peak_host_rss_mb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
   }
-  flops = step_flops(compiled)
+  flops = step_flops(lowered)
   if flops is not None:
     report['flops_per_step'] = flops
     report['tflops_per_second'] = round(flops / seconds[best] / 1e12, 3)

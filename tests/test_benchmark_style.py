@@ -77,8 +77,8 @@ def test_what_the_twin_cannot_mirror_is_one_clear_error(tmp_path, monkeypatch, a
 
 def test_a_task_without_a_twin_is_refused():
   from testlib import load_config
-  with pytest.raises(errors.ConfigError, match='No PyTorch twin for task'):
-    torch_twin.check_supported(load_config('digits_mlp'))
+  with pytest.raises(errors.ConfigError, match="No PyTorch twin for task 'fast_neural_style'"):
+    torch_twin.check_supported(load_config('johnson_style'))
 
 
 def test_a_python_without_torch_says_how_to_get_one(tmp_path):
@@ -115,12 +115,12 @@ def test_the_twins_report_is_parsed_and_compared(tmp_path, monkeypatch):
 
 def test_against_torch_refuses_a_config_without_a_twin_in_one_line():
   from testlib import REPO_ROOT, subprocess_env
-  cmd = [sys.executable, '-m', 'launch.benchmark', '--config=configs/digits_mlp.py',
+  cmd = [sys.executable, '-m', 'launch.benchmark', '--config=configs/johnson_style.py',
          '--against=torch']
   proc = subprocess.run(cmd, cwd=REPO_ROOT, env=subprocess_env(), capture_output=True,
                         text=True, timeout=180)
   assert proc.returncode == 2, proc.stderr[-2000:]
-  assert "error: No PyTorch twin for task 'classification'" in proc.stderr
+  assert "error: No PyTorch twin for task 'fast_neural_style'" in proc.stderr
   assert proc.stderr.count('error:') == 1 and 'Traceback' not in proc.stderr
 
 
