@@ -28,6 +28,13 @@ model also within 1e-2 in its dtype), then the ratio is of examples per second:
       --steps=20 --warmup=3 --against=torch --torch_python=/path/to/torchenv/bin/python
   python -m launch.benchmark --config=configs/gatys_style.py:size=256,optimizer=adam \
       --steps=10 --warmup=3 --against=torch --torch_python=/path/to/torchenv/bin/python
+
+`--profile_steps=N` then traces N more steps (jax.profiler; the trace stays in a
+temporary folder for TensorBoard or Perfetto) and prints their time per XLA
+operation, each named by the JAX operation it came from (research/profile.py):
+
+  python -m launch.benchmark --config=configs/fashion_mnist_cnn.py --synthetic=28,28,1 \
+      --steps=20 --profile_steps=10
 """
 
 import sys
@@ -46,6 +53,10 @@ _SYNTHETIC = flags.DEFINE_string(
     'synthetic', None,
     'Random data instead of the dataset: H,W,C images, LENGTH,V word ids for text '
     'classifiers, or V (vocabulary size) for LMs.')
+_PROFILE_STEPS = flags.DEFINE_integer(
+    'profile_steps', 0, 'Then trace this many more steps (jax.profiler) and print where '
+    'their time goes, per XLA operation, named by the JAX operation it came from.',
+    lower_bound=0)
 _NUM_CLASSES = flags.DEFINE_integer('num_classes', 10, 'Classes for --synthetic.')
 _AGAINST = flags.DEFINE_enum('against', None, ['torch'],
                              "Also time the config's PyTorch twin and compare.")
@@ -63,6 +74,9 @@ def main(argv):
     if _SYNTHETIC.value:
       shape = tuple(int(d) for d in _SYNTHETIC.value.split(','))
     if _AGAINST.value == 'torch':
+      if _PROFILE_STEPS.value:
+        raise errors.ConfigError('--profile_steps profiles the JAX step alone: drop '
+                                 '--against=torch.')
       report, twin, comparison = torch_twin.against_torch(
           _CONFIG.value, torch_python=_TORCH_PYTHON.value, steps=_STEPS.value,
           warmup=_WARMUP.value, repeats=_REPEATS.value, synthetic_shape=shape,
@@ -70,13 +84,20 @@ def main(argv):
     else:
       report = benchmark.benchmark(
           _CONFIG.value, steps=_STEPS.value, warmup=_WARMUP.value, repeats=_REPEATS.value,
-          synthetic_shape=shape, num_classes=_NUM_CLASSES.value)
+          synthetic_shape=shape, num_classes=_NUM_CLASSES.value,
+          profile_steps=_PROFILE_STEPS.value)
   except errors.UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  ops = report.pop('op_profile', None)
   for key, value in report.items():
     if key != 'examples_per_second':
       print(f'{key}: {value}')
+  if ops is not None:
+    from research import profile
+    print(f'where {_PROFILE_STEPS.value} traced steps spent their time '
+          f'(share of the best repeat\'s {report["seconds_per_step"] * 1e3:.1f} ms/step):')
+    print(profile.format_op_times(ops, report['seconds_per_step']))
   if comparison is not None:
     for key, value in twin.items():
       if f'torch_{key}' not in comparison:

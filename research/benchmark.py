@@ -22,7 +22,7 @@ import jax
 import numpy as np
 import optax
 
-from research import errors, optim, parallel, train
+from research import errors, optim, parallel, profile, train
 from research import step as step_lib
 from research.tasks import TASKS, FittedTask
 
@@ -118,12 +118,15 @@ def starting_point(config, *, num_steps: int, synthetic_shape: tuple[int, ...] |
 def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
               synthetic_shape: tuple[int, ...] | None = None,
               num_classes: int = 10,
-              at_start: Callable[[StartingPoint], None] | None = None) -> dict[str, Any]:
+              at_start: Callable[[StartingPoint], None] | None = None,
+              profile_steps: int = 0) -> dict[str, Any]:
   """Compile time and steady-state speed of the config's training step; an
   example is one image, or one sequence of `seq_len` tokens. `at_start` sees
   the starting point before anything is compiled or run (the first step
-  donates the state)."""
-  start = starting_point(config, num_steps=warmup + repeats * steps,
+  donates the state). With `profile_steps`, that many more steps run under
+  the profiler; the report's `op_profile` is their time per XLA operation
+  (research/profile.py) and `profile_trace_dir` the TensorBoard trace."""
+  start = starting_point(config, num_steps=warmup + repeats * steps + profile_steps,
                          synthetic_shape=synthetic_shape, num_classes=num_classes)
   if at_start is not None:
     at_start(start)
@@ -192,6 +195,11 @@ def benchmark(config, *, steps: int, warmup: int, repeats: int = 3,
     report['seconds_per_evaluation'] = round(seconds[best] / per_step[best], 6)
   for key, loss in zip(('loss_at_start', 'loss_after_first_step'), first_losses):
     report[key] = float(loss)
+  if profile_steps:
+    trace_dir = profile.trace_steps(lambda: run(profile_steps))
+    report['profile_trace_dir'] = trace_dir
+    report['op_profile'] = profile.op_times(trace_dir, profile_steps,
+                                            profile.hlo_sources(compiled.as_text()))
   report['examples_per_second'] = float(max(rates))
   return report
 

@@ -81,6 +81,19 @@ def test_benchmark_last_line_is_machine_readable():
   assert any(l.startswith('peak_host_rss_mb: ') for l in lines)
 
 
+def test_benchmark_profile_names_the_operations_of_the_step():
+  cmd = [sys.executable, '-m', 'launch.benchmark', '--config=configs/digits_mlp.py',
+         '--steps=5', '--warmup=2', '--repeats=1', '--synthetic=8,8,1', '--profile_steps=3']
+  proc = subprocess.run(cmd, cwd=REPO_ROOT, env=subprocess_env(), capture_output=True,
+                        text=True, timeout=180)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  out = proc.stdout
+  assert 'where 3 traced steps spent their time' in out
+  # The MLP's matmuls appear, traced back to its Dense layers.
+  assert any('dot_general' in line and '<-' in line for line in out.splitlines()), out[-3000:]
+  assert out.strip().splitlines()[-1].startswith('examples_per_second=')
+
+
 def test_reproduce_rejects_unknown_table(tmp_path):
   proc = subprocess.run([sys.executable, '-m', 'launch.reproduce', 'nope', f'--root={tmp_path}'],
                         cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True,
