@@ -31,8 +31,11 @@ def import_tensorflow_quietly() -> None:
 
 
 def parse_flags(argv):
-  """absl flag parsing with one-line errors for bad configs and overrides."""
-  from research import errors
+  """absl flag parsing with one-line errors for bad configs and overrides.
+  Also sets glibc's malloc for XLA:CPU's per-step buffers (research/hostmem.py),
+  before anything is allocated."""
+  from research import errors, hostmem
+  hostmem.use_heap_for_large_buffers()
   try:
     return flags.FLAGS(argv)
   except errors.UserError as e:  # From get_config(arg), e.g. an unknown ARG.

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 import optax
 
-from research import errors, optim, parallel, profile, train
+from research import errors, hostmem, optim, parallel, profile, train
 from research import step as step_lib
 from research.tasks import TASKS, FittedTask
 
@@ -100,6 +100,7 @@ def starting_point(config, *, num_steps: int, synthetic_shape: tuple[int, ...] |
   """The config's data, model, optimizer and initial state for a run of
   `num_steps` steps (the learning-rate schedule spans one more)."""
   train.check_config(config)
+  hostmem.use_heap_for_large_buffers()
   task = TASKS[config.task]
   if isinstance(task, FittedTask):
     raise errors.ConfigError(f'Task {config.task!r} has no training step to time.')

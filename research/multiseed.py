@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import checkpoint, errors, optim, parallel, train, writers
+from research import checkpoint, errors, hostmem, optim, parallel, train, writers
 from research import step as step_lib
 from research import workdir as workdir_lib
 from research.data import DatasetSpec, feeding
@@ -161,6 +161,7 @@ def train_and_evaluate_seeds(config: ml_collections.ConfigDict, seeds: Sequence[
     workdir_lib.check_workdir(workdir)
   train.check_config(config)
   train.check_steps_per_dispatch(config, steps_per_dispatch)
+  hostmem.use_heap_for_large_buffers()
   for key, field in (('init_from', 'workdir'), ('pretrained', 'name')):
     if key in config and config[key][field] is not None:
       # Not silently from scratch: the seeds' stacked state is built here.

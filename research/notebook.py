@@ -33,6 +33,8 @@ def setup() -> tuple[bool, str]:
   created (CLASSICNETS_RUNS: e.g. a mounted Drive folder, to outlive the runtime)."""
   os.chdir(repository_root())
   keep_tensorflow_off_accelerators()
+  from research import hostmem
+  hostmem.use_heap_for_large_buffers()
   smoke = os.environ.get('CLASSICNETS_SMOKE') == '1'
   from research import fileio
   runs = os.fspath(fileio.absolute(os.environ.get('CLASSICNETS_RUNS', 'runs/colab')))

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from research import checkpoint, config_lib, errors, fileio, optim, parallel, preemption, writers
+from research import (checkpoint, config_lib, errors, fileio, hostmem, optim, parallel,
+                      preemption, writers)
 from research import step as step_lib
 from research import workdir as workdir_lib
 from research.tasks import TASKS, FittedTask, Task
@@ -417,6 +418,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   for small models on accelerators), with the same results."""
   workdir_lib.check_workdir(workdir)
   check_config(config)
+  hostmem.use_heap_for_large_buffers()
   task = TASKS[config.task]
   if isinstance(task, FittedTask):
     if target is not None:

@@ -1,0 +1,50 @@
+"""glibc's malloc, set for XLA:CPU's per-step buffers (`use_heap_for_large_buffers`).
+
+XLA:CPU allocates a program's temporaries afresh at every execution. By
+default glibc serves an allocation above its mmap threshold (at most 32 MiB)
+with a new `mmap`, and `munmap`s it on free, so every step pays the kernel's
+page faults to zero those pages again: TextCNN's step (a 14,963 x 300
+embedding table, its gradient and Adam's moments) spent about a third of its
+time there on the 2-core development CPU (launch.benchmark: 1,267 -> 1,802
+examples/s). Served from the heap and kept there (no mmap, no trimming), the
+pages are reused. PyTorch gets the same effect from MALLOC_MMAP_THRESHOLD_ /
+MALLOC_TRIM_THRESHOLD_ in its environment (research/torch_twin.py); those are
+read only when a process starts, while `mallopt` works at run time.
+
+The cost: memory freed by the process is not returned to the system, so its
+resident size stays at its peak. It changes no computed value. It is called
+by every entry point (launch/cli.py), research.train and research.benchmark;
+it does nothing where the C library is not glibc (macOS, musl) or when
+CLASSICNETS_DEFAULT_MALLOC=1 is set.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import os
+import platform
+
+# <malloc.h>
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_TRIM_THRESHOLD = 2**31 - 1  # the largest int: never give heap memory back
+
+
+@functools.cache
+def use_heap_for_large_buffers() -> bool:
+  """Serves every allocation from glibc's heap and never trims it; True if
+  set (once per process), False where it does not apply."""
+  if os.environ.get('CLASSICNETS_DEFAULT_MALLOC') == '1':
+    return False
+  if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
+    return False
+  try:
+    libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    mallopt = libc.mallopt
+  except (OSError, AttributeError):
+    return False
+  mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+  # mallopt returns 1 on success.
+  return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
