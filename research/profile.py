@@ -35,17 +35,40 @@ class OpTime:
   source: str = ''  # the JAX operation it came from (HLO metadata), where known
 
 
-_INSTRUCTION = re.compile(r'^\s*(?:ROOT )?%?([\w.\-]+) = .*?metadata=\{[^}]*op_name="([^"]*)"')
+_INSTRUCTION = re.compile(r'^\s*(ROOT )?%?([\w.\-]+) = ')
+_OP_NAME = re.compile(r'metadata=\{[^}]*op_name="([^"]*)"')
+_CALLS = re.compile(r'calls=%?([\w.\-]+)')
+_COMPUTATION = re.compile(r'^%?([\w.\-]+) \(.*\{\s*$')
 
 
 def hlo_sources(hlo_text: str) -> dict[str, str]:
   """Instruction name -> the JAX op_name recorded in its metadata (which
-  module and primitive it came from), from a compiled step's `as_text()`."""
-  sources = {}
+  module and primitive it came from), from a compiled step's `as_text()`. A
+  fusion without metadata of its own takes its fused computation's (its
+  root's, else the first inside that has one)."""
+  own: dict[str, str] = {}
+  calls: dict[str, str] = {}
+  computation_source: dict[str, str] = {}
+  computation = None
   for line in hlo_text.splitlines():
+    header = _COMPUTATION.match(line)
+    if header and ' = ' not in line:
+      computation = header.group(1)
+      continue
     m = _INSTRUCTION.match(line)
-    if m:
-      sources.setdefault(m.group(1), m.group(2))
+    if not m:
+      continue
+    name, op_name, called = m.group(2), _OP_NAME.search(line), _CALLS.search(line)
+    if op_name:
+      own.setdefault(name, op_name.group(1))
+      if computation is not None and (m.group(1) or computation not in computation_source):
+        computation_source[computation] = op_name.group(1)
+    if called:
+      calls[name] = called.group(1)
+  sources = dict(own)
+  for name, called in calls.items():
+    if name not in sources and called in computation_source:
+      sources[name] = computation_source[called]
   return sources
 
 
