@@ -110,7 +110,14 @@ def starting_point(config, *, num_steps: int, synthetic_shape: tuple[int, ...] |
   model = train.build_model(config, task, feeder)
   tx, schedule = optim.make_optimizer(config, num_steps + 1)
   init_rng, step_rng = step_lib.run_keys(config.seed, mesh)
-  state = train.create_train_state(task, model, tx, feeder, init_rng, mesh)
+  try:
+    state = train.create_train_state(task, model, tx, feeder, init_rng, mesh)
+  except ValueError as e:  # The model's own shape check (e.g. LeNet-5's 32x32 input).
+    if synthetic_shape is None:
+      raise
+    raise errors.ConfigError(
+        f'{e} --synthetic={",".join(map(str, synthetic_shape))} is the model\'s input as it '
+        'is (the config\'s padding and resizing are not applied): give that shape.') from e
   return StartingPoint(task=task, model=model, feeder=feeder, constants=constants, state=state,
                        tx=tx, schedule=schedule, mesh=mesh, step_rng=step_rng,
                        num_steps=num_steps)

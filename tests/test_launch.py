@@ -233,3 +233,11 @@ def test_a_tfds_dataset_without_tensorflow_is_one_error_line(tmp_path):
   errors = [l for l in proc.stderr.splitlines() if l.startswith('error: ')]
   assert len(errors) == 1 and 'needs TensorFlow' in errors[0] and '.[tf]' in errors[0]
   assert 'Traceback' not in proc.stderr and not (tmp_path / 'w').exists()
+
+
+def test_a_synthetic_shape_the_model_refuses_is_one_clear_error():
+  from research import benchmark, errors
+  from testlib import load_config
+  with pytest.raises(errors.ConfigError, match=r"--synthetic=28,28,1 is the model's input as it is"):
+    benchmark.benchmark(load_config('fashion_mnist_lenet5'), steps=1, warmup=0, repeats=1,
+                        synthetic_shape=(28, 28, 1))
