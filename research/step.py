@@ -209,6 +209,13 @@ def compile_eval_step(task, model, config, feeder, state_shardings, constants, m
       donate_argnums=(2,))
 
 
+def compile_eval_batch(task, model, config) -> Callable:
+  """jit(params, model_state, batch, carry, constants) -> (sums, carry): the
+  task's eval step on one host-given batch, without shardings, for one-off
+  checks on one host (research/torch_export.py's objective at the start)."""
+  return jax.jit(functools.partial(task.eval_step, model=model, config=config))
+
+
 def run_keys(seeds: int | Sequence[int], mesh) -> tuple[jax.Array, jax.Array]:
   """(init key, step key) of a run, split from its seed; with a sequence of
   seeds, one pair per seed along a leading axis (each as that seed's single

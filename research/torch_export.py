@@ -44,7 +44,6 @@ Images go from N x H x W x C to N x C x H x W.
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -54,6 +53,7 @@ import numpy as np
 from flax import traverse_util
 
 from research import errors
+from research import step as step_lib
 
 ACTIVATIONS = ('relu', 'tanh', 'sigmoid', 'gelu', 'lecun_tanh')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
@@ -267,7 +267,7 @@ def jax_check_losses(config, start, batch: dict[str, np.ndarray]) -> dict[str, f
     carry = start.model.initial_carry(batch['inputs'].shape[0])
   losses = {}
   for key, model in models.items():
-    eval_fn = jax.jit(functools.partial(start.task.eval_step, model=model, config=config))
+    eval_fn = step_lib.compile_eval_batch(start.task, model, config)
     sums, _ = eval_fn(start.state.params, start.state.model_state,
                       jax.tree.map(jnp.asarray, batch), carry, start.constants)
     losses[key] = float(sums['loss_sum']) / float(sums['count'])

@@ -179,11 +179,9 @@ def process_start_time() -> float:
   interpreter's start and every import count; elsewhere, when this module
   was imported."""
   try:
-    with open('/proc/self/stat', 'rb') as f:
-      # Field 22, after the parenthesised command name (which may hold spaces).
-      start_ticks = int(f.read().rsplit(b')', 1)[1].split()[19])
-    with open('/proc/uptime', 'rb') as f:
-      uptime = float(f.read().split()[0])
+    # Field 22, after the parenthesised command name (which may hold spaces).
+    start_ticks = int(fileio.read_bytes('/proc/self/stat').rsplit(b')', 1)[1].split()[19])
+    uptime = float(fileio.read_bytes('/proc/uptime').split()[0])
     return time.time() - uptime + start_ticks / os.sysconf('SC_CLK_TCK')
   except (OSError, ValueError, IndexError):
     return _IMPORTED_AT

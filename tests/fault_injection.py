@@ -33,7 +33,7 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KINDS = ('time', 'checkpoint', 'prepare')
 # The quickstart, checkpointing more often so that kills land in saves too.
-OVERRIDES = ('--config.checkpoint_every_steps=100', '--config.plot=False')
+OVERRIDES = ['--config.checkpoint_every_steps=100', '--config.plot=False']
 
 
 def command(workdir: str, data_dir: str) -> list[str]:
@@ -163,7 +163,11 @@ def main(argv=None) -> int:
   parser.add_argument('--kinds', default=','.join(KINDS),
                       help='comma-separated subset of ' + ','.join(KINDS))
   parser.add_argument('--root', default=None, help='where workdirs go (default: a temp dir)')
+  parser.add_argument('--num_train_steps', type=int, default=None,
+                      help="a shorter run than the quickstart's 880 steps (the test's)")
   args = parser.parse_args(argv)
+  if args.num_train_steps is not None:
+    OVERRIDES.append(f'--config.num_train_steps={args.num_train_steps}')
   kinds = args.kinds.split(',')
   rng = random.Random(args.seed)
   root = args.root or tempfile.mkdtemp(prefix='fault-injection-')

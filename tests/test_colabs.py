@@ -98,7 +98,8 @@ def test_in_colab_the_first_cell_clones_installs_and_the_notebook_runs(
   """The Colab branch, forced: a fake google.colab module, the repository
   cloned from file:// (the committed tree, as Colab would get it), install.sh
   run with pip in --dry-run (this environment must not be changed), then the
-  quickstart notebook in smoke mode from the clone."""
+  param_count notebook (every notebook shares that first cell; this one runs in
+  seconds) from the clone."""
   import nbclient
   import nbformat
 
@@ -117,15 +118,15 @@ def test_in_colab_the_first_cell_clones_installs_and_the_notebook_runs(
   probe = ('import research, os; '
            "print('RESEARCH', os.path.dirname(os.path.dirname(research.__file__))); "
            "print('CWD', os.getcwd())")
-  cell = _first_code_cell(os.path.join(REPO_ROOT, 'colabs', 'quickstart.py'))
+  cell = _first_code_cell(os.path.join(REPO_ROOT, 'colabs', 'param_count.py'))
   proc = subprocess.run([sys.executable, '-c', '\n'.join([fake_colab, cell, probe])],
                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
   assert f'RESEARCH {checkout}' in proc.stdout and f'CWD {checkout}' in proc.stdout
   assert 'JAX ' in proc.stdout  # install.sh ran to its end
-  assert (checkout / 'colabs' / 'quickstart.ipynb').exists()
+  assert (checkout / 'colabs' / 'param_count.ipynb').exists()
 
-  notebook = nbformat.read(str(checkout / 'colabs' / 'quickstart.ipynb'), as_version=4)
+  notebook = nbformat.read(str(checkout / 'colabs' / 'param_count.ipynb'), as_version=4)
   # The fake module only takes the first cell down its Colab branch; other
   # libraries look deeper into a real google.colab, so it goes after that cell.
   first = next(i for i, c in enumerate(notebook.cells) if c.cell_type == 'code')

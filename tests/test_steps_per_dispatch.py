@@ -37,7 +37,7 @@ def test_chunks_of_steps_give_the_numbers_of_single_steps(tmp_path, capsys):
 def test_vmapped_seeds_in_chunks_equal_single_steps(tmp_path):
   results = {}
   for k in (1, 2):
-    config = load_config('mnist1d', 'gru,runlocal')
+    config = load_config('mnist1d', 'mlp,runlocal')
     config.plot = False
     results[k] = multiseed.train_and_evaluate_seeds(
         config, [0, 1], [str(tmp_path / f'k{k}' / f'seed_{s}') for s in (0, 1)],

@@ -88,19 +88,18 @@ def test_the_median_counts_unreached_seeds_as_slowest():
 @pytest.mark.slow
 def test_launch_time_to_accuracy_times_fresh_processes(tmp_path):
   cmd = [sys.executable, '-m', 'launch.time_to_accuracy', '--config=configs/digits_mlp.py',
-         '--target=0.9', '--seeds=2', f'--root={tmp_path}', '--',
+         '--target=0.9', '--seeds=1', '--first_seed=3', f'--root={tmp_path}', '--',
          '--config.eval_every_steps=44', '--config.plot=False']
   proc = subprocess.run(cmd, cwd=REPO_ROOT, env=subprocess_env(), capture_output=True,
                         text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-2000:]
-  assert 'median over 2 seeds:' in proc.stdout
+  assert 'median over 1 seeds:' in proc.stdout
   summary = tta.summarize(tta.read_runs(str(tmp_path), 'test_accuracy'), 'test_accuracy', 0.9)
-  assert [r['seed'] for r in summary['runs']] == [0, 1]
+  assert [r['seed'] for r in summary['runs']] == [3]
   assert all(r['reached'] and r['process_seconds'] > 0 for r in summary['runs'])
   # The same root again: refused, since a finished workdir would not be timed afresh.
-  proc = subprocess.run(cmd, cwd=REPO_ROOT, env=subprocess_env(), capture_output=True,
-                        text=True, timeout=600)
-  assert proc.returncode == 2 and 'already holds a finished run' in proc.stderr
+  with pytest.raises(errors.ConfigError, match='already holds a finished run'):
+    tta.run_seed('configs/digits_mlp.py', str(tmp_path), 3, 'test_accuracy', 0.9, ())
 
 
 def test_step_flops_counts_the_lowered_program():
