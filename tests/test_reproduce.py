@@ -2,12 +2,16 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from research import errors, reproduce
 from research.reproduce import runner
-from testlib import REPO_ROOT
+from testlib import REPO_ROOT, subprocess_env
 
 
 def tiny_table():
@@ -157,3 +161,33 @@ def test_a_row_that_fills_one_column_reads_its_own_split_and_leaves_the_others_b
   assert '| one photo | `configs/gatys_style.py` |  | 2.00 (n=1) |' in text
   assert '| network | `configs/johnson_style.py` | 3.00 (n=1) | 4.00 (n=1) |' in text
   assert 'not run yet' not in text
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_pool_stops_its_runs_and_the_rerun_finishes_them(tmp_path):
+  # launch.reproduce with 2 workers; SIGTERM once both runs train. No run may
+  # be left training alone; rerunning the command completes the table.
+  cmd = [sys.executable, '-m', 'launch.reproduce', 'digits', '--seeds=1', '--workers=2',
+         f'--root={tmp_path}']
+  proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=subprocess_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+  logs = []
+  deadline = time.time() + 300
+  while time.time() < deadline:
+    logs = [p for p in tmp_path.rglob('seed_0.log') if 'step ' in p.read_text()]
+    if len(logs) >= 2:
+      break
+    time.sleep(0.5)
+  assert len(logs) >= 2, 'the two runs never started training'
+  proc.send_signal(signal.SIGTERM)
+  out, _ = proc.communicate(timeout=300)
+  assert proc.returncode == 0, out[-3000:]
+  assert 'Preempted (SIGTERM): stopped' in out and 'run the same command again' in out
+  leftover = subprocess.run(['pgrep', '-f', f'--workdir={tmp_path}'], capture_output=True,
+                            text=True)
+  assert leftover.stdout.strip() == '', 'a run kept training after the pool stopped'
+  assert any('Preempted (SIGTERM): checkpoint saved' in p.read_text() for p in logs)
+  rerun = subprocess.run(cmd, cwd=REPO_ROOT, env=subprocess_env(), capture_output=True,
+                         text=True, timeout=900)
+  assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+  assert 'Resumed from step' in ''.join(p.read_text() for p in logs)

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
 import ml_collections
 
-from research import config_lib, errors, fileio, writers
+from research import config_lib, errors, fileio, preemption, writers
 from research.reproduce.tables import Row, Table
 
 
@@ -125,6 +127,36 @@ def pool_minutes(minutes: list[float], workers: int) -> float:
   return max(finish)
 
 
+class PoolStopped(preemption.Preempted):
+  """SIGTERM reached the pool: its running runs were stopped the same way
+  (each saved a checkpoint), so rerunning the command continues them."""
+
+  def __init__(self, stopped: list[str]):
+    Exception.__init__(
+        self, 'Preempted (SIGTERM): ' + (f'stopped {", ".join(stopped)} after each saved a '
+                                         'checkpoint' if stopped else 'no run was training')
+        + '; run the same command again to resume.')
+    self.step = None
+
+
+def _stop(running: dict) -> list[str]:
+  """Passes SIGTERM on to every running run (launch.train saves a checkpoint
+  and exits) and waits for them; returns what was stopped."""
+  stopped = []
+  for process, row, seeds_str, *_ in running.values():
+    if process.poll() is None:
+      process.send_signal(signal.SIGTERM)
+      stopped.append(f'{row.name} {seeds_str}')
+  for process, *_, log, _ in running.values():
+    try:
+      process.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+    log.close()
+  return stopped
+
+
 def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
                       workers: int = 2, *, steps_per_dispatch: int = 1) -> None:
   """Trains every missing (row, seed) as a `launch.train` subprocess, `workers`
@@ -133,7 +165,9 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
   For CPU hosts: small models use two cores better as two one-core processes
   than as one two-core process (XLA's threads gain little on small matmuls;
   the fortunes LSTM: 2 x 4.8 vs 7.0 steps/s on 2 cores). Each run logs to
-  WORKDIR.log; a failed run is reported after the others finish.
+  WORKDIR.log; a failed run is reported after the others finish. SIGTERM (or
+  Ctrl-C) stops the running runs the same way, each saving a checkpoint, before
+  this returns (PoolStopped): no run is left training on its own.
   """
   from research.data import datasets
 
@@ -168,6 +202,30 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
   slots = [cores[i::workers] for i in range(workers)] if len(cores) >= workers else [cores] * workers
   running: dict[int, tuple] = {}  # slot -> (process, row, seeds, workdir, start, log)
   failures = []
+  on_main_thread = threading.current_thread() is threading.main_thread()
+  previous = signal.getsignal(signal.SIGTERM) if on_main_thread else None
+
+  def on_sigterm(signum, frame):
+    del signum, frame
+    raise PoolStopped([])
+
+  if on_main_thread:
+    signal.signal(signal.SIGTERM, on_sigterm)
+  try:
+    _run_pool(table, root, repo_root, workers, steps_per_dispatch, jobs, slots, running,
+              failures)
+  except (PoolStopped, KeyboardInterrupt):
+    raise PoolStopped(_stop(running)) from None
+  finally:
+    if on_main_thread:
+      signal.signal(signal.SIGTERM, previous)
+  if failures:
+    raise errors.UserError('Runs failed: ' + '; '.join(failures))
+
+
+def _run_pool(table, root, repo_root, workers, steps_per_dispatch, jobs, slots, running,
+              failures) -> None:
+  """train_in_parallel's loop: starts jobs on free slots until all are done."""
   while jobs or running:
     for slot in range(workers):
       if slot in running or not jobs:
@@ -207,5 +265,3 @@ def train_in_parallel(table: Table, seeds: int, root: str, repo_root: str = '.',
       seconds = time.perf_counter() - start
       _add_wall_seconds(workdirs, seconds)
       writers.log(f'[{table.name}] {row.name} {seeds_str}: done in {seconds:.0f} s.')
-  if failures:
-    raise errors.UserError('Runs failed: ' + '; '.join(failures))
