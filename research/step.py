@@ -136,7 +136,6 @@ class TrainChunk:
     self.length = length
     self._feeder = feeder
     self._state_shardings, self._constants, self._mesh = state_shardings, constants, mesh
-    self._seed_axes = seed_axes
 
     def one(state, rng, constants, *args):
       return step_fn(state, rng, constants, feeder.train_batch(*args))

@@ -330,7 +330,8 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
           ctx.lock.heartbeat()
       # Every process asks after every dispatch (the multi-host protocol needs it).
       preempted = watch.reached(done) and not is_last
-      if ctx.ckpt.should_save(done) or is_last or preempted:
+      saved = ctx.ckpt.should_save(done) or is_last or preempted
+      if saved:
         drain()
         elapsed = train_seconds + time.perf_counter() - t0
         ctx.ckpt.save(done, state, {'train_seconds': elapsed}, force=is_last or preempted)
@@ -357,9 +358,10 @@ def train_loop(ctx: LoopContext, state: TrainState, train_seconds: float) -> tup
                       f'(target {ctx.target.value:g}) at step {done}, '
                       f'{ctx.target_reached["target_process_seconds"]:.1f} s after the '
                       'process started; training stops here.')
-          ctx.ckpt.save(done, state, {'train_seconds': train_seconds + time.perf_counter() - t0},
-                        force=True)
-          ctx.writer.flush(force=True)
+          if not saved:  # This step's periodic checkpoint may already hold it.
+            ctx.ckpt.save(done, state,
+                          {'train_seconds': train_seconds + time.perf_counter() - t0}, force=True)
+            ctx.writer.flush(force=True)
           break
   finally:
     watch.close()

@@ -33,6 +33,14 @@ def test_a_target_stops_training_at_the_first_evaluation_that_reaches_it(tmp_pat
   np.testing.assert_allclose(results['test_accuracy'], same['test_accuracy'])
 
 
+def test_a_target_reached_at_a_checkpoint_step_is_saved_once(tmp_path):
+  config = quiet(load_config('digits_mlp'), eval_every_steps=20, checkpoint_every_steps=20)
+  results = train.train_and_evaluate(config, str(tmp_path),
+                                     target=train.Target('test_accuracy', 0.8))
+  steps = sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir() if p.name.isdigit())
+  assert steps[-1] == results['target_step']
+
+
 def test_an_unreached_target_trains_the_whole_schedule(tmp_path):
   config = quiet(load_config('digits_mlp'), eval_every_steps=20, num_train_steps=40)
   results = train.train_and_evaluate(config, str(tmp_path),
