@@ -61,12 +61,16 @@ def run_seed(config: str, root: str, seed: int, metric: str, value: float,
   wall = time.perf_counter() - t0
   if proc.returncode != 0:
     raise errors.UserError(f'seed {seed} failed (exit {proc.returncode}); its log is above.')
+  return _seed_run(seed, workdir, metric, wall)
+
+
+def _seed_run(seed: int, workdir: str, metric: str, wall_seconds: float) -> SeedRun:
+  """A finished seed's figures, from its results.json (research/train.py)."""
   results = fileio.read_json(fileio.join(workdir, workdir_lib.RESULTS_FILE))
-  reached = 'target_step' in results
-  return SeedRun(seed=seed, reached=reached,
+  return SeedRun(seed=seed, reached='target_step' in results,
                  process_seconds=results.get('target_process_seconds'),
                  step=results.get('target_step'), value=float(results[metric]),
-                 wall_seconds=wall, workdir=workdir)
+                 wall_seconds=wall_seconds, workdir=workdir)
 
 
 def read_runs(root: str, metric: str) -> list[SeedRun]:
@@ -74,14 +78,10 @@ def read_runs(root: str, metric: str) -> list[SeedRun]:
   to summarise seeds timed by several invocations (--first_seed)."""
   runs = []
   for name in sorted(fileio.listdir(root)):
-    results_file = fileio.join(root, name, workdir_lib.RESULTS_FILE)
-    if not (name.startswith('seed_') and name[5:].isdigit() and fileio.exists(results_file)):
-      continue
-    results = fileio.read_json(results_file)
-    runs.append(SeedRun(seed=int(name[5:]), reached='target_step' in results,
-                        process_seconds=results.get('target_process_seconds'),
-                        step=results.get('target_step'), value=float(results[metric]),
-                        wall_seconds=float('nan'), workdir=fileio.join(root, name)))
+    workdir = fileio.join(root, name)
+    if (name.startswith('seed_') and name[5:].isdigit()
+        and fileio.exists(fileio.join(workdir, workdir_lib.RESULTS_FILE))):
+      runs.append(_seed_run(int(name[5:]), workdir, metric, float('nan')))
   if not runs:
     raise errors.ConfigError(f'No timed seeds under {root!r}.')
   return sorted(runs, key=lambda r: r.seed)
