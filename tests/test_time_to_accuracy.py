@@ -121,3 +121,40 @@ def test_peak_flops_by_device_kind():
   assert benchmark.peak_flops('NVIDIA H100 80GB HBM3') == 989.4e12
   assert benchmark.peak_flops('TPU v4') == 275e12
   assert benchmark.peak_flops('cpu') is None
+
+
+def test_a_fitted_task_has_no_target_to_stop_at(tmp_path):
+  config = load_config('fashion_mnist_autoencoder', 'pca')
+  with pytest.raises(errors.ConfigError, match='is fitted, not trained'):
+    train.train_and_evaluate(config, str(tmp_path / 'w'), target=train.Target('test_loss', 1.0))
+  assert not (tmp_path / 'w').exists()
+
+
+def test_the_runner_refuses_used_roots_and_empty_summaries(tmp_path):
+  with pytest.raises(errors.ConfigError, match='No timed seeds under'):
+    tta.read_runs(str(tmp_path), 'test_accuracy')
+  (tmp_path / 'seed_0').mkdir()
+  (tmp_path / 'seed_0' / 'config.json').write_text('{}')
+  with pytest.raises(errors.ConfigError, match='is not empty; use a new --root'):
+    tta.run_seed('configs/digits_mlp.py', str(tmp_path), 0, 'test_accuracy', 0.9, ())
+
+
+@pytest.mark.parametrize('flags,code,message', [
+    (['--target_metric=test_accuracy'], 2, '--target_metric and --target_value go together'),
+    (['--target_metric=test_accuracy', '--target_value=0.9', '--num_seeds=2'], 2,
+     'times one seed per process: drop --num_seeds'),
+])
+def test_launch_train_refuses_bad_target_flags(tmp_path, flags, code, message):
+  proc = subprocess.run([sys.executable, '-m', 'launch.train', '--config=configs/digits_mlp.py',
+                         f'--workdir={tmp_path / "w"}', *flags], cwd=REPO_ROOT,
+                        env=subprocess_env(), capture_output=True, text=True, timeout=300)
+  assert proc.returncode == code and message in proc.stderr, proc.stderr[-2000:]
+  assert not (tmp_path / 'w').exists()
+
+
+def test_profiling_goes_without_the_torch_twin():
+  proc = subprocess.run([sys.executable, '-m', 'launch.benchmark', '--config=configs/digits_mlp.py',
+                         '--synthetic=8,8,1', '--profile_steps=2', '--against=torch'],
+                        cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 2 and '--profile_steps profiles the JAX step alone' in proc.stderr
