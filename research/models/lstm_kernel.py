@@ -74,8 +74,12 @@ def _lstm_bwd(forget_bias, dtype, residuals, cotangents):
 
   (dc0, dh0), da_TxBx4H = jax.lax.scan(
       step, (dc_T, dh_T), (dh_out_TxBxH, gates, c_prev_TxBxH), reverse=True)
-  dw_Hx4H = jnp.einsum('tbh,tbg->hg', h_prev_TxBxH.astype(dtype), da_TxBx4H.astype(dtype),
-                       preferred_element_type=jnp.float32)
+  # One (TB x H)^T (TB x 4H) matmul on the loop's outputs as they lie in
+  # memory (an einsum over t, b made XLA transpose both first).
+  T, B, H = h_prev_TxBxH.shape
+  dw_Hx4H = jax.lax.dot_general(
+      h_prev_TxBxH.reshape(T * B, H).astype(dtype), da_TxBx4H.reshape(T * B, -1).astype(dtype),
+      (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)
   return dw_Hx4H.astype(w_Hx4H.dtype), da_TxBx4H, dc0, dh0
 
 

@@ -174,7 +174,10 @@ class LSTMCell(_Cell):
     if not self.fused or self.record_gates or self.is_initializing():
       return super().sequence(carry, x_BxTxD, unroll=unroll)
     c0_BxH, h0_BxH = carry
-    a_x_TxBx4H = jnp.swapaxes(self.project(x_BxTxD), 0, 1)
+    # Time-major before the projection, not after: the transpose moves D, not
+    # 4H, values per step, and the projection's gradients contract the
+    # backward loop's time-major output in place.
+    a_x_TxBx4H = self.project(jnp.swapaxes(x_BxTxD, 0, 1))
     w_Hx4H = self.hidden.variables['params']['kernel']
     h_TxBxH, new_carry = lstm_recurrence(float(self.forget_bias), DTYPES[self.dtype], w_Hx4H,
                                          a_x_TxBx4H, c0_BxH, h0_BxH)
