@@ -7,6 +7,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from research.kernels import onednn
+
 ACTIVATIONS = {
     'relu': nn.relu,
     'tanh': nn.tanh,
@@ -100,15 +102,51 @@ class PatchConv(nn.Module):
     return y
 
 
-def conv(impl: str, features: int, kernel_size: tuple, name: str, padding: str = 'VALID',
-         **kwargs):
-  """`impl` 'xla' (nn.Conv) or 'patches' (PatchConv); identical parameters.
+class OnednnConv(nn.Module):
+  """`nn.Conv` (NHWC, no dilation, one group) computed by oneDNN on the CPU
+  and by XLA elsewhere (research/kernels/onednn.py). Same parameters (names,
+  shapes, initialisation) as `nn.Conv`, so checkpoints are interchangeable."""
+
+  features: int
+  kernel_size: tuple
+  strides: tuple = (1, 1)
+  padding: Any = 'VALID'
+  use_bias: bool = True
+  kernel_init: Any = nn.initializers.lecun_normal()
+  bias_init: Any = nn.initializers.zeros_init()
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    kh, kw = self.kernel_size
+    kernel = self.param('kernel', self.kernel_init, (kh, kw, x_BxHxWxC.shape[-1], self.features))
+    dtype = self.dtype or jnp.result_type(x_BxHxWxC, jnp.float32)
+    y = onednn.conv2d(x_BxHxWxC.astype(dtype), kernel.astype(dtype), self.strides, self.padding)
+    if self.use_bias:
+      y = y + self.param('bias', self.bias_init, (self.features,)).astype(dtype)
+    return y
+
+
+CONV_IMPLS = ('xla', 'patches', 'onednn')
+
+
+def conv(impl: str, features: int, kernel_size: tuple, name: str, padding='VALID',
+         strides: tuple = (1, 1), **kwargs):
+  """A convolution layer with `nn.Conv`'s parameters, computed by `impl`:
+  'xla' (nn.Conv), 'patches' (PatchConv: im2col + one matmul; stride 1) or
+  'onednn' (OnednnConv: oneDNN on the CPU, XLA elsewhere).
   kwargs: use_bias, kernel_init, dtype."""
+  strides = tuple(strides)
   if impl == 'xla':
-    return nn.Conv(features, kernel_size, padding=padding, name=name, **kwargs)
+    return nn.Conv(features, kernel_size, strides=strides, padding=padding, name=name, **kwargs)
   if impl == 'patches':
+    if strides != (1, 1):
+      raise ValueError(f"conv_impl='patches' computes stride-1 convolutions only; got {strides}.")
     return PatchConv(features, tuple(kernel_size), padding=padding, name=name, **kwargs)
-  raise ValueError(f"conv_impl={impl!r}; use 'xla' or 'patches'.")
+  if impl == 'onednn':
+    return OnednnConv(features, tuple(kernel_size), strides=strides, padding=padding, name=name,
+                      **kwargs)
+  raise ValueError(f'conv_impl={impl!r}; use one of {CONV_IMPLS}.')
 
 
 def pool_2x2(x_BxHxWxC, kind: str):

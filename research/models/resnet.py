@@ -16,7 +16,7 @@ activation" (§3.4), so convs carry no bias. Weights use the He init of [13]
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import DTYPES, HE_INIT, check_dtype
+from research.models.common import CONV_IMPLS, DTYPES, HE_INIT, check_dtype, conv
 
 # Torch-style symmetric padding: for stride 2 it samples the same positions as
 # the parameter-free option-A shortcut x[:, ::2, ::2] (the 'SAME' rule would
@@ -24,10 +24,9 @@ from research.models.common import DTYPES, HE_INIT, check_dtype
 _PAD1 = ((1, 1), (1, 1))
 
 
-def _conv(features, kernel, strides, padding, dtype, name):
-  return nn.Conv(features, (kernel, kernel), strides=(strides, strides),
-                 padding=padding, use_bias=False, kernel_init=HE_INIT,
-                 dtype=DTYPES[dtype], name=name)
+def _conv(features, kernel, strides, padding, dtype, name, impl):
+  return conv(impl, features, (kernel, kernel), name, padding=padding, strides=(strides, strides),
+              use_bias=False, kernel_init=HE_INIT, dtype=DTYPES[dtype])
 
 
 def _bn(train, dtype, name, zero_scale=False):
@@ -46,12 +45,13 @@ class BasicBlock(nn.Module):
   shortcut: str = 'B'  # Used only where the shape changes: 'A' or 'B' (§3.3).
   zero_init_residual: bool = False
   dtype: str = 'float32'
+  conv_impl: str = 'xla'  # see research/models/common.py `conv`
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool):
-    y = _conv(self.features, 3, self.strides, _PAD1, self.dtype, 'conv1')(x_BxHxWxC)
+    y = _conv(self.features, 3, self.strides, _PAD1, self.dtype, 'conv1', self.conv_impl)(x_BxHxWxC)
     y = nn.relu(_bn(train, self.dtype, 'bn1')(y))
-    y = _conv(self.features, 3, 1, _PAD1, self.dtype, 'conv2')(y)
+    y = _conv(self.features, 3, 1, _PAD1, self.dtype, 'conv2', self.conv_impl)(y)
     # Zero-init of the last BN scale: each block starts as the identity
     # (Goyal et al. 2017), an option, not the paper's.
     y = _bn(train, self.dtype, 'bn2', zero_scale=self.zero_init_residual)(y)
@@ -67,14 +67,15 @@ class BottleneckBlock(nn.Module):
   zero_init_residual: bool = False
   dtype: str = 'float32'
   expansion: int = 4
+  conv_impl: str = 'xla'
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool):
-    y = _conv(self.features, 1, 1, 'VALID', self.dtype, 'conv1')(x_BxHxWxC)
+    y = _conv(self.features, 1, 1, 'VALID', self.dtype, 'conv1', self.conv_impl)(x_BxHxWxC)
     y = nn.relu(_bn(train, self.dtype, 'bn1')(y))
-    y = _conv(self.features, 3, self.strides, _PAD1, self.dtype, 'conv2')(y)
+    y = _conv(self.features, 3, self.strides, _PAD1, self.dtype, 'conv2', self.conv_impl)(y)
     y = nn.relu(_bn(train, self.dtype, 'bn2')(y))
-    y = _conv(self.features * self.expansion, 1, 1, 'VALID', self.dtype, 'conv3')(y)
+    y = _conv(self.features * self.expansion, 1, 1, 'VALID', self.dtype, 'conv3', self.conv_impl)(y)
     y = _bn(train, self.dtype, 'bn3', zero_scale=self.zero_init_residual)(y)
     return nn.relu(y + _shortcut(self, x_BxHxWxC, y.shape[-1], train))
 
@@ -92,7 +93,7 @@ def _shortcut(block, x_BxHxWxC, out_channels, train):
     x = x_BxHxWxC[:, ::block.strides, ::block.strides, :]
     return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, out_channels - in_channels)))
   # Option B: 1x1 projection (stride 2 where the block downsamples) + BN.
-  x = _conv(out_channels, 1, block.strides, 'VALID', block.dtype, 'proj_conv')(x_BxHxWxC)
+  x = _conv(out_channels, 1, block.strides, 'VALID', block.dtype, 'proj_conv', block.conv_impl)(x_BxHxWxC)
   return _bn(train, block.dtype, 'proj_bn')(x)
 
 
@@ -105,8 +106,11 @@ class CifarResNet(nn.Module):
   shortcut: str = 'A'  # The paper's CIFAR choice (parameter-free); or 'B'.
   zero_init_residual: bool = False
   dtype: str = 'float32'  # Computation dtype; params stay float32.
+  conv_impl: str = 'xla'  # 'onednn': oneDNN's convolutions on a CPU (common.conv)
 
   def __post_init__(self):
+    if self.conv_impl not in CONV_IMPLS:
+      raise ValueError(f'conv_impl must be one of {CONV_IMPLS}, got {self.conv_impl!r}.')
     if self.depth < 8 or (self.depth - 2) % 6:
       raise ValueError(
           f'CifarResNet depth must be 6n+2 with n >= 1 (20, 32, 44, 56, 110, ...); '
@@ -120,14 +124,15 @@ class CifarResNet(nn.Module):
   def __call__(self, x_BxHxWxC, *, train: bool = False):
     n = (self.depth - 2) // 6
     x = x_BxHxWxC.astype(DTYPES[self.dtype])
-    x = _conv(16, 3, 1, _PAD1, self.dtype, 'stem_conv')(x)
+    x = _conv(16, 3, 1, _PAD1, self.dtype, 'stem_conv', self.conv_impl)(x)
     x = nn.relu(_bn(train, self.dtype, 'stem_bn')(x))
     for s, features in enumerate((16, 32, 64)):
       for b in range(n):
         # "Subsampling is performed by convolutions with a stride of 2."
         strides = 2 if s > 0 and b == 0 else 1
         x = BasicBlock(features, strides, self.shortcut, self.zero_init_residual,
-                       self.dtype, name=f'stage{s + 1}_block{b + 1}')(x, train=train)
+                       self.dtype, conv_impl=self.conv_impl,
+                       name=f'stage{s + 1}_block{b + 1}')(x, train=train)
     x = jnp.mean(x, axis=(1, 2))
     logits_BxK = nn.Dense(self.num_classes, dtype=DTYPES[self.dtype], name='out')(x)
     return logits_BxK.astype(jnp.float32)
@@ -157,8 +162,11 @@ class ResNet(nn.Module):
   stem: str = 'imagenet'  # 'imagenet' or 'cifar'.
   zero_init_residual: bool = False
   dtype: str = 'float32'  # Computation dtype; params stay float32.
+  conv_impl: str = 'xla'  # 'onednn': oneDNN's convolutions on a CPU (common.conv)
 
   def __post_init__(self):
+    if self.conv_impl not in CONV_IMPLS:
+      raise ValueError(f'conv_impl must be one of {CONV_IMPLS}, got {self.conv_impl!r}.')
     if self.depth not in _IMAGENET_CONFIGS:
       raise ValueError(
           f'ResNet depth must be one of {sorted(_IMAGENET_CONFIGS)}; got {self.depth}.')
@@ -172,17 +180,17 @@ class ResNet(nn.Module):
     block, stage_sizes = _IMAGENET_CONFIGS[self.depth]
     x = x_BxHxWxC.astype(DTYPES[self.dtype])
     if self.stem == 'imagenet':
-      x = _conv(64, 7, 2, ((3, 3), (3, 3)), self.dtype, 'stem_conv')(x)
+      x = _conv(64, 7, 2, ((3, 3), (3, 3)), self.dtype, 'stem_conv', self.conv_impl)(x)
       x = nn.relu(_bn(train, self.dtype, 'stem_bn')(x))
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=_PAD1)
     else:
-      x = _conv(64, 3, 1, _PAD1, self.dtype, 'stem_conv')(x)
+      x = _conv(64, 3, 1, _PAD1, self.dtype, 'stem_conv', self.conv_impl)(x)
       x = nn.relu(_bn(train, self.dtype, 'stem_bn')(x))
     for s, num_blocks in enumerate(stage_sizes):
       for b in range(num_blocks):
         strides = 2 if s > 0 and b == 0 else 1
         x = block(64 * 2**s, strides, 'B', self.zero_init_residual, self.dtype,
-                  name=f'stage{s + 1}_block{b + 1}')(x, train=train)
+                  conv_impl=self.conv_impl, name=f'stage{s + 1}_block{b + 1}')(x, train=train)
     x = jnp.mean(x, axis=(1, 2))
     logits_BxK = nn.Dense(self.num_classes, dtype=DTYPES[self.dtype], name='out')(x)
     return logits_BxK.astype(jnp.float32)

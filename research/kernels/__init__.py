@@ -1,0 +1,1 @@
+"""Calls into native libraries where XLA's own kernels are slow (XLA FFI)."""

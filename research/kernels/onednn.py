@@ -1,0 +1,212 @@
+"""2-D convolutions through oneDNN on the CPU (an XLA FFI custom call).
+
+XLA:CPU runs the convolutions of these small networks well below what the
+same core does in a matmul: the kernel gradient at 68-107 GFLOP/s against
+about 200 for the forward pass, 16-channel layers at 80-100, LeNet's 1-channel
+C1 at 3-9 (docs/speed.md). oneDNN, the library behind PyTorch's CPU
+convolutions, runs all three passes at 150-260 on the same shapes. `conv2d`
+computes a convolution with it on the CPU and with XLA's convolution on any
+other platform (`lax.platform_dependent`: only the branch for the platform a
+program is compiled for is lowered), with a custom VJP whose input and kernel
+gradients are oneDNN's backward-data and backward-weights primitives.
+
+The handlers (`onednn_conv.cc`, next to this file) are compiled on first use
+into a cache folder, `$XDG_CACHE_HOME/classicnets/kernels` (default
+`~/.cache/...`), under a name that hashes the source, the jaxlib and the
+oneDNN library, and are then loaded from there. That needs the wheels
+`onednn-cpu-gomp` and `onednn-devel-cpu-gomp` (dependencies of this project on
+Linux x86-64) and a C++17 compiler (`$CXX`, else `g++` or `c++`). Where one of
+them is missing, `conv2d` logs why, once, and uses XLA's convolution: the same
+values to float rounding (tests/test_onednn.py), only slower.
+"""
+
+import ctypes
+import functools
+import hashlib
+import importlib.metadata
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+_SOURCE = pathlib.Path(__file__).with_name('onednn_conv.cc')
+_TARGETS = {'fwd': 'classicnets_onednn_conv_forward',
+            'input_grad': 'classicnets_onednn_conv_input_grad',
+            'kernel_grad': 'classicnets_onednn_conv_kernel_grad'}
+_SYMBOLS = {'fwd': 'OnednnConvForward', 'input_grad': 'OnednnConvInputGrad',
+            'kernel_grad': 'OnednnConvKernelGrad'}
+_DIMENSION_NUMBERS = ('NHWC', 'HWIO', 'NHWC')
+
+_lock = threading.Lock()
+_status: tuple[bool, str] | None = None
+
+
+def _distribution_file(distribution: str, name: str) -> pathlib.Path:
+  try:
+    files = importlib.metadata.files(distribution) or []
+  except importlib.metadata.PackageNotFoundError:
+    raise FileNotFoundError(
+        f'the {distribution!r} wheel is not installed (pip install {distribution})') from None
+  for f in files:
+    if f.name == name:
+      return pathlib.Path(f.locate()).resolve()
+  raise FileNotFoundError(f'{distribution!r} has no file named {name!r}')
+
+
+def _cache_dir() -> pathlib.Path:
+  root = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+  return pathlib.Path(root) / 'classicnets' / 'kernels'
+
+
+def _compiler() -> str:
+  for candidate in (os.environ.get('CXX'), 'g++', 'c++'):
+    if candidate and shutil.which(candidate):
+      return shutil.which(candidate)
+  raise FileNotFoundError('no C++ compiler found (set $CXX, or install g++)')
+
+
+def build() -> pathlib.Path:
+  """Compiles the handlers if no cached build matches; returns the library's path."""
+  library = _distribution_file('onednn-cpu-gomp', 'libdnnl.so.3')
+  header = _distribution_file('onednn-devel-cpu-gomp', 'dnnl.hpp')
+  include = header.parent.parent if header.parent.name == 'dnnl' else header.parent
+  compiler = _compiler()
+  key = hashlib.sha256()
+  for part in (_SOURCE.read_bytes(), jax.__version__.encode(), jax.lib.__version__.encode(),
+               str(library).encode(), str(library.stat().st_size).encode(), compiler.encode()):
+    key.update(part)
+  target = _cache_dir() / f'onednn_conv-{key.hexdigest()[:16]}.so'
+  if target.exists():
+    return target
+  target.parent.mkdir(parents=True, exist_ok=True)
+  # Build to a temporary name and rename: processes that build at the same
+  # time (launch.reproduce --workers) each get a whole library.
+  fd, tmp = tempfile.mkstemp(suffix='.so', dir=target.parent)
+  os.close(fd)
+  command = [compiler, '-O2', '-std=c++17', '-shared', '-fPIC', '-w',
+             '-I', jax.ffi.include_dir(), '-I', str(include), str(_SOURCE), '-o', tmp,
+             str(library), f'-Wl,-rpath,{library.parent}']
+  try:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode:
+      raise RuntimeError(f'compiling {_SOURCE.name} failed:\n{" ".join(command)}\n'
+                         f'{result.stderr[-3000:]}')
+    os.replace(tmp, target)
+  finally:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+  return target
+
+
+def status() -> tuple[bool, str]:
+  """(True, library path) once the handlers are built, loaded and registered
+  with XLA; (False, why not) where they cannot be. Computed once per process."""
+  global _status
+  with _lock:
+    if _status is None:
+      try:
+        library = ctypes.CDLL(str(build()))
+        for pass_, name in _TARGETS.items():
+          jax.ffi.register_ffi_target(
+              name, jax.ffi.pycapsule(getattr(library, _SYMBOLS[pass_])), platform='cpu')
+        _status = (True, library._name)
+      except (OSError, RuntimeError, AttributeError) as e:
+        _status = (False, str(e))
+        logging.warning(
+            'oneDNN convolutions are unavailable, so XLA\'s are used (the same values, '
+            'slower on a CPU): %s', e)
+    return _status
+
+
+def available() -> bool:
+  return status()[0]
+
+
+def _explicit_padding(padding, input_hw, kernel_hw, strides):
+  if isinstance(padding, str):
+    if padding.upper() not in ('SAME', 'VALID'):
+      raise ValueError(f"padding={padding!r}; use 'SAME', 'VALID' or ((top, bottom), (left, right)).")
+    return tuple(tuple(int(p) for p in pair)
+                 for pair in lax.padtype_to_pads(input_hw, kernel_hw, strides, padding.upper()))
+  pads = tuple(tuple(int(p) for p in pair) for pair in padding)
+  if len(pads) != 2 or any(len(pair) != 2 for pair in pads):
+    raise ValueError(f'padding={padding!r}; explicit padding is ((top, bottom), (left, right)).')
+  return pads
+
+
+def _attrs(strides, pads):
+  (top, bottom), (left, right) = pads
+  return {'stride_h': np.int64(strides[0]), 'stride_w': np.int64(strides[1]),
+          'pad_top': np.int64(top), 'pad_bottom': np.int64(bottom),
+          'pad_left': np.int64(left), 'pad_right': np.int64(right)}
+
+
+def _xla_conv(x, kernel, strides, pads):
+  return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DIMENSION_NUMBERS)
+
+
+def _call(pass_, result_shape, strides, pads, *operands):
+  return jax.ffi.ffi_call(_TARGETS[pass_], jax.ShapeDtypeStruct(result_shape, jnp.float32),
+                          vmap_method='sequential')(*operands, **_attrs(strides, pads))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv(x, kernel, strides, pads):
+  y_shape = jax.eval_shape(functools.partial(_xla_conv, strides=strides, pads=pads),
+                           x, kernel).shape
+  return lax.platform_dependent(
+      x, kernel,
+      cpu=lambda x, k: _call('fwd', y_shape, strides, pads, x, k),
+      default=lambda x, k: _xla_conv(x, k, strides, pads))
+
+
+def _conv_fwd(x, kernel, strides, pads):
+  return _conv(x, kernel, strides, pads), (x, kernel)
+
+
+def _conv_bwd(strides, pads, residuals, dy):
+  x, kernel = residuals
+
+  def onednn_grads(x, kernel, dy):
+    return (_call('input_grad', x.shape, strides, pads, dy, kernel),
+            _call('kernel_grad', kernel.shape, strides, pads, x, dy))
+
+  def xla_grads(x, kernel, dy):
+    return jax.vjp(lambda a, b: _xla_conv(a, b, strides, pads), x, kernel)[1](dy)
+
+  return lax.platform_dependent(x, kernel, dy, cpu=onednn_grads, default=xla_grads)
+
+
+_conv.defvjp(_conv_fwd, _conv_bwd)
+
+
+def conv2d(x_NxHxWxC: jax.Array, kernel_HxWxIxO: jax.Array, strides: Sequence[int] = (1, 1),
+           padding='SAME') -> jax.Array:
+  """`lax.conv_general_dilated` for NHWC inputs and HWIO kernels (no dilation,
+  one group), by oneDNN on the CPU. Computes in float32 and returns the input's
+  dtype (XLA:CPU too computes a bfloat16 convolution in float32)."""
+  if x_NxHxWxC.ndim != 4 or kernel_HxWxIxO.ndim != 4:
+    raise ValueError(f'conv2d wants NHWC inputs and HWIO kernels; got shapes '
+                     f'{x_NxHxWxC.shape} and {kernel_HxWxIxO.shape}.')
+  if x_NxHxWxC.shape[-1] != kernel_HxWxIxO.shape[2]:
+    raise ValueError(f'conv2d: the input has {x_NxHxWxC.shape[-1]} channels, the kernel '
+                     f'expects {kernel_HxWxIxO.shape[2]} (shapes {x_NxHxWxC.shape}, '
+                     f'{kernel_HxWxIxO.shape}).')
+  strides = tuple(int(s) for s in strides)
+  pads = _explicit_padding(padding, x_NxHxWxC.shape[1:3], kernel_HxWxIxO.shape[:2], strides)
+  dtype = jnp.result_type(x_NxHxWxC, kernel_HxWxIxO)
+  x, kernel = x_NxHxWxC.astype(jnp.float32), kernel_HxWxIxO.astype(jnp.float32)
+  if available():
+    y = _conv(x, kernel, strides, pads)
+  else:
+    y = _xla_conv(x, kernel, strides, pads)
+  return y.astype(dtype)

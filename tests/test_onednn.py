@@ -1,0 +1,145 @@
+"""oneDNN convolutions (research/kernels/onednn.py) against XLA's."""
+
+import logging
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from research.kernels import onednn
+from research.models import common
+
+# (input NHWC, kernel HWIO, strides, padding): the layers of LeNet-5, the
+# small CNN and the ResNets, and the odd cases (uneven explicit padding, a
+# stride that does not divide the input, rectangular inputs and kernels).
+GEOMETRIES = [
+    ((4, 32, 32, 1), (5, 5, 1, 6), (1, 1), 'VALID'),
+    ((4, 14, 14, 6), (5, 5, 6, 16), (1, 1), 'VALID'),
+    ((3, 28, 28, 32), (3, 3, 32, 32), (1, 1), 'SAME'),
+    ((2, 28, 28, 16), (3, 3, 16, 32), (2, 2), ((1, 1), (1, 1))),
+    ((2, 14, 14, 32), (1, 1, 32, 64), (2, 2), 'VALID'),
+    ((2, 33, 33, 3), (7, 7, 3, 8), (2, 2), ((3, 3), (3, 3))),
+    ((2, 9, 12, 5), (3, 2, 5, 7), (2, 1), ((0, 2), (1, 0))),
+]
+
+
+def _xla(x, kernel, strides, padding):
+  return lax.conv_general_dilated(x, kernel, strides, padding,
+                                  dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def _random(shape, seed):
+  return jax.random.normal(jax.random.PRNGKey(seed), shape, jnp.float32)
+
+
+def _close(a, b, rtol=2e-5):
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  assert a.shape == b.shape
+  scale = max(np.abs(b).max(), 1e-6)
+  assert np.abs(a - b).max() <= rtol * scale, np.abs(a - b).max() / scale
+
+
+def test_the_library_builds_and_registers_here():
+  ok, detail = onednn.status()
+  assert ok, detail
+  assert onednn.build().exists()
+  assert onednn.build() == onednn.build()  # cached, not rebuilt
+  x, kernel = _random((2, 8, 8, 4), 0), _random((3, 3, 4, 6), 1)
+  hlo = jax.jit(jax.value_and_grad(lambda a, b: jnp.sum(onednn.conv2d(a, b)), argnums=(0, 1))).lower(
+      x, kernel).as_text()
+  for target in onednn._TARGETS.values():
+    assert target in hlo
+
+
+@pytest.mark.parametrize('x_shape,k_shape,strides,padding', GEOMETRIES)
+def test_values_and_gradients_match_xla(x_shape, k_shape, strides, padding):
+  x, kernel = _random(x_shape, 0), _random(k_shape, 1)
+  y_ref, vjp_ref = jax.vjp(lambda a, b: _xla(a, b, strides, padding), x, kernel)
+  y, vjp = jax.vjp(jax.jit(lambda a, b: onednn.conv2d(a, b, strides, padding)), x, kernel)
+  _close(y, y_ref)
+  dy = _random(y_ref.shape, 2)
+  for got, want in zip(vjp(dy), vjp_ref(dy)):
+    _close(got, want)
+
+
+def test_second_call_with_other_values_is_not_cached_wrongly():
+  # The handlers cache oneDNN primitives by shape: new values, same shape.
+  f = jax.jit(lambda a, b: onednn.conv2d(a, b, (1, 1), 'SAME'))
+  for seed in (0, 10):
+    x, kernel = _random((2, 8, 8, 4), seed), _random((3, 3, 4, 5), seed + 1)
+    _close(f(x, kernel), _xla(x, kernel, (1, 1), 'SAME'))
+
+
+def test_bfloat16_in_bfloat16_out():
+  x, kernel = _random((2, 10, 10, 8), 0), _random((3, 3, 8, 8), 1)
+  y = onednn.conv2d(x.astype(jnp.bfloat16), kernel.astype(jnp.bfloat16), (1, 1), 'SAME')
+  assert y.dtype == jnp.bfloat16
+  want = _xla(x.astype(jnp.bfloat16).astype(jnp.float32),
+              kernel.astype(jnp.bfloat16).astype(jnp.float32), (1, 1), 'SAME')
+  _close(y.astype(jnp.float32), want, rtol=1e-2)
+
+
+def test_vmap_over_seeds_matches_a_loop():
+  x, kernel = _random((3, 2, 8, 8, 4), 0), _random((3, 3, 3, 4, 6), 1)
+  conv = lambda a, b: onednn.conv2d(a, b, (1, 1), 'SAME')
+  batched = jax.jit(jax.vmap(jax.grad(lambda a, b: jnp.sum(conv(a, b) ** 2), argnums=(0, 1))))
+  looped = [jax.grad(lambda a, b: jnp.sum(_xla(a, b, (1, 1), 'SAME') ** 2), argnums=(0, 1))(
+      x[i], kernel[i]) for i in range(3)]
+  for i, got in enumerate(zip(*batched(x, kernel))):
+    for g, w in zip(got, looped[i]):
+      _close(g, w)
+
+
+def test_the_layer_has_nn_conv_parameters_and_outputs():
+  x = _random((2, 12, 12, 3), 0)
+  for kwargs in ({'padding': 'SAME'}, {'padding': 'VALID', 'strides': (2, 2)}):
+    ours = common.conv('onednn', 8, (3, 3), 'c', **kwargs)
+    flax_conv = nn.Conv(8, (3, 3), name='c', **kwargs)
+    params = flax_conv.init(jax.random.PRNGKey(3), x)
+    ours_params = ours.init(jax.random.PRNGKey(3), x)
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, ours_params)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(ours_params)):
+      np.testing.assert_array_equal(a, b)
+    _close(ours.apply(params, x), flax_conv.apply(params, x))
+
+
+def test_bad_input_is_named():
+  x, kernel = _random((2, 8, 8, 4), 0), _random((3, 3, 5, 6), 1)
+  with pytest.raises(ValueError, match='4 channels, the kernel expects 5'):
+    onednn.conv2d(x, kernel)
+  with pytest.raises(ValueError, match='NHWC'):
+    onednn.conv2d(x[0], kernel)
+  with pytest.raises(ValueError, match="padding='FULL'"):
+    onednn.conv2d(x, _random((3, 3, 4, 6), 1), padding='FULL')
+  with pytest.raises(ValueError, match="conv_impl='cudnn'"):
+    common.conv('cudnn', 8, (3, 3), 'c')
+  with pytest.raises(ValueError, match='stride-1'):
+    common.conv('patches', 8, (3, 3), 'c', strides=(2, 2))
+
+
+def test_without_the_library_xla_computes_and_says_why(monkeypatch, caplog):
+  def missing(distribution, name):
+    raise FileNotFoundError(f'the {distribution!r} wheel is not installed')
+
+  monkeypatch.setattr(onednn, '_status', None)
+  monkeypatch.setattr(onednn, '_distribution_file', missing)
+  with caplog.at_level(logging.WARNING):
+    ok, why = onednn.status()
+  assert not ok and 'onednn-cpu-gomp' in why
+  assert 'XLA' in caplog.text and 'onednn-cpu-gomp' in caplog.text
+  x, kernel = _random((2, 8, 8, 4), 0), _random((3, 3, 4, 6), 1)
+  _close(onednn.conv2d(x, kernel), _xla(x, kernel, (1, 1), 'SAME'))
+  assert 'custom_call' not in jax.jit(onednn.conv2d).lower(x, kernel).as_text()
+
+
+def test_a_failed_compile_reports_the_compiler_output(monkeypatch, tmp_path):
+  broken = tmp_path / 'onednn_conv.cc'
+  broken.write_text('this is not C++\n')
+  monkeypatch.setattr(onednn, '_SOURCE', broken)
+  monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+  with pytest.raises(RuntimeError, match='compiling onednn_conv.cc failed'):
+    onednn.build()
+  assert not list((tmp_path / 'cache').rglob('*.so'))  # nothing half-written left
