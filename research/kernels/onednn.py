@@ -155,7 +155,7 @@ def _xla_conv(x, kernel, strides, pads):
 
 
 def _call(pass_, result_shape, strides, pads, *operands):
-  return jax.ffi.ffi_call(_TARGETS[pass_], jax.ShapeDtypeStruct(result_shape, jnp.float32),
+  return jax.ffi.ffi_call(_TARGETS[pass_], jax.ShapeDtypeStruct(result_shape, operands[0].dtype),
                           vmap_method='sequential')(*operands, **_attrs(strides, pads))
 
 
@@ -192,8 +192,9 @@ _conv.defvjp(_conv_fwd, _conv_bwd)
 def conv2d(x_NxHxWxC: jax.Array, kernel_HxWxIxO: jax.Array, strides: Sequence[int] = (1, 1),
            padding='SAME') -> jax.Array:
   """`lax.conv_general_dilated` for NHWC inputs and HWIO kernels (no dilation,
-  one group), by oneDNN on the CPU. Computes in float32 and returns the input's
-  dtype (XLA:CPU too computes a bfloat16 convolution in float32)."""
+  one group), by oneDNN on the CPU. bfloat16 operands stay bfloat16 (oneDNN
+  accumulates in float32, as XLA does); other dtypes compute in float32 and
+  return the operands' dtype."""
   if x_NxHxWxC.ndim != 4 or kernel_HxWxIxO.ndim != 4:
     raise ValueError(f'conv2d wants NHWC inputs and HWIO kernels; got shapes '
                      f'{x_NxHxWxC.shape} and {kernel_HxWxIxO.shape}.')
@@ -204,7 +205,8 @@ def conv2d(x_NxHxWxC: jax.Array, kernel_HxWxIxO: jax.Array, strides: Sequence[in
   strides = tuple(int(s) for s in strides)
   pads = _explicit_padding(padding, x_NxHxWxC.shape[1:3], kernel_HxWxIxO.shape[:2], strides)
   dtype = jnp.result_type(x_NxHxWxC, kernel_HxWxIxO)
-  x, kernel = x_NxHxWxC.astype(jnp.float32), kernel_HxWxIxO.astype(jnp.float32)
+  compute = jnp.bfloat16 if dtype == jnp.bfloat16 else jnp.float32
+  x, kernel = x_NxHxWxC.astype(compute), kernel_HxWxIxO.astype(compute)
   if available():
     y = _conv(x, kernel, strides, pads)
   else:

@@ -2,7 +2,9 @@
 //
 // Three handlers, one per pass of a convolution layer: the forward pass, the
 // input gradient and the kernel gradient. Activations are NHWC and kernels
-// HWIO (Flax's layouts), float32. Strides and explicit paddings are
+// HWIO (Flax's layouts); all operands float32, or all bfloat16 (oneDNN
+// accumulates those in float32, and uses AVX512_BF16 where the CPU has it).
+// Strides and explicit paddings are
 // attributes; dilation 1, one group. oneDNN chooses its own kernel layout
 // (`format_tag::any`); the kernel is reordered to it and back around each call
 // (a few KB to a few MB, against megabytes of activations).
@@ -11,6 +13,7 @@
 // wraps them in a custom VJP.
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -37,6 +40,7 @@ dnnl::stream& Stream() {
 
 struct Geometry {
   memory::dims src, weights, dst, strides, pad_l, pad_r;
+  dt type;
 };
 
 // NHWC input, HWIO kernel, NHWC output -> oneDNN's logical NCHW / OIHW dims.
@@ -50,7 +54,23 @@ Geometry MakeGeometry(ffi::Span<const int64_t> x, ffi::Span<const int64_t> w,
   g.strides = {sh, sw};
   g.pad_l = {pt, pl};
   g.pad_r = {pb, pr};
+  g.type = dt::f32;
   return g;
+}
+
+// The oneDNN type of an operand: float32 or bfloat16, the same for all three.
+ffi::Error TypeOf(ffi::DataType a, ffi::DataType b, ffi::DataType c, dt* type) {
+  if (a != b || a != c) {
+    return ffi::Error::InvalidArgument("onednn_conv: operands of different dtypes");
+  }
+  if (a == ffi::DataType::F32) {
+    *type = dt::f32;
+  } else if (a == ffi::DataType::BF16) {
+    *type = dt::bf16;
+  } else {
+    return ffi::Error::InvalidArgument("onednn_conv: float32 or bfloat16 operands only");
+  }
+  return ffi::Error::Success();
 }
 
 ffi::Error CheckShapes(ffi::Span<const int64_t> x, ffi::Span<const int64_t> w,
@@ -67,8 +87,8 @@ ffi::Error CheckShapes(ffi::Span<const int64_t> x, ffi::Span<const int64_t> w,
 dnnl::convolution_forward::primitive_desc ForwardDesc(const Geometry& g) {
   return dnnl::convolution_forward::primitive_desc(
       Engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-      memory::desc(g.src, dt::f32, tag::nhwc), memory::desc(g.weights, dt::f32, tag::any),
-      memory::desc(g.dst, dt::f32, tag::nhwc), g.strides, g.pad_l, g.pad_r);
+      memory::desc(g.src, g.type, tag::nhwc), memory::desc(g.weights, g.type, tag::any),
+      memory::desc(g.dst, g.type, tag::nhwc), g.strides, g.pad_l, g.pad_r);
 }
 
 // Primitive descriptors and primitives are cached by geometry: building one
@@ -85,6 +105,7 @@ T& Cached(const std::string& key, const std::function<T()>& make) {
 
 std::string Key(const char* pass, const Geometry& g) {
   std::string k(pass);
+  k += g.type == dt::bf16 ? ":bf16;" : ":f32;";
   for (const auto* d : {&g.src, &g.weights, &g.dst, &g.strides, &g.pad_l, &g.pad_r}) {
     for (auto v : *d) k += "," + std::to_string(v);
     k += ";";
@@ -122,17 +143,21 @@ ffi::Error Run(const std::function<void()>& body) {
   return ffi::Error::Success();
 }
 
-ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
-                           ffi::ResultBuffer<ffi::F32> y, int64_t stride_h, int64_t stride_w,
+ffi::Error ConvForwardImpl(ffi::AnyBuffer x, ffi::AnyBuffer w,
+                           ffi::Result<ffi::AnyBuffer> y, int64_t stride_h, int64_t stride_w,
                            int64_t pad_top, int64_t pad_bottom, int64_t pad_left,
                            int64_t pad_right) {
   if (auto e = CheckShapes(x.dimensions(), w.dimensions(), y->dimensions()); e.failure()) return e;
   Geometry g = MakeGeometry(x.dimensions(), w.dimensions(), y->dimensions(), stride_h, stride_w,
                             pad_top, pad_bottom, pad_left, pad_right);
+  if (auto e = TypeOf(x.element_type(), w.element_type(), y->element_type(), &g.type);
+      e.failure()) {
+    return e;
+  }
   return Run([&] {
     FwdEntry& c = Cached<FwdEntry>(Key("fwd", g), [&] {
       auto pd = ForwardDesc(g);
-      memory::desc user_w(g.weights, dt::f32, tag::hwio);
+      memory::desc user_w(g.weights, g.type, tag::hwio);
       bool re = pd.weights_desc() != user_w;
       return FwdEntry{pd, dnnl::convolution_forward(pd),
                       re ? dnnl::reorder(dnnl::reorder::primitive_desc(
@@ -141,9 +166,9 @@ ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
                       re};
     });
     auto& s = Stream();
-    memory src(c.pd.src_desc(), Engine(), x.typed_data());
-    memory user_w(memory::desc(g.weights, dt::f32, tag::hwio), Engine(), w.typed_data());
-    memory dst(c.pd.dst_desc(), Engine(), y->typed_data());
+    memory src(c.pd.src_desc(), Engine(), x.untyped_data());
+    memory user_w(memory::desc(g.weights, g.type, tag::hwio), Engine(), w.untyped_data());
+    memory dst(c.pd.dst_desc(), Engine(), y->untyped_data());
     memory wts = user_w;
     if (c.reorder_weights) {
       wts = memory(c.pd.weights_desc(), Engine());
@@ -154,8 +179,8 @@ ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
   });
 }
 
-ffi::Error ConvInputGradImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
-                             ffi::ResultBuffer<ffi::F32> dx, int64_t stride_h, int64_t stride_w,
+ffi::Error ConvInputGradImpl(ffi::AnyBuffer dy, ffi::AnyBuffer w,
+                             ffi::Result<ffi::AnyBuffer> dx, int64_t stride_h, int64_t stride_w,
                              int64_t pad_top, int64_t pad_bottom, int64_t pad_left,
                              int64_t pad_right) {
   if (auto e = CheckShapes(dx->dimensions(), w.dimensions(), dy.dimensions()); e.failure()) {
@@ -163,14 +188,18 @@ ffi::Error ConvInputGradImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
   }
   Geometry g = MakeGeometry(dx->dimensions(), w.dimensions(), dy.dimensions(), stride_h, stride_w,
                             pad_top, pad_bottom, pad_left, pad_right);
+  if (auto e = TypeOf(dy.element_type(), w.element_type(), dx->element_type(), &g.type);
+      e.failure()) {
+    return e;
+  }
   return Run([&] {
     BwdDataEntry& c = Cached<BwdDataEntry>(Key("bwd_data", g), [&] {
       auto hint = ForwardDesc(g);
       auto pd = dnnl::convolution_backward_data::primitive_desc(
           Engine(), dnnl::algorithm::convolution_direct,
-          memory::desc(g.src, dt::f32, tag::nhwc), memory::desc(g.weights, dt::f32, tag::any),
-          memory::desc(g.dst, dt::f32, tag::nhwc), g.strides, g.pad_l, g.pad_r, hint);
-      memory::desc user_w(g.weights, dt::f32, tag::hwio);
+          memory::desc(g.src, g.type, tag::nhwc), memory::desc(g.weights, g.type, tag::any),
+          memory::desc(g.dst, g.type, tag::nhwc), g.strides, g.pad_l, g.pad_r, hint);
+      memory::desc user_w(g.weights, g.type, tag::hwio);
       bool re = pd.weights_desc() != user_w;
       return BwdDataEntry{pd, dnnl::convolution_backward_data(pd),
                           re ? dnnl::reorder(dnnl::reorder::primitive_desc(
@@ -179,9 +208,9 @@ ffi::Error ConvInputGradImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
                           re};
     });
     auto& s = Stream();
-    memory diff_dst(c.pd.diff_dst_desc(), Engine(), dy.typed_data());
-    memory user_w(memory::desc(g.weights, dt::f32, tag::hwio), Engine(), w.typed_data());
-    memory diff_src(c.pd.diff_src_desc(), Engine(), dx->typed_data());
+    memory diff_dst(c.pd.diff_dst_desc(), Engine(), dy.untyped_data());
+    memory user_w(memory::desc(g.weights, g.type, tag::hwio), Engine(), w.untyped_data());
+    memory diff_src(c.pd.diff_src_desc(), Engine(), dx->untyped_data());
     memory wts = user_w;
     if (c.reorder_weights) {
       wts = memory(c.pd.weights_desc(), Engine());
@@ -193,8 +222,8 @@ ffi::Error ConvInputGradImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
   });
 }
 
-ffi::Error ConvKernelGradImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
-                              ffi::ResultBuffer<ffi::F32> dw, int64_t stride_h, int64_t stride_w,
+ffi::Error ConvKernelGradImpl(ffi::AnyBuffer x, ffi::AnyBuffer dy,
+                              ffi::Result<ffi::AnyBuffer> dw, int64_t stride_h, int64_t stride_w,
                               int64_t pad_top, int64_t pad_bottom, int64_t pad_left,
                               int64_t pad_right) {
   if (auto e = CheckShapes(x.dimensions(), dw->dimensions(), dy.dimensions()); e.failure()) {
@@ -202,14 +231,18 @@ ffi::Error ConvKernelGradImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
   }
   Geometry g = MakeGeometry(x.dimensions(), dw->dimensions(), dy.dimensions(), stride_h, stride_w,
                             pad_top, pad_bottom, pad_left, pad_right);
+  if (auto e = TypeOf(x.element_type(), dy.element_type(), dw->element_type(), &g.type);
+      e.failure()) {
+    return e;
+  }
   return Run([&] {
     BwdWeightsEntry& c = Cached<BwdWeightsEntry>(Key("bwd_weights", g), [&] {
       auto hint = ForwardDesc(g);
       auto pd = dnnl::convolution_backward_weights::primitive_desc(
           Engine(), dnnl::algorithm::convolution_direct,
-          memory::desc(g.src, dt::f32, tag::nhwc), memory::desc(g.weights, dt::f32, tag::any),
-          memory::desc(g.dst, dt::f32, tag::nhwc), g.strides, g.pad_l, g.pad_r, hint);
-      memory::desc user_w(g.weights, dt::f32, tag::hwio);
+          memory::desc(g.src, g.type, tag::nhwc), memory::desc(g.weights, g.type, tag::any),
+          memory::desc(g.dst, g.type, tag::nhwc), g.strides, g.pad_l, g.pad_r, hint);
+      memory::desc user_w(g.weights, g.type, tag::hwio);
       bool re = pd.diff_weights_desc() != user_w;
       return BwdWeightsEntry{pd, dnnl::convolution_backward_weights(pd),
                              re ? dnnl::reorder(dnnl::reorder::primitive_desc(
@@ -218,9 +251,9 @@ ffi::Error ConvKernelGradImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
                              re};
     });
     auto& s = Stream();
-    memory src(c.pd.src_desc(), Engine(), x.typed_data());
-    memory diff_dst(c.pd.diff_dst_desc(), Engine(), dy.typed_data());
-    memory user_dw(memory::desc(g.weights, dt::f32, tag::hwio), Engine(), dw->typed_data());
+    memory src(c.pd.src_desc(), Engine(), x.untyped_data());
+    memory diff_dst(c.pd.diff_dst_desc(), Engine(), dy.untyped_data());
+    memory user_dw(memory::desc(g.weights, g.type, tag::hwio), Engine(), dw->untyped_data());
     memory dwts = user_dw;
     if (c.reorder_weights) dwts = memory(c.pd.diff_weights_desc(), Engine());
     c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
@@ -238,18 +271,18 @@ ffi::Error ConvKernelGradImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnConvForward, ConvForwardImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>() CONV_ATTRS);
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>() CONV_ATTRS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnConvInputGrad, ConvInputGradImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>() CONV_ATTRS);
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>() CONV_ATTRS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnConvKernelGrad, ConvKernelGradImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>() CONV_ATTRS);
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Ret<ffi::AnyBuffer>() CONV_ATTRS);
