@@ -40,7 +40,7 @@ def get_config(arg=None):
   c.model.shortcut = 'A'         # identity + zero padding, the paper's CIFAR choice
   c.model.zero_init_residual = False
   c.model.dtype = 'bfloat16'     # compute; params and loss stay float32
-  c.model.conv_impl = 'xla'
+  c.model.conv_impl = 'onednn'   # oneDNN on a CPU (research/kernels), XLA elsewhere
 
   c.loss = 'softmax_cross_entropy'
   c.optimizer = config_lib.optimizer('momentum', learning_rate=0.1, nesterov=True,
