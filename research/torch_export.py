@@ -76,7 +76,7 @@ TWINS: dict[str, tuple[str, dict[str, tuple | None], tuple[str, ...]]] = {
                   ('conv_impl',)),
     'cifar_resnet': ('classification',
                      {'depth': None, 'shortcut': ('A', 'B'), 'dtype': COMPUTE_DTYPES},
-                     ('zero_init_residual',)),
+                     ('zero_init_residual', 'conv_impl')),
     'textcnn': ('classification',
                 {'embed_dim': None, 'window_sizes': None, 'num_filters': None,
                  'activation': ACTIVATIONS, 'dropout_rate': None},

@@ -136,6 +136,8 @@ LOCAL_FILE_OPERATIONS = {
     'research/checkpoint.py': 'shutil.disk_usage of a local checkpoint directory (after is_remote)',
     'research/workdir.py': "--workdir naming a local file (after is_remote); the lock's "
                            'O_EXCL create and /proc/PID/stat',
+    'research/kernels/onednn.py': 'shutil.which: the C++ compiler; the compiled library, '
+                                  'a local cache file that ctypes loads',
 }
 _LOCAL_CALLS = {('os', 'makedirs'), ('os', 'replace'), ('os', 'listdir'), ('os', 'remove'),
                 ('path', 'exists'), ('path', 'isdir'), ('path', 'isfile'), ('path', 'getsize')}

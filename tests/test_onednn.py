@@ -48,8 +48,8 @@ def test_the_library_builds_and_registers_here():
   assert onednn.build().exists()
   assert onednn.build() == onednn.build()  # cached, not rebuilt
   x, kernel = _random((2, 8, 8, 4), 0), _random((3, 3, 4, 6), 1)
-  hlo = jax.jit(jax.value_and_grad(lambda a, b: jnp.sum(onednn.conv2d(a, b)), argnums=(0, 1))).lower(
-      x, kernel).as_text()
+  step = jax.jit(jax.value_and_grad(lambda a, b: jnp.sum(onednn.conv2d(a, b)), argnums=(0, 1)))
+  hlo = step.lower(x, kernel).as_text()
   for target in onednn._TARGETS.values():
     assert target in hlo
 
@@ -143,3 +143,15 @@ def test_a_failed_compile_reports_the_compiler_output(monkeypatch, tmp_path):
   with pytest.raises(RuntimeError, match='compiling onednn_conv.cc failed'):
     onednn.build()
   assert not list((tmp_path / 'cache').rglob('*.so'))  # nothing half-written left
+
+
+def test_other_platforms_compile_xla_convolutions():
+  # Lowered for a GPU or TPU (no such device needed), only XLA's convolution
+  # is in the program: the custom calls exist for the CPU alone.
+  x, kernel = _random((2, 8, 8, 4), 0), _random((3, 3, 4, 6), 1)
+  step = jax.jit(jax.value_and_grad(lambda a, b: jnp.sum(onednn.conv2d(a, b) ** 2),
+                                    argnums=(0, 1)))
+  for platform, ours in (('cuda', False), ('tpu', False), ('cpu', True)):
+    hlo = step.trace(x, kernel).lower(lowering_platforms=(platform,)).as_text()
+    assert any(t in hlo for t in onednn._TARGETS.values()) == ours, platform
+    assert ('convolution' in hlo) != ours, platform

@@ -134,7 +134,8 @@ def available() -> bool:
 def _explicit_padding(padding, input_hw, kernel_hw, strides):
   if isinstance(padding, str):
     if padding.upper() not in ('SAME', 'VALID'):
-      raise ValueError(f"padding={padding!r}; use 'SAME', 'VALID' or ((top, bottom), (left, right)).")
+      raise ValueError(f"padding={padding!r}; use 'SAME', 'VALID' or "
+                       '((top, bottom), (left, right)).')
     return tuple(tuple(int(p) for p in pair)
                  for pair in lax.padtype_to_pads(input_hw, kernel_hw, strides, padding.upper()))
   pads = tuple(tuple(int(p) for p in pair) for pair in padding)

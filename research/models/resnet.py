@@ -93,7 +93,8 @@ def _shortcut(block, x_BxHxWxC, out_channels, train):
     x = x_BxHxWxC[:, ::block.strides, ::block.strides, :]
     return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, out_channels - in_channels)))
   # Option B: 1x1 projection (stride 2 where the block downsamples) + BN.
-  x = _conv(out_channels, 1, block.strides, 'VALID', block.dtype, 'proj_conv', block.conv_impl)(x_BxHxWxC)
+  x = _conv(out_channels, 1, block.strides, 'VALID', block.dtype, 'proj_conv',
+            block.conv_impl)(x_BxHxWxC)
   return _bn(train, block.dtype, 'proj_bn')(x)
 
 
