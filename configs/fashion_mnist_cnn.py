@@ -1,6 +1,6 @@
 r"""A modern small CNN (conv-BN-ReLU blocks, max pooling, dropout) on Fashion-MNIST.
 
-Reproduce (2-core CPU, about 21 minutes per seed):
+Reproduce (one core of a 2-core CPU: about 16 minutes per seed, oneDNN convolutions):
   python -m launch.train --config=configs/fashion_mnist_cnn.py --workdir=runs/fmnist_cnn
 
 Paper: the Fashion-MNIST benchmark list (zalandoresearch/fashion-mnist README)

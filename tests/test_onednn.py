@@ -155,3 +155,12 @@ def test_other_platforms_compile_xla_convolutions():
     hlo = step.trace(x, kernel).lower(lowering_platforms=(platform,)).as_text()
     assert any(t in hlo for t in onednn._TARGETS.values()) == ours, platform
     assert ('convolution' in hlo) != ours, platform
+
+
+def test_several_devices_keep_xla_convolutions(monkeypatch):
+  # A custom call cannot be partitioned over a mesh: data parallelism keeps XLA's.
+  monkeypatch.setattr(jax, 'device_count', lambda *a, **k: 8)
+  x, kernel = _random((2, 8, 8, 4), 0), _random((3, 3, 4, 6), 1)
+  hlo = jax.jit(onednn.conv2d).lower(x, kernel).as_text()
+  assert not any(t in hlo for t in onednn._TARGETS.values())
+  _close(onednn.conv2d(x, kernel), _xla(x, kernel, (1, 1), 'SAME'))

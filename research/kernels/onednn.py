@@ -17,7 +17,9 @@ oneDNN library, and are then loaded from there. That needs the wheels
 `onednn-cpu-gomp` and `onednn-devel-cpu-gomp` (dependencies of this project on
 Linux x86-64) and a C++17 compiler (`$CXX`, else `g++` or `c++`). Where one of
 them is missing, `conv2d` logs why, once, and uses XLA's convolution: the same
-values to float rounding (tests/test_onednn.py), only slower.
+values to float rounding (tests/test_onednn.py), only slower. With more than one
+device (a mesh of forced host devices, several processes) it uses XLA's
+convolution too, which XLA partitions over the mesh.
 """
 
 import ctypes
@@ -131,6 +133,14 @@ def available() -> bool:
   return status()[0]
 
 
+def _use_onednn() -> bool:
+  # One device in all: XLA's SPMD partitioner cannot split a custom call over a
+  # mesh (it would gather the batch onto every device), and several CPU devices
+  # in one process would run several OpenMP teams on the same cores. Data
+  # parallelism over several devices keeps XLA's convolution.
+  return jax.device_count() == 1 and available()
+
+
 def _explicit_padding(padding, input_hw, kernel_hw, strides):
   if isinstance(padding, str):
     if padding.upper() not in ('SAME', 'VALID'):
@@ -208,7 +218,7 @@ def conv2d(x_NxHxWxC: jax.Array, kernel_HxWxIxO: jax.Array, strides: Sequence[in
   dtype = jnp.result_type(x_NxHxWxC, kernel_HxWxIxO)
   compute = jnp.bfloat16 if dtype == jnp.bfloat16 else jnp.float32
   x, kernel = x_NxHxWxC.astype(compute), kernel_HxWxIxO.astype(compute)
-  if available():
+  if _use_onednn():
     y = _conv(x, kernel, strides, pads)
   else:
     y = _xla_conv(x, kernel, strides, pads)
