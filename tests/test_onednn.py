@@ -1,6 +1,8 @@
 """oneDNN convolutions (research/kernels/onednn.py) against XLA's."""
 
+import ctypes
 import logging
+import os
 
 import flax.linen as nn
 import jax
@@ -164,3 +166,53 @@ def test_several_devices_keep_xla_convolutions(monkeypatch):
   hlo = jax.jit(onednn.conv2d).lower(x, kernel).as_text()
   assert not any(t in hlo for t in onednn._TARGETS.values())
   _close(onednn.conv2d(x, kernel), _xla(x, kernel, (1, 1), 'SAME'))
+
+
+def _cgroup_tree(tmp_path, proc_line, files):
+  proc = tmp_path / 'cgroup'
+  proc.write_text(proc_line + '\n')
+  for name, text in files.items():
+    path = tmp_path / 'fs' / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+  return str(proc), str(tmp_path / 'fs')
+
+
+@pytest.mark.parametrize('proc_line,files,want', [
+    # cgroup v2, a 1.5-CPU quota on the process's own group.
+    ('0::/job', {'job/cpu.max': '150000 100000\n'}, 1.5),
+    ('0::/job', {'job/cpu.max': 'max 100000\n'}, None),
+    # cgroup v1, the combined cpu,cpuacct hierarchy.
+    ('4:cpu,cpuacct:/docker/abc', {'cpu,cpuacct/docker/abc/cpu.cfs_quota_us': '200000\n',
+                                   'cpu,cpuacct/docker/abc/cpu.cfs_period_us': '100000\n'}, 2.0),
+    ('4:cpu,cpuacct:/', {'cpu,cpuacct/cpu.cfs_quota_us': '-1\n',
+                         'cpu,cpuacct/cpu.cfs_period_us': '100000\n'}, None),
+    # In a container: the group's path is not mounted, its files are at the root.
+    ('0::/not/mounted/here', {'cpu.max': '300000 100000\n'}, 3.0),
+    ('0::/', {}, None),  # no cpu controller files at all
+])
+def test_cgroup_cpu_quota_is_read(tmp_path, proc_line, files, want):
+  proc, root = _cgroup_tree(tmp_path, proc_line, files)
+  assert onednn._cgroup_cpu_limit(proc, root) == want
+
+
+def test_team_size_follows_omp_num_threads_then_the_cpu_budget(monkeypatch):
+  monkeypatch.setenv('OMP_NUM_THREADS', '3,1')
+  assert onednn.team_size() == 3
+  monkeypatch.delenv('OMP_NUM_THREADS')
+  monkeypatch.setattr(onednn, '_cgroup_cpu_limit', lambda: 0.5)
+  assert onednn.cpu_budget() == 1 == onednn.team_size()  # half a CPU still gets a thread
+  monkeypatch.setattr(onednn, '_cgroup_cpu_limit', lambda: 1e6)
+  assert onednn.cpu_budget() == len(os.sched_getaffinity(0))  # the mask caps a large quota
+  for bad in ('0', 'two', '-1'):
+    monkeypatch.setenv('OMP_NUM_THREADS', bad)
+    with pytest.raises(ValueError, match='OMP_NUM_THREADS'):
+      onednn.team_size()
+
+
+def test_the_loaded_library_uses_the_team_size():
+  # Set once when the library loads, then applied on whichever XLA thread runs
+  # a convolution (tests/conftest.py sets OMP_NUM_THREADS for xdist workers).
+  ok, path = onednn.status()
+  assert ok, path
+  assert ctypes.CDLL(path).ClassicnetsOnednnThreads() == onednn.team_size()

@@ -20,6 +20,14 @@ them is missing, `conv2d` logs why, once, and uses XLA's convolution: the same
 values to float rounding (tests/test_onednn.py), only slower. With more than one
 device (a mesh of forced host devices, several processes) it uses XLA's
 convolution too, which XLA partitions over the mesh.
+
+oneDNN runs each convolution on an OpenMP team of `team_size()` threads:
+$OMP_NUM_THREADS where set, else the CPUs this process may use (its affinity
+mask, capped by a container's CPU quota). OpenMP threads wait for each other at
+barriers, so a team larger than the cores it really gets runs several times
+slower (8 threads on 2 cores: 4.4x slower, docs/speed.md); processes that share
+the cores (pytest's workers, launch.reproduce --workers) should split them
+through $OMP_NUM_THREADS.
 """
 
 import ctypes
@@ -27,6 +35,7 @@ import functools
 import hashlib
 import importlib.metadata
 import logging
+import math
 import os
 import pathlib
 import shutil
@@ -94,7 +103,7 @@ def build() -> pathlib.Path:
   # time (launch.reproduce --workers) each get a whole library.
   fd, tmp = tempfile.mkstemp(suffix='.so', dir=target.parent)
   os.close(fd)
-  command = [compiler, '-O2', '-std=c++17', '-shared', '-fPIC', '-w',
+  command = [compiler, '-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-w',
              '-I', jax.ffi.include_dir(), '-I', str(include), str(_SOURCE), '-o', tmp,
              str(library), f'-Wl,-rpath,{library.parent}']
   try:
@@ -109,6 +118,70 @@ def build() -> pathlib.Path:
   return target
 
 
+def _cgroup_cpu_limit(proc_cgroup: str = '/proc/self/cgroup',
+                      root: str = '/sys/fs/cgroup') -> float | None:
+  """The CPU time this process's cgroup may use, in CPUs (None: no limit).
+
+  A container run with a CPU quota (docker --cpus, Kubernetes limits) still
+  sees every CPU of the host in its affinity mask; an OpenMP team that large
+  would spend its time waiting for cores it may not use.
+  """
+  candidates = []  # (quota file, period file or None for cgroup v2's cpu.max)
+  try:
+    with open(proc_cgroup) as f:
+      for line in f:
+        hierarchy, controllers, path = line.rstrip('\n').split(':', 2)
+        path = path.rstrip('/')
+        if hierarchy == '0' and not controllers:  # cgroup v2
+          candidates.append((f'{root}{path}/cpu.max', None))
+        elif 'cpu' in controllers.split(','):  # cgroup v1
+          candidates.append((f'{root}/{controllers}{path}/cpu.cfs_quota_us',
+                             f'{root}/{controllers}{path}/cpu.cfs_period_us'))
+  except (OSError, ValueError):
+    pass
+  # Inside a container the process's own cgroup is usually the mount's root.
+  candidates += [(f'{root}/cpu.max', None),
+                 (f'{root}/cpu/cpu.cfs_quota_us', f'{root}/cpu/cpu.cfs_period_us')]
+  for quota_file, period_file in candidates:
+    try:
+      with open(quota_file) as f:
+        fields = f.read().split()
+      if period_file is not None:
+        with open(period_file) as f:
+          fields.append(f.read().strip())
+      quota, period = fields[0], float(fields[1])
+    except (OSError, IndexError, ValueError):
+      continue
+    if quota in ('max', '-1'):
+      return None
+    try:
+      return float(quota) / period if period > 0 else None
+    except ValueError:
+      continue
+  return None
+
+
+def cpu_budget() -> int:
+  """CPUs this process may use: its affinity mask, capped by a cgroup quota."""
+  cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+  limit = _cgroup_cpu_limit()
+  if limit is not None:
+    cpus = min(cpus, max(1, math.ceil(limit)))
+  return max(1, cpus or 1)
+
+
+def team_size() -> int:
+  """Threads each oneDNN convolution uses: $OMP_NUM_THREADS where set (its first
+  value), else `cpu_budget()`."""
+  requested = os.environ.get('OMP_NUM_THREADS', '').split(',')[0].strip()
+  if requested:
+    if not requested.isdigit() or int(requested) < 1:
+      raise ValueError(f'OMP_NUM_THREADS={os.environ["OMP_NUM_THREADS"]!r}: '
+                       'expected a positive integer.')
+    return int(requested)
+  return cpu_budget()
+
+
 def status() -> tuple[bool, str]:
   """(True, library path) once the handlers are built, loaded and registered
   with XLA; (False, why not) where they cannot be. Computed once per process."""
@@ -117,6 +190,7 @@ def status() -> tuple[bool, str]:
     if _status is None:
       try:
         library = ctypes.CDLL(str(build()))
+        library.ClassicnetsOnednnSetThreads(ctypes.c_int(team_size()))
         for pass_, name in _TARGETS.items():
           jax.ffi.register_ffi_target(
               name, jax.ffi.pycapsule(getattr(library, _SYMBOLS[pass_])), platform='cpu')

@@ -12,6 +12,9 @@
 // research/kernels/onednn.py builds this file, registers the handlers and
 // wraps them in a custom VJP.
 
+#include <omp.h>
+
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -134,7 +137,15 @@ struct BwdWeightsEntry {
   bool reorder_weights;
 };
 
+// The number of OpenMP threads a convolution may use, set once by onednn.py
+// (0: OpenMP's own default). The OpenMP team size is a per-thread setting, and
+// XLA calls these handlers from whichever of its threads is free, so every
+// call sets it on its own thread.
+std::atomic<int> g_threads{0};
+
 ffi::Error Run(const std::function<void()>& body) {
+  const int threads = g_threads.load(std::memory_order_relaxed);
+  if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
   try {
     body();
   } catch (const dnnl::error& e) {
@@ -264,6 +275,9 @@ ffi::Error ConvKernelGradImpl(ffi::AnyBuffer x, ffi::AnyBuffer dy,
 }
 
 }  // namespace
+
+extern "C" void ClassicnetsOnednnSetThreads(int threads) { g_threads.store(threads); }
+extern "C" int ClassicnetsOnednnThreads() { return g_threads.load(); }
 
 #define CONV_ATTRS                                                              \
   .Attr<int64_t>("stride_h").Attr<int64_t>("stride_w").Attr<int64_t>("pad_top") \
