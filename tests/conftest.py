@@ -28,12 +28,13 @@ def pytest_configure(config):
   # `pytest -n W` runs W worker processes on the same cores. An OpenMP team per
   # worker as large as the machine (oneDNN's convolutions, research/kernels)
   # would make W teams wait at each other's barriers: two LeNet-5 trainings
-  # side by side on 2 cores ran at 7,000 examples/s each with 2 threads apiece
-  # and 11,300 with 1. Each worker gets its share; subprocesses inherit it.
-  workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
-  if workers > 1:
-    from research.kernels import onednn
-    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, onednn.cpu_budget() // workers)))
+  # side by side on 2 cores ran at 7,000 examples/s each with 2 threads apiece,
+  # 11,300 with 1, and 1,600 with 8 (docs/speed.md). Where the cores a worker
+  # really gets are unknowable (a container's quota that cgroups do not show),
+  # a team too large is that last case, so each worker's team is one thread;
+  # subprocesses inherit it. tests/test_onednn.py runs a larger team on its own.
+  if int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1')) > 1:
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,9 @@
 import ctypes
 import logging
 import os
+import subprocess
+import sys
+import textwrap
 
 import flax.linen as nn
 import jax
@@ -13,6 +16,7 @@ from jax import lax
 
 from research.kernels import onednn
 from research.models import common
+from testlib import REPO_ROOT, subprocess_env
 
 # (input NHWC, kernel HWIO, strides, padding): the layers of LeNet-5, the
 # small CNN and the ResNets, and the odd cases (uneven explicit padding, a
@@ -216,3 +220,29 @@ def test_the_loaded_library_uses_the_team_size():
   ok, path = onednn.status()
   assert ok, path
   assert ctypes.CDLL(path).ClassicnetsOnednnThreads() == onednn.team_size()
+
+
+def test_a_team_of_several_threads_gives_the_same_values():
+  # The test workers run one-thread teams (tests/conftest.py); this runs the
+  # handlers with a team of 2 (and of 1) in fresh processes.
+  script = textwrap.dedent('''
+      import numpy as np, jax, jax.numpy as jnp
+      from jax import lax
+      from research.kernels import onednn
+      rng = np.random.default_rng(0)
+      x = jnp.asarray(rng.normal(size=(8, 16, 16, 8)), jnp.float32)
+      k = jnp.asarray(rng.normal(size=(3, 3, 8, 16)), jnp.float32)
+      f = lambda conv: jax.grad(lambda a, b: jnp.sum(conv(a, b) ** 2), argnums=(0, 1))(x, k)
+      ours = f(onednn.conv2d)
+      xla = f(lambda a, b: lax.conv_general_dilated(a, b, (1, 1), 'SAME',
+                                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
+      assert onednn.available() and onednn.team_size() == int(__import__('os').environ['OMP_NUM_THREADS'])
+      for a, b in zip(ours, xla):
+        assert np.abs(np.asarray(a) - np.asarray(b)).max() <= 1e-5 * np.abs(np.asarray(b)).max()
+      print('same')
+  ''')
+  for threads in ('2', '1'):
+    env = subprocess_env(OMP_NUM_THREADS=threads)
+    done = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=REPO_ROOT)
+    assert done.returncode == 0 and 'same' in done.stdout, (threads, done.stderr[-3000:])
