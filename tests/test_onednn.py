@@ -226,6 +226,7 @@ def test_a_team_of_several_threads_gives_the_same_values():
   # The test workers run one-thread teams (tests/conftest.py); this runs the
   # handlers with a team of 2 (and of 1) in fresh processes.
   script = textwrap.dedent('''
+      import os
       import numpy as np, jax, jax.numpy as jnp
       from jax import lax
       from research.kernels import onednn
@@ -236,7 +237,7 @@ def test_a_team_of_several_threads_gives_the_same_values():
       ours = f(onednn.conv2d)
       xla = f(lambda a, b: lax.conv_general_dilated(a, b, (1, 1), 'SAME',
                                                    dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
-      assert onednn.available() and onednn.team_size() == int(__import__('os').environ['OMP_NUM_THREADS'])
+      assert onednn.available() and onednn.team_size() == int(os.environ['OMP_NUM_THREADS'])
       for a, b in zip(ours, xla):
         assert np.abs(np.asarray(a) - np.asarray(b)).max() <= 1e-5 * np.abs(np.asarray(b)).max()
       print('same')

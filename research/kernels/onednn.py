@@ -25,9 +25,10 @@ oneDNN runs each convolution on an OpenMP team of `team_size()` threads:
 $OMP_NUM_THREADS where set, else the CPUs this process may use (its affinity
 mask, capped by a container's CPU quota). OpenMP threads wait for each other at
 barriers, so a team larger than the cores it really gets runs several times
-slower (8 threads on 2 cores: 4.4x slower, docs/speed.md); processes that share
-the cores (pytest's workers, launch.reproduce --workers) should split them
-through $OMP_NUM_THREADS.
+slower (8 threads on 2 cores: 4.4x slower, docs/speed.md). Processes that share
+the cores split them: launch.reproduce --workers pins each run to its own cores
+(which the affinity mask shows), pytest's workers set $OMP_NUM_THREADS=1
+(tests/conftest.py).
 """
 
 import ctypes
@@ -149,15 +150,12 @@ def _cgroup_cpu_limit(proc_cgroup: str = '/proc/self/cgroup',
       if period_file is not None:
         with open(period_file) as f:
           fields.append(f.read().strip())
-      quota, period = fields[0], float(fields[1])
+      if fields[0] in ('max', '-1'):
+        return None
+      quota, period = float(fields[0]), float(fields[1])
     except (OSError, IndexError, ValueError):
       continue
-    if quota in ('max', '-1'):
-      return None
-    try:
-      return float(quota) / period if period > 0 else None
-    except ValueError:
-      continue
+    return quota / period if period > 0 else None
   return None
 
 
