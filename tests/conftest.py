@@ -25,14 +25,15 @@ if REPO_ROOT not in sys.path:
 
 
 def pytest_configure(config):
-  # `pytest -n W` runs W worker processes on the same cores. An OpenMP team per
-  # worker as large as the machine (oneDNN's convolutions, research/kernels)
-  # would make W teams wait at each other's barriers: two LeNet-5 trainings
-  # side by side on 2 cores ran at 7,000 examples/s each with 2 threads apiece,
-  # 11,300 with 1, and 1,600 with 8 (docs/speed.md). Where the cores a worker
-  # really gets are unknowable (a container's quota that cgroups do not show),
-  # a team too large is that last case, so each worker's team is one thread;
-  # subprocesses inherit it. tests/test_onednn.py runs a larger team on its own.
+  # `pytest -n W` runs W worker processes on the same cores. oneDNN's
+  # convolutions (research/kernels) split a batch over as many threads as the
+  # process may use; W workers doing that at once oversubscribe the cores. With
+  # OpenMP teams, two LeNet-5 trainings side by side on 2 cores ran at 7,000
+  # examples/s each with 2 threads apiece, 11,300 with 1, and 1,600 with 8
+  # (docs/speed.md). Where the cores a worker really gets are unknowable (a
+  # container's quota that cgroups do not show), each worker runs whole batches
+  # on one thread; subprocesses inherit it. tests/test_onednn.py splits them in
+  # a process of its own.
   if int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1')) > 1:
     os.environ.setdefault('OMP_NUM_THREADS', '1')
 

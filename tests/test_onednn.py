@@ -222,28 +222,43 @@ def test_the_loaded_library_uses_the_team_size():
   assert ctypes.CDLL(path).ClassicnetsOnednnThreads() == onednn.team_size()
 
 
-def test_a_team_of_several_threads_gives_the_same_values():
-  # The test workers run one-thread teams (tests/conftest.py); this runs the
-  # handlers with a team of 2 (and of 1) in fresh processes.
+def test_batch_parts_on_xlas_threads_give_the_same_values():
+  # The test workers run whole batches (OMP_NUM_THREADS=1, tests/conftest.py);
+  # this splits them in 2 in fresh processes, on XLA's thread pool: uneven
+  # parts (a batch of 5), a strided convolution, and bfloat16, whose kernel
+  # gradient sums the parts in float32 before rounding once.
   script = textwrap.dedent('''
-      import os
+      import ctypes, os
       import numpy as np, jax, jax.numpy as jnp
       from jax import lax
       from research.kernels import onednn
       rng = np.random.default_rng(0)
-      x = jnp.asarray(rng.normal(size=(8, 16, 16, 8)), jnp.float32)
-      k = jnp.asarray(rng.normal(size=(3, 3, 8, 16)), jnp.float32)
-      f = lambda conv: jax.grad(lambda a, b: jnp.sum(conv(a, b) ** 2), argnums=(0, 1))(x, k)
-      ours = f(onednn.conv2d)
-      xla = f(lambda a, b: lax.conv_general_dilated(a, b, (1, 1), 'SAME',
-                                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC')))
-      assert onednn.available() and onednn.team_size() == int(os.environ['OMP_NUM_THREADS'])
-      for a, b in zip(ours, xla):
-        assert np.abs(np.asarray(a) - np.asarray(b)).max() <= 1e-5 * np.abs(np.asarray(b)).max()
-      print('same')
+      for dtype, strides, rtol in ((jnp.float32, (1, 1), 1e-5), (jnp.float32, (2, 2), 1e-5),
+                                   (jnp.bfloat16, (1, 1), 2e-2)):
+        x = jnp.asarray(rng.normal(size=(5, 16, 16, 8)), dtype)
+        k = jnp.asarray(rng.normal(size=(3, 3, 8, 16)), dtype)
+        def f(conv):
+          loss = lambda a, b: jnp.sum(conv(a, b).astype(jnp.float32) ** 2)
+          return jax.jit(jax.grad(loss, argnums=(0, 1)))(x, k)
+        ours = f(lambda a, b: onednn.conv2d(a, b, strides))
+        xla = f(lambda a, b: lax.conv_general_dilated(
+            a, b, strides, 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+            preferred_element_type=jnp.float32).astype(a.dtype))
+        for a, b in zip(ours, xla):
+          a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+          assert np.abs(a - b).max() <= rtol * np.abs(b).max(), (dtype, strides)
+      ok, path = onednn.status()
+      threads = int(os.environ['OMP_NUM_THREADS'])
+      assert ok and onednn.team_size() == threads
+      most = ctypes.CDLL(path).ClassicnetsOnednnMostParts
+      most.restype = ctypes.c_int64
+      print('parts', most())
   ''')
   for threads in ('2', '1'):
     env = subprocess_env(OMP_NUM_THREADS=threads)
     done = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,
                           text=True, timeout=300, cwd=REPO_ROOT)
-    assert done.returncode == 0 and 'same' in done.stdout, (threads, done.stderr[-3000:])
+    assert done.returncode == 0, (threads, done.stderr[-3000:])
+    # XLA's pool has a thread per CPU: a 1-CPU machine runs whole batches.
+    want = min(int(threads), os.cpu_count())
+    assert f'parts {want}' in done.stdout, (threads, done.stdout[-1000:])

@@ -21,14 +21,18 @@ values to float rounding (tests/test_onednn.py), only slower. With more than one
 device (a mesh of forced host devices, several processes) it uses XLA's
 convolution too, which XLA partitions over the mesh.
 
-oneDNN runs each convolution on an OpenMP team of `team_size()` threads:
+Each convolution splits its batch into `team_size()` parts, run at once on
+XLA's own intra-op thread pool, oneDNN single-threaded on each part (the
+kernel gradient sums the parts' float32 gradients). team_size() is
 $OMP_NUM_THREADS where set, else the CPUs this process may use (its affinity
-mask, capped by a container's CPU quota). OpenMP threads wait for each other at
-barriers, so a team larger than the cores it really gets runs several times
-slower (8 threads on 2 cores: 4.4x slower, docs/speed.md). Processes that share
-the cores split them: launch.reproduce --workers pins each run to its own cores
-(which the affinity mask shows), pytest's workers set $OMP_NUM_THREADS=1
-(tests/conftest.py).
+mask, capped by a container's CPU quota), and never more than XLA's pool has
+threads. Why not oneDNN's OpenMP team: GNU OpenMP keeps separate workers for
+every thread that starts a parallel region, and XLA calls a handler from
+whichever of its threads is free, so OpenMP's workers and XLA's threads
+competed for the same cores (LeNet-5 +22-27 %, ResNet-20 +12-20 % without
+them, docs/speed.md). Processes that share the cores split them:
+launch.reproduce --workers pins each run to its own cores (which the affinity
+mask shows), pytest's workers set $OMP_NUM_THREADS=1 (tests/conftest.py).
 """
 
 import ctypes
@@ -124,8 +128,8 @@ def _cgroup_cpu_limit(proc_cgroup: str = '/proc/self/cgroup',
   """The CPU time this process's cgroup may use, in CPUs (None: no limit).
 
   A container run with a CPU quota (docker --cpus, Kubernetes limits) still
-  sees every CPU of the host in its affinity mask; an OpenMP team that large
-  would spend its time waiting for cores it may not use.
+  sees every CPU of the host in its affinity mask; threads that many would
+  spend their time waiting for cores they may not use.
   """
   candidates = []  # (quota file, period file or None for cgroup v2's cpu.max)
   try:
@@ -169,8 +173,9 @@ def cpu_budget() -> int:
 
 
 def team_size() -> int:
-  """Threads each oneDNN convolution uses: $OMP_NUM_THREADS where set (its first
-  value), else `cpu_budget()`."""
+  """Parts of a batch each oneDNN convolution runs at once (on XLA's thread
+  pool, at most as many as it has threads): $OMP_NUM_THREADS where set (its
+  first value), else `cpu_budget()`."""
   requested = os.environ.get('OMP_NUM_THREADS', '').split(',')[0].strip()
   if requested:
     if not requested.isdigit() or int(requested) < 1:
@@ -208,7 +213,7 @@ def available() -> bool:
 def _use_onednn() -> bool:
   # One device in all: XLA's SPMD partitioner cannot split a custom call over a
   # mesh (it would gather the batch onto every device), and several CPU devices
-  # in one process would run several OpenMP teams on the same cores. Data
+  # in one process would each split their batches over the same cores. Data
   # parallelism over several devices keeps XLA's convolution.
   return jax.device_count() == 1 and available()
 

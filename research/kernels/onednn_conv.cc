@@ -9,17 +9,24 @@
 // (`format_tag::any`); the kernel is reordered to it and back around each call
 // (a few KB to a few MB, against megabytes of activations).
 //
+// Each call splits its batch into parts run at once on XLA's intra-op thread
+// pool, oneDNN single-threaded on each (ParallelFor, below).
+//
 // research/kernels/onednn.py builds this file, registers the handlers and
 // wraps them in a custom VJP.
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
 #include "xla/ffi/api/ffi.h"
@@ -39,6 +46,42 @@ dnnl::engine& Engine() {
 dnnl::stream& Stream() {
   thread_local dnnl::stream stream(Engine());
   return stream;
+}
+
+// Primitives with a scratchpad the caller passes: the parts of a batch run one
+// primitive on several threads at once, which oneDNN's own per-primitive
+// scratchpad does not allow.
+const dnnl::primitive_attr& UserScratchpad() {
+  static const dnnl::primitive_attr* attr = [] {
+    auto* a = new dnnl::primitive_attr();
+    a->set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return a;
+  }();
+  return *attr;
+}
+
+// Executes `prim` on this thread's stream with a scratchpad of its own.
+// A reorder that takes a scratchpad from its caller, and that scratchpad's size.
+struct Reorder {
+  dnnl::reorder prim;
+  memory::desc scratchpad;
+};
+
+Reorder MakeReorder(const memory::desc& from, const memory::desc& to) {
+  dnnl::reorder::primitive_desc pd(Engine(), from, Engine(), to, UserScratchpad());
+  return {dnnl::reorder(pd), pd.scratchpad_desc()};
+}
+
+void Execute(const dnnl::primitive& prim, const memory::desc& scratchpad,
+             std::unordered_map<int, memory> args) {
+  args.insert({DNNL_ARG_SCRATCHPAD, memory(scratchpad, Engine())});
+  auto& s = Stream();
+  prim.execute(s, args);
+  s.wait();
+}
+
+void Execute(const Reorder& reorder, const memory& from, const memory& to) {
+  Execute(reorder.prim, reorder.scratchpad, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
 }
 
 struct Geometry {
@@ -91,7 +134,7 @@ dnnl::convolution_forward::primitive_desc ForwardDesc(const Geometry& g) {
   return dnnl::convolution_forward::primitive_desc(
       Engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
       memory::desc(g.src, g.type, tag::nhwc), memory::desc(g.weights, g.type, tag::any),
-      memory::desc(g.dst, g.type, tag::nhwc), g.strides, g.pad_l, g.pad_r);
+      memory::desc(g.dst, g.type, tag::nhwc), g.strides, g.pad_l, g.pad_r, UserScratchpad());
 }
 
 // Primitive descriptors and primitives are cached by geometry: building one
@@ -119,33 +162,100 @@ std::string Key(const char* pass, const Geometry& g) {
 struct FwdEntry {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
-  dnnl::reorder weights_in;
+  Reorder weights_in;
   bool reorder_weights;
 };
 
 struct BwdDataEntry {
   dnnl::convolution_backward_data::primitive_desc pd;
   dnnl::convolution_backward_data prim;
-  dnnl::reorder weights_in;
+  Reorder weights_in;
   bool reorder_weights;
 };
 
 struct BwdWeightsEntry {
   dnnl::convolution_backward_weights::primitive_desc pd;
   dnnl::convolution_backward_weights prim;
-  dnnl::reorder weights_out;
+  Reorder weights_out;
   bool reorder_weights;
 };
 
-// The number of OpenMP threads a convolution may use, set once by onednn.py
-// (0: OpenMP's own default). The OpenMP team size is a per-thread setting, and
-// XLA calls these handlers from whichever of its threads is free, so every
-// call sets it on its own thread.
+// How many parts of a batch run at once, set once by onednn.py (0: as many as
+// XLA's intra-op thread pool has threads).
 std::atomic<int> g_threads{0};
+// The most parts any call has split a batch into (tests read it).
+std::atomic<int64_t> g_most_parts{0};
 
-ffi::Error Run(const std::function<void()>& body) {
-  const int threads = g_threads.load(std::memory_order_relaxed);
-  if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
+// Contiguous parts of [0, batch): `parts` ranges whose sizes differ by at most 1.
+struct Part {
+  int64_t begin, size;
+};
+
+std::vector<Part> SplitBatch(int64_t batch, int64_t parts) {
+  parts = std::max<int64_t>(1, std::min(parts, batch));
+  std::vector<Part> out;
+  int64_t begin = 0;
+  for (int64_t i = 0; i < parts; ++i) {
+    int64_t size = batch / parts + (i < batch % parts ? 1 : 0);
+    out.push_back({begin, size});
+    begin += size;
+  }
+  return out;
+}
+
+int64_t Parts(ffi::ThreadPool& pool, int64_t batch) {
+  const int64_t pool_threads = std::max<int64_t>(1, pool.num_threads());
+  const int requested = g_threads.load(std::memory_order_relaxed);
+  return std::min<int64_t>(batch, requested > 0 ? std::min<int64_t>(requested, pool_threads)
+                                                 : pool_threads);
+}
+
+// Runs body(i) for i in [0, n): on the calling thread and on XLA's intra-op
+// pool. Why not oneDNN's own OpenMP team: GNU OpenMP gives every thread that
+// starts a parallel region its own workers, and XLA calls a handler from
+// whichever of its threads is free, so OpenMP workers of several XLA threads
+// and XLA's own threads spun on the same cores; the small CNN's convolutions
+// ran 1.5x slower inside a step than alone (docs/speed.md). Here oneDNN runs
+// single-threaded on each part, on XLA's threads only.
+//
+// The caller claims parts too and never waits on a part nobody has started, so
+// two handlers that run at once on a pool of two threads cannot deadlock. The
+// shared state outlives the call: a helper task may start after every part is
+// claimed and the caller has returned.
+ffi::Error ParallelFor(ffi::ThreadPool& pool, int64_t n, std::function<void(int64_t)> body) {
+  struct Shared {
+    std::atomic<int64_t> next{0}, done{0};
+    int64_t n = 0;
+    std::function<void(int64_t)> body;
+    std::mutex mu;
+    std::string error;
+  };
+  for (int64_t most = g_most_parts.load(); n > most && !g_most_parts.compare_exchange_weak(most, n);) {
+  }
+  auto shared = std::make_shared<Shared>();
+  shared->n = n;
+  shared->body = std::move(body);
+  auto work = [shared] {
+    if (omp_get_max_threads() != 1) omp_set_num_threads(1);
+    for (int64_t i; (i = shared->next.fetch_add(1)) < shared->n;) {
+      try {
+        shared->body(i);
+      } catch (const dnnl::error& e) {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        if (shared->error.empty()) shared->error = std::string("oneDNN: ") + e.what();
+      }
+      shared->done.fetch_add(1, std::memory_order_release);
+    }
+  };
+  for (int64_t t = 1; t < n; ++t) pool.Schedule(decltype(work)(work));
+  work();
+  while (shared->done.load(std::memory_order_acquire) < n) std::this_thread::yield();
+  if (!shared->error.empty()) return ffi::Error::Internal(shared->error);
+  return ffi::Error::Success();
+}
+
+// Runs body on the calling thread, turning oneDNN's exceptions into an error.
+ffi::Error Guard(const std::function<void()>& body) {
   try {
     body();
   } catch (const dnnl::error& e) {
@@ -154,7 +264,76 @@ ffi::Error Run(const std::function<void()>& body) {
   return ffi::Error::Success();
 }
 
-ffi::Error ConvForwardImpl(ffi::AnyBuffer x, ffi::AnyBuffer w,
+// The geometry of rows [begin, begin + size) of a batch.
+Geometry PartGeometry(Geometry g, int64_t size) {
+  g.src[0] = size;
+  g.dst[0] = size;
+  return g;
+}
+
+FwdEntry& Forward(const Geometry& g) {
+  return Cached<FwdEntry>(Key("fwd", g), [&] {
+    auto pd = ForwardDesc(g);
+    memory::desc user_w(g.weights, g.type, tag::hwio);
+    bool re = pd.weights_desc() != user_w;
+    return FwdEntry{pd, dnnl::convolution_forward(pd),
+                    re ? MakeReorder(user_w, pd.weights_desc()) : Reorder{},
+                    re};
+  });
+}
+
+BwdDataEntry& BackwardData(const Geometry& g) {
+  return Cached<BwdDataEntry>(Key("bwd_data", g), [&] {
+    auto hint = ForwardDesc(g);
+    auto pd = dnnl::convolution_backward_data::primitive_desc(
+        Engine(), dnnl::algorithm::convolution_direct, memory::desc(g.src, g.type, tag::nhwc),
+        memory::desc(g.weights, g.type, tag::any), memory::desc(g.dst, g.type, tag::nhwc),
+        g.strides, g.pad_l, g.pad_r, hint, UserScratchpad());
+    memory::desc user_w(g.weights, g.type, tag::hwio);
+    bool re = pd.weights_desc() != user_w;
+    return BwdDataEntry{pd, dnnl::convolution_backward_data(pd),
+                        re ? MakeReorder(user_w, pd.weights_desc()) : Reorder{},
+                        re};
+  });
+}
+
+// Kernel gradients of the parts are float32 (whatever the operands' type) in
+// HWIO, summed by the caller: a part's gradient rounded to bfloat16 before the
+// sum would round twice.
+BwdWeightsEntry& BackwardWeights(const Geometry& g) {
+  return Cached<BwdWeightsEntry>(Key("bwd_weights", g), [&] {
+    auto hint = ForwardDesc(g);
+    auto pd = dnnl::convolution_backward_weights::primitive_desc(
+        Engine(), dnnl::algorithm::convolution_direct, memory::desc(g.src, g.type, tag::nhwc),
+        memory::desc(g.weights, dt::f32, tag::any), memory::desc(g.dst, g.type, tag::nhwc),
+        g.strides, g.pad_l, g.pad_r, hint, UserScratchpad());
+    memory::desc hwio_f32(g.weights, dt::f32, tag::hwio);
+    bool re = pd.diff_weights_desc() != hwio_f32;
+    return BwdWeightsEntry{pd, dnnl::convolution_backward_weights(pd),
+                           re ? MakeReorder(pd.diff_weights_desc(), hwio_f32) : Reorder{},
+                           re};
+  });
+}
+
+int64_t ElementBytes(dt type) { return type == dt::bf16 ? 2 : 4; }
+
+// Bytes per batch row of an NHWC tensor with logical NCHW dims.
+int64_t RowBytes(const memory::dims& nchw, dt type) {
+  return nchw[1] * nchw[2] * nchw[3] * ElementBytes(type);
+}
+
+// The kernel in the layout `desc` wants: the user's buffer where that is
+// already HWIO, else a reordered copy (made once per call, shared by the parts).
+memory KernelFor(const memory::desc& desc, const Reorder& reorder, bool needs_reorder,
+                 const Geometry& g, void* data) {
+  memory user_w(memory::desc(g.weights, g.type, tag::hwio), Engine(), data);
+  if (!needs_reorder) return user_w;
+  memory wts(desc, Engine());
+  Execute(reorder, user_w, wts);
+  return wts;
+}
+
+ffi::Error ConvForwardImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer w,
                            ffi::Result<ffi::AnyBuffer> y, int64_t stride_h, int64_t stride_w,
                            int64_t pad_top, int64_t pad_bottom, int64_t pad_left,
                            int64_t pad_right) {
@@ -165,32 +344,31 @@ ffi::Error ConvForwardImpl(ffi::AnyBuffer x, ffi::AnyBuffer w,
       e.failure()) {
     return e;
   }
-  return Run([&] {
-    FwdEntry& c = Cached<FwdEntry>(Key("fwd", g), [&] {
-      auto pd = ForwardDesc(g);
-      memory::desc user_w(g.weights, g.type, tag::hwio);
-      bool re = pd.weights_desc() != user_w;
-      return FwdEntry{pd, dnnl::convolution_forward(pd),
-                      re ? dnnl::reorder(dnnl::reorder::primitive_desc(
-                               Engine(), user_w, Engine(), pd.weights_desc()))
-                         : dnnl::reorder(),
-                      re};
-    });
-    auto& s = Stream();
-    memory src(c.pd.src_desc(), Engine(), x.untyped_data());
-    memory user_w(memory::desc(g.weights, g.type, tag::hwio), Engine(), w.untyped_data());
-    memory dst(c.pd.dst_desc(), Engine(), y->untyped_data());
-    memory wts = user_w;
-    if (c.reorder_weights) {
-      wts = memory(c.pd.weights_desc(), Engine());
-      c.weights_in.execute(s, user_w, wts);
-    }
-    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}});
-    s.wait();
+  const auto parts = SplitBatch(g.src[0], Parts(pool, g.src[0]));
+  memory wts;
+  if (auto e = Guard([&] {
+        if (omp_get_max_threads() != 1) omp_set_num_threads(1);
+        // Every part's primitive wants the same kernel layout (it depends on
+        // the channels and the kernel size, not the batch); built from part 0.
+        FwdEntry& c = Forward(PartGeometry(g, parts[0].size));
+        wts = KernelFor(c.pd.weights_desc(), c.weights_in, c.reorder_weights, g, w.untyped_data());
+      });
+      e.failure()) {
+    return e;
+  }
+  auto* x_bytes = static_cast<char*>(x.untyped_data());
+  auto* y_bytes = static_cast<char*>(y->untyped_data());
+  return ParallelFor(pool, parts.size(), [&](int64_t i) {
+    FwdEntry& c = Forward(PartGeometry(g, parts[i].size));
+    if (c.pd.weights_desc() != wts.get_desc()) throw dnnl::error(dnnl_runtime_error, "kernel layouts differ between batch parts");
+    memory src(c.pd.src_desc(), Engine(), x_bytes + parts[i].begin * RowBytes(g.src, g.type));
+    memory dst(c.pd.dst_desc(), Engine(), y_bytes + parts[i].begin * RowBytes(g.dst, g.type));
+    Execute(c.prim, c.pd.scratchpad_desc(),
+            {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}});
   });
 }
 
-ffi::Error ConvInputGradImpl(ffi::AnyBuffer dy, ffi::AnyBuffer w,
+ffi::Error ConvInputGradImpl(ffi::ThreadPool pool, ffi::AnyBuffer dy, ffi::AnyBuffer w,
                              ffi::Result<ffi::AnyBuffer> dx, int64_t stride_h, int64_t stride_w,
                              int64_t pad_top, int64_t pad_bottom, int64_t pad_left,
                              int64_t pad_right) {
@@ -203,37 +381,31 @@ ffi::Error ConvInputGradImpl(ffi::AnyBuffer dy, ffi::AnyBuffer w,
       e.failure()) {
     return e;
   }
-  return Run([&] {
-    BwdDataEntry& c = Cached<BwdDataEntry>(Key("bwd_data", g), [&] {
-      auto hint = ForwardDesc(g);
-      auto pd = dnnl::convolution_backward_data::primitive_desc(
-          Engine(), dnnl::algorithm::convolution_direct,
-          memory::desc(g.src, g.type, tag::nhwc), memory::desc(g.weights, g.type, tag::any),
-          memory::desc(g.dst, g.type, tag::nhwc), g.strides, g.pad_l, g.pad_r, hint);
-      memory::desc user_w(g.weights, g.type, tag::hwio);
-      bool re = pd.weights_desc() != user_w;
-      return BwdDataEntry{pd, dnnl::convolution_backward_data(pd),
-                          re ? dnnl::reorder(dnnl::reorder::primitive_desc(
-                                   Engine(), user_w, Engine(), pd.weights_desc()))
-                             : dnnl::reorder(),
-                          re};
-    });
-    auto& s = Stream();
-    memory diff_dst(c.pd.diff_dst_desc(), Engine(), dy.untyped_data());
-    memory user_w(memory::desc(g.weights, g.type, tag::hwio), Engine(), w.untyped_data());
-    memory diff_src(c.pd.diff_src_desc(), Engine(), dx->untyped_data());
-    memory wts = user_w;
-    if (c.reorder_weights) {
-      wts = memory(c.pd.weights_desc(), Engine());
-      c.weights_in.execute(s, user_w, wts);
-    }
-    c.prim.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wts},
-                       {DNNL_ARG_DIFF_SRC, diff_src}});
-    s.wait();
+  const auto parts = SplitBatch(g.src[0], Parts(pool, g.src[0]));
+  memory wts;
+  if (auto e = Guard([&] {
+        if (omp_get_max_threads() != 1) omp_set_num_threads(1);
+        BwdDataEntry& c = BackwardData(PartGeometry(g, parts[0].size));
+        wts = KernelFor(c.pd.weights_desc(), c.weights_in, c.reorder_weights, g, w.untyped_data());
+      });
+      e.failure()) {
+    return e;
+  }
+  auto* dy_bytes = static_cast<char*>(dy.untyped_data());
+  auto* dx_bytes = static_cast<char*>(dx->untyped_data());
+  return ParallelFor(pool, parts.size(), [&](int64_t i) {
+    BwdDataEntry& c = BackwardData(PartGeometry(g, parts[i].size));
+    if (c.pd.weights_desc() != wts.get_desc()) throw dnnl::error(dnnl_runtime_error, "kernel layouts differ between batch parts");
+    memory diff_dst(c.pd.diff_dst_desc(), Engine(),
+                    dy_bytes + parts[i].begin * RowBytes(g.dst, g.type));
+    memory diff_src(c.pd.diff_src_desc(), Engine(),
+                    dx_bytes + parts[i].begin * RowBytes(g.src, g.type));
+    Execute(c.prim, c.pd.scratchpad_desc(),
+            {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DIFF_SRC, diff_src}});
   });
 }
 
-ffi::Error ConvKernelGradImpl(ffi::AnyBuffer x, ffi::AnyBuffer dy,
+ffi::Error ConvKernelGradImpl(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer dy,
                               ffi::Result<ffi::AnyBuffer> dw, int64_t stride_h, int64_t stride_w,
                               int64_t pad_top, int64_t pad_bottom, int64_t pad_left,
                               int64_t pad_right) {
@@ -246,31 +418,44 @@ ffi::Error ConvKernelGradImpl(ffi::AnyBuffer x, ffi::AnyBuffer dy,
       e.failure()) {
     return e;
   }
-  return Run([&] {
-    BwdWeightsEntry& c = Cached<BwdWeightsEntry>(Key("bwd_weights", g), [&] {
-      auto hint = ForwardDesc(g);
-      auto pd = dnnl::convolution_backward_weights::primitive_desc(
-          Engine(), dnnl::algorithm::convolution_direct,
-          memory::desc(g.src, g.type, tag::nhwc), memory::desc(g.weights, g.type, tag::any),
-          memory::desc(g.dst, g.type, tag::nhwc), g.strides, g.pad_l, g.pad_r, hint);
-      memory::desc user_w(g.weights, g.type, tag::hwio);
-      bool re = pd.diff_weights_desc() != user_w;
-      return BwdWeightsEntry{pd, dnnl::convolution_backward_weights(pd),
-                             re ? dnnl::reorder(dnnl::reorder::primitive_desc(
-                                      Engine(), pd.diff_weights_desc(), Engine(), user_w))
-                                : dnnl::reorder(),
-                             re};
-    });
-    auto& s = Stream();
-    memory src(c.pd.src_desc(), Engine(), x.untyped_data());
-    memory diff_dst(c.pd.diff_dst_desc(), Engine(), dy.untyped_data());
-    memory user_dw(memory::desc(g.weights, g.type, tag::hwio), Engine(), dw->untyped_data());
-    memory dwts = user_dw;
-    if (c.reorder_weights) dwts = memory(c.pd.diff_weights_desc(), Engine());
-    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
-                       {DNNL_ARG_DIFF_WEIGHTS, dwts}});
-    if (c.reorder_weights) c.weights_out.execute(s, dwts, user_dw);
-    s.wait();
+  const auto parts = SplitBatch(g.src[0], Parts(pool, g.src[0]));
+  const int64_t kernel_size = g.weights[0] * g.weights[1] * g.weights[2] * g.weights[3];
+  // Part i's float32 HWIO gradient; part 0 writes the output directly where
+  // that is float32 already.
+  const bool direct = g.type == dt::f32;
+  std::vector<float> partial((parts.size() - (direct ? 1 : 0)) * kernel_size);
+  auto partial_of = [&](int64_t i) -> float* {
+    if (direct && i == 0) return static_cast<float*>(dw->untyped_data());
+    return partial.data() + (i - (direct ? 1 : 0)) * kernel_size;
+  };
+  auto* x_bytes = static_cast<char*>(x.untyped_data());
+  auto* dy_bytes = static_cast<char*>(dy.untyped_data());
+  if (auto e = ParallelFor(pool, parts.size(), [&](int64_t i) {
+        BwdWeightsEntry& c = BackwardWeights(PartGeometry(g, parts[i].size));
+        memory src(c.pd.src_desc(), Engine(), x_bytes + parts[i].begin * RowBytes(g.src, g.type));
+        memory diff_dst(c.pd.diff_dst_desc(), Engine(),
+                        dy_bytes + parts[i].begin * RowBytes(g.dst, g.type));
+        memory hwio(memory::desc(g.weights, dt::f32, tag::hwio), Engine(), partial_of(i));
+        memory dwts = c.reorder_weights ? memory(c.pd.diff_weights_desc(), Engine()) : hwio;
+        Execute(c.prim, c.pd.scratchpad_desc(),
+                {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, dwts}});
+        if (c.reorder_weights) {
+          Execute(c.weights_out, dwts, hwio);
+        }
+      });
+      e.failure()) {
+    return e;
+  }
+  float* sum = partial_of(0);
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const float* p = partial_of(i);
+    for (int64_t j = 0; j < kernel_size; ++j) sum[j] += p[j];
+  }
+  if (direct) return ffi::Error::Success();
+  return Guard([&] {  // float32 -> bfloat16, rounding to nearest even (oneDNN's reorder)
+    memory from(memory::desc(g.weights, dt::f32, tag::hwio), Engine(), sum);
+    memory to(memory::desc(g.weights, g.type, tag::hwio), Engine(), dw->untyped_data());
+    Execute(MakeReorder(from.get_desc(), to.get_desc()), from, to);
   });
 }
 
@@ -278,6 +463,7 @@ ffi::Error ConvKernelGradImpl(ffi::AnyBuffer x, ffi::AnyBuffer dy,
 
 extern "C" void ClassicnetsOnednnSetThreads(int threads) { g_threads.store(threads); }
 extern "C" int ClassicnetsOnednnThreads() { return g_threads.load(); }
+extern "C" int64_t ClassicnetsOnednnMostParts() { return g_most_parts.load(); }
 
 #define CONV_ATTRS                                                              \
   .Attr<int64_t>("stride_h").Attr<int64_t>("stride_w").Attr<int64_t>("pad_top") \
@@ -285,18 +471,21 @@ extern "C" int ClassicnetsOnednnThreads() { return g_threads.load(); }
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnConvForward, ConvForwardImpl,
                               ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>() CONV_ATTRS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnConvInputGrad, ConvInputGradImpl,
                               ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>() CONV_ATTRS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnConvKernelGrad, ConvKernelGradImpl,
                               ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>() CONV_ATTRS);
