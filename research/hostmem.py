@@ -29,6 +29,7 @@ import platform
 # <malloc.h>
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
 _TRIM_THRESHOLD = 2**31 - 1  # the largest int: never give heap memory back
 
 
@@ -47,4 +48,13 @@ def use_heap_for_large_buffers() -> bool:
     return False
   mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
   # mallopt returns 1 on success.
-  return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+  # One arena: a thread's own arena is a heap of at most 64 MiB, and glibc
+  # serves an allocation larger than that from a thread with a fresh mmap
+  # whatever M_MMAP_MAX says (sysmalloc's fallback). XLA:CPU allocates a step's
+  # temporaries on its own threads: the small CNN's 103 MB each step, 26,000
+  # page faults a step, until every thread shared the main arena (1,000 ->
+  # 1,300 examples/s, docs/speed.md). A thread takes its arena at its first
+  # allocation, so this must run before XLA starts its threads; the entry
+  # points call it first.
+  return (bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+          and bool(mallopt(_M_ARENA_MAX, 1)))

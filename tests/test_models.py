@@ -119,3 +119,22 @@ def test_pool_2x2_matches_flax_pooling(kind):
   x = jax.random.normal(jax.random.key(0), (2, 10, 10, 3))
   ref = {'avg': nn.avg_pool, 'max': nn.max_pool}[kind](x, (2, 2), strides=(2, 2))
   np.testing.assert_allclose(pool_2x2(x, kind), ref, rtol=1e-6)
+
+
+def test_max_pool_gradient_goes_to_the_first_maximum():
+  from research.models.common import pool_2x2
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.key(0), (2, 9, 10, 3))  # odd height: a row dropped
+  weights = jax.random.normal(jax.random.key(1), (2, 4, 5, 3))
+  loss = lambda pool: lambda x: jnp.sum(pool(x) * weights)
+  grad = jax.grad(loss(lambda x: pool_2x2(x, 'max')))
+  # No ties: the same as autodiff of Flax's max pooling.
+  np.testing.assert_allclose(grad(x), jax.grad(loss(
+      lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))))(x), rtol=1e-6)
+  # Ties: all of a window's gradient to its first maximum, in row-major order.
+  tied = x.at[0, 0:2, 0:2, 0].set(jnp.array([[-1.0, 2.0], [2.0, 2.0]]))
+  tied = tied.at[0, 2:4, 0:2, 0].set(0.0)
+  g = grad(tied)
+  np.testing.assert_array_equal(g[0, 0:2, 0:2, 0], [[0, weights[0, 0, 0, 0]], [0, 0]])
+  np.testing.assert_array_equal(g[0, 2:4, 0:2, 0], [[weights[0, 1, 0, 0], 0], [0, 0]])
+  assert float(jnp.abs(g[:, 8]).max()) == 0.0  # the dropped row

@@ -262,3 +262,71 @@ def test_batch_parts_on_xlas_threads_give_the_same_values():
     # XLA's pool has a thread per CPU: a 1-CPU machine runs whole batches.
     want = min(int(threads), os.cpu_count())
     assert f'parts {want}' in done.stdout, (threads, done.stdout[-1000:])
+
+
+# Batch normalisation (training mode), with and without the ReLU after it.
+
+
+@pytest.mark.parametrize('dtype,relu', [(jnp.float32, False), (jnp.float32, True),
+                                        (jnp.bfloat16, False), (jnp.bfloat16, True)])
+def test_batch_norm_values_and_gradients_match_xla(dtype, relu):
+  x = (_random((6, 5, 7, 16), 0) * 3 + 1).astype(dtype)
+  scale, bias, weights = _random((16,), 1), _random((16,), 2), _random(x.shape, 3)
+
+  def loss(bn, x, scale, bias):
+    y, mean, var = bn(x, scale, bias)
+    return jnp.sum(y.astype(jnp.float32) * weights), (y, mean, var)
+
+  ours = jax.jit(jax.value_and_grad(
+      lambda *a: loss(lambda *b: onednn.batch_norm(*b, 1e-5, relu), *a),
+      argnums=(0, 1, 2), has_aux=True))
+  want = jax.value_and_grad(
+      lambda *a: loss(lambda *b: onednn._xla_batch_norm(*b, 1e-5, relu), *a),
+      argnums=(0, 1, 2), has_aux=True)
+  assert 'classicnets_onednn_batch_norm_backward' in ours.lower(x, scale, bias).as_text()
+  (_, outputs), grads = ours(x, scale, bias)
+  (_, outputs_ref), grads_ref = want(x, scale, bias)
+  rtol = 2e-5 if dtype == jnp.float32 else 1e-2
+  for got, ref in zip((*outputs, *grads), (*outputs_ref, *grads_ref)):
+    assert got.dtype == ref.dtype
+    _close(got, ref, rtol)
+  if relu:
+    assert float(jnp.min(outputs[0])) == 0.0
+
+
+@pytest.mark.parametrize('relu', [False, True])
+def test_onednn_batch_norm_module_is_flax_batch_norm(relu):
+  # The same parameters and statistics, the same outputs in training and with
+  # the running averages, the same running-average update.
+  x = _random((8, 6, 6, 4), 0) * 2 + 0.5
+  flax_bn = lambda train: common.batch_norm('xla', 'bn', train=train, relu=relu, momentum=0.9)
+  ours_bn = lambda train: common.batch_norm('onednn', 'bn', train=train, relu=relu, momentum=0.9)
+
+  class Wrap(nn.Module):
+    make: object
+    train: bool
+
+    @nn.compact
+    def __call__(self, x):
+      return self.make(self.train)(x)
+
+  variables = Wrap(flax_bn, True).init(jax.random.PRNGKey(0), x)
+  assert jax.tree_util.tree_structure(variables) == jax.tree_util.tree_structure(
+      Wrap(ours_bn, True).init(jax.random.PRNGKey(0), x))
+  variables = {'params': jax.tree_util.tree_map(lambda v: v + _random(v.shape, 5) * 0.1,
+                                                variables['params']),
+               'batch_stats': variables['batch_stats']}
+  for train in (True, False):
+    want, want_state = Wrap(flax_bn, train).apply(variables, x, mutable=['batch_stats'])
+    got, got_state = jax.jit(lambda v, x: Wrap(ours_bn, train).apply(
+        v, x, mutable=['batch_stats']))(variables, x)
+    _close(got, want)
+    for a, b in zip(jax.tree_util.tree_leaves(got_state), jax.tree_util.tree_leaves(want_state)):
+      _close(a, b)
+
+
+def test_batch_norm_rejects_what_it_cannot_normalise():
+  with pytest.raises(ValueError, match='NHWC'):
+    onednn.batch_norm(jnp.zeros((4, 8)), jnp.ones(8), jnp.zeros(8), 1e-5)
+  with pytest.raises(ValueError, match='NHWC'):
+    onednn.batch_norm(jnp.zeros((2, 3, 3, 8)), jnp.ones(4), jnp.zeros(4), 1e-5)

@@ -60,10 +60,14 @@ _TARGETS = {'fwd': 'classicnets_onednn_conv_forward',
             'kernel_grad': 'classicnets_onednn_conv_kernel_grad'}
 _SYMBOLS = {'fwd': 'OnednnConvForward', 'input_grad': 'OnednnConvInputGrad',
             'kernel_grad': 'OnednnConvKernelGrad'}
+_BN_TARGETS = {'bn_fwd': 'classicnets_onednn_batch_norm_forward',
+               'bn_bwd': 'classicnets_onednn_batch_norm_backward'}
+_BN_SYMBOLS = {'bn_fwd': 'OnednnBatchNormForward', 'bn_bwd': 'OnednnBatchNormBackward'}
 _DIMENSION_NUMBERS = ('NHWC', 'HWIO', 'NHWC')
 
 _lock = threading.Lock()
 _status: tuple[bool, str] | None = None
+_library: ctypes.CDLL | None = None
 
 
 def _distribution_file(distribution: str, name: str) -> pathlib.Path:
@@ -188,15 +192,17 @@ def team_size() -> int:
 def status() -> tuple[bool, str]:
   """(True, library path) once the handlers are built, loaded and registered
   with XLA; (False, why not) where they cannot be. Computed once per process."""
-  global _status
+  global _status, _library
   with _lock:
     if _status is None:
       try:
         library = ctypes.CDLL(str(build()))
         library.ClassicnetsOnednnSetThreads(ctypes.c_int(team_size()))
-        for pass_, name in _TARGETS.items():
-          jax.ffi.register_ffi_target(
-              name, jax.ffi.pycapsule(getattr(library, _SYMBOLS[pass_])), platform='cpu')
+        for targets, symbols in ((_TARGETS, _SYMBOLS), (_BN_TARGETS, _BN_SYMBOLS)):
+          for pass_, name in targets.items():
+            jax.ffi.register_ffi_target(
+                name, jax.ffi.pycapsule(getattr(library, symbols[pass_])), platform='cpu')
+        _library = library
         _status = (True, library._name)
       except (OSError, RuntimeError, AttributeError) as e:
         _status = (False, str(e))
@@ -300,3 +306,105 @@ def conv2d(x_NxHxWxC: jax.Array, kernel_HxWxIxO: jax.Array, strides: Sequence[in
   else:
     y = _xla_conv(x, kernel, strides, pads)
   return y.astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# Batch normalisation in training mode, optionally followed by a ReLU.
+
+
+def _xla_batch_norm(x, scale, bias, epsilon, relu):
+  # Flax's BatchNorm: float32 statistics, the biased variance as E[x^2] - E[x]^2,
+  # normalised in float32 and returned in x's dtype.
+  x32 = x.astype(jnp.float32)
+  mean = jnp.mean(x32, axis=(0, 1, 2))
+  var = jnp.maximum(0.0, jnp.mean(x32 * x32, axis=(0, 1, 2)) - mean * mean)
+  y = ((x32 - mean) * (scale * lax.rsqrt(var + epsilon)) + bias).astype(x.dtype)
+  return (jnp.maximum(y, 0) if relu else y), mean, var
+
+
+def _bn_attrs(epsilon, relu):
+  return {'epsilon': np.float32(epsilon), 'relu': np.int64(bool(relu))}
+
+
+def _workspace_bytes(shape, dtype) -> int:
+  # The ReLU mask oneDNN keeps between a fused batch norm + ReLU's passes; its
+  # size is oneDNN's to choose, so the library says it (at trace time).
+  fn = _library.ClassicnetsOnednnBnWorkspaceBytes
+  fn.restype = ctypes.c_int64
+  n, h, w, c = (ctypes.c_int64(d) for d in shape)
+  size = fn(n, h, w, c, ctypes.c_int(dtype == jnp.bfloat16))
+  if size < 0:
+    raise RuntimeError(f'oneDNN cannot build a batch norm + ReLU for {shape} {dtype}')
+  return size
+
+
+def _onednn_batch_norm_fwd(x, scale, bias, epsilon, relu):
+  channels = jax.ShapeDtypeStruct(scale.shape, jnp.float32)
+  workspace = jax.ShapeDtypeStruct((_workspace_bytes(x.shape, x.dtype) if relu else 0,), jnp.uint8)
+  return jax.ffi.ffi_call(
+      _BN_TARGETS['bn_fwd'], (jax.ShapeDtypeStruct(x.shape, x.dtype), channels, channels, workspace),
+      vmap_method='sequential')(x, scale, bias, **_bn_attrs(epsilon, relu))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _batch_norm(x, scale, bias, epsilon, relu):
+  return _batch_norm_fwd(x, scale, bias, epsilon, relu)[0]
+
+
+def _batch_norm_fwd(x, scale, bias, epsilon, relu):
+  # On the CPU: oneDNN's (y, mean, var, ReLU mask); elsewhere Flax's arithmetic
+  # and an unused mask of the same size (both branches must give the same
+  # types). Only the branch of the platform compiled for is lowered.
+  workspace_bytes = _workspace_bytes(x.shape, x.dtype) if relu else 0
+
+  def xla(x, scale, bias):
+    return (*_xla_batch_norm(x, scale, bias, epsilon, relu),
+            jnp.zeros((workspace_bytes,), jnp.uint8))
+
+  y, mean, var, workspace = lax.platform_dependent(
+      x, scale, bias, cpu=lambda *a: _onednn_batch_norm_fwd(*a, epsilon, relu), default=xla)
+  return (y, mean, var), (x, workspace, scale, bias, mean, var)
+
+
+def _batch_norm_bwd(epsilon, relu, residuals, cotangents):
+  # The statistics leave `batch_norm` through stop_gradient: their cotangents
+  # are zero, and only y's is propagated.
+  x, workspace, scale, bias, mean, var = residuals
+  dy = cotangents[0]
+
+  def onednn_grads(x, workspace, dy, scale, bias, mean, var):
+    channels = jax.ShapeDtypeStruct(scale.shape, jnp.float32)
+    return jax.ffi.ffi_call(
+        _BN_TARGETS['bn_bwd'], (jax.ShapeDtypeStruct(x.shape, x.dtype), channels, channels),
+        vmap_method='sequential')(x, dy, workspace, scale, mean, var, **_bn_attrs(epsilon, relu))
+
+  def xla_grads(x, workspace, dy, scale, bias, mean, var):
+    vjp = jax.vjp(lambda a, b, c: _xla_batch_norm(a, b, c, epsilon, relu)[0], x, scale, bias)[1]
+    return vjp(dy)
+
+  return lax.platform_dependent(x, workspace, dy, scale, bias, mean, var,
+                                cpu=onednn_grads, default=xla_grads)
+
+
+_batch_norm.defvjp(_batch_norm_fwd, _batch_norm_bwd)
+
+
+def batch_norm(x_NxHxWxC: jax.Array, scale_C: jax.Array, bias_C: jax.Array, epsilon: float,
+               relu: bool = False) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Batch normalisation of an NHWC activation with its own batch statistics
+  (training mode), then a ReLU where `relu`: (y, mean_C, var_C), the statistics
+  in float32 and without gradient. Flax's BatchNorm computes the same (float32
+  statistics, the biased variance, y in x's dtype); on the CPU oneDNN computes
+  it, elsewhere and with several devices XLA does, as Flax would."""
+  channels = (x_NxHxWxC.shape[-1],)
+  if x_NxHxWxC.ndim != 4 or scale_C.shape != channels or bias_C.shape != channels:
+    raise ValueError(f'batch_norm wants NHWC activations and C scales and biases; got shapes '
+                     f'{x_NxHxWxC.shape}, {scale_C.shape}, {bias_C.shape}.')
+  dtype = x_NxHxWxC.dtype if x_NxHxWxC.dtype in (jnp.bfloat16, jnp.float32) else jnp.float32
+  x = x_NxHxWxC.astype(dtype)
+  scale, bias = scale_C.astype(jnp.float32), bias_C.astype(jnp.float32)
+  if _use_onednn():
+    y, mean, var = _batch_norm(x, scale, bias, float(epsilon), bool(relu))
+  else:
+    y, mean, var = _xla_batch_norm(x, scale, bias, float(epsilon), bool(relu))
+  return y, lax.stop_gradient(mean), lax.stop_gradient(var)

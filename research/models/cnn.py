@@ -12,7 +12,7 @@ of 3x3 convolutions (Simonyan & Zisserman 2015) with batch normalization
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import DTYPES, HE_INIT, check_dtype, conv, flatten, pool_2x2
+from research.models.common import DTYPES, HE_INIT, batch_norm, check_dtype, conv, flatten, pool_2x2
 
 
 
@@ -39,9 +39,9 @@ class SmallCNN(nn.Module):
         # No conv bias: the BatchNorm shift that follows makes it redundant.
         x = conv(self.conv_impl, channels, (3, 3), f'block{b}_conv{c}', padding='SAME',
                  use_bias=False, kernel_init=HE_INIT, dtype=dt)(x)
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                         dtype=dt, name=f'block{b}_bn{c}')(x)
-        x = nn.relu(x)
+        # BatchNorm + ReLU: one oneDNN call each way with conv_impl 'onednn'.
+        x = batch_norm(self.conv_impl, f'block{b}_bn{c}', train=train, relu=True, momentum=0.9,
+                       epsilon=1e-5, dtype=dt)(x)
       x = pool_2x2(x, 'max')  # reshape + max: a cheaper gradient on CPU than reduce_window
       x = nn.Dropout(self.conv_dropout_rate, deterministic=not train)(x)
     h = flatten(x)

@@ -149,6 +149,88 @@ def conv(impl: str, features: int, kernel_size: tuple, name: str, padding='VALID
   raise ValueError(f'conv_impl={impl!r}; use one of {CONV_IMPLS}.')
 
 
+class OnednnBatchNorm(nn.Module):
+  """Flax's `nn.BatchNorm` over the channels of an NHWC activation (the same
+  parameters, statistics and running averages), then a ReLU where `relu`;
+  in training its batch statistics, normalisation and gradient are one oneDNN
+  call each on the CPU (research/kernels/onednn.py), XLA elsewhere. With the
+  running averages it is XLA's arithmetic, as Flax's."""
+
+  use_running_average: bool
+  momentum: float = 0.99
+  epsilon: float = 1e-5
+  dtype: Any = None
+  relu: bool = False
+  scale_init: Any = nn.initializers.ones
+  bias_init: Any = nn.initializers.zeros
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    channels = (x_BxHxWxC.shape[-1],)
+    ra_mean = self.variable('batch_stats', 'mean', jnp.zeros, channels, jnp.float32)
+    ra_var = self.variable('batch_stats', 'var', jnp.ones, channels, jnp.float32)
+    scale = self.param('scale', self.scale_init, channels, jnp.float32)
+    bias = self.param('bias', self.bias_init, channels, jnp.float32)
+    dtype = self.dtype or jnp.result_type(x_BxHxWxC, jnp.float32)
+    x = x_BxHxWxC.astype(dtype)
+    if self.use_running_average:
+      # Flax's _normalize: (x - mean) * (scale / sqrt(var + eps)) + bias, in float32.
+      mul = jax.lax.rsqrt(ra_var.value + self.epsilon) * scale
+      y = ((x.astype(jnp.float32) - ra_mean.value) * mul + bias).astype(dtype)
+      return nn.relu(y) if self.relu else y
+    y, mean, var = onednn.batch_norm(x, scale, bias, self.epsilon, self.relu)
+    if not self.is_initializing():
+      ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+      ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+    return y
+
+
+def batch_norm(impl: str, name: str, *, train: bool, relu: bool = False, momentum: float = 0.9,
+               epsilon: float = 1e-5, dtype=None, scale_init=nn.initializers.ones):
+  """BatchNorm after a convolution layer computed by `impl` (`conv`'s names),
+  then a ReLU where `relu`: oneDNN's batch norm with conv_impl 'onednn',
+  Flax's `nn.BatchNorm` otherwise; the same parameters and statistics."""
+  if impl == 'onednn':
+    return OnednnBatchNorm(use_running_average=not train, momentum=momentum, epsilon=epsilon,
+                           dtype=dtype, relu=relu, scale_init=scale_init, name=name)
+  if impl not in CONV_IMPLS:
+    raise ValueError(f'conv_impl={impl!r}; use one of {CONV_IMPLS}.')
+  bn = nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=epsilon,
+                    dtype=dtype, scale_init=scale_init, name=name)
+  return (lambda x: nn.relu(bn(x))) if relu else bn
+
+
+@jax.custom_vjp
+def _max_2x2(x_BxHx2xWx2xC):
+  return x_BxHx2xWx2xC.max(axis=(2, 4))
+
+
+def _max_2x2_fwd(x):
+  y = _max_2x2(x)
+  return y, (x, y)
+
+
+def _max_2x2_bwd(residuals, dy_BxHxWxC):
+  # The whole gradient to the first maximum of each window in row-major order
+  # (PyTorch's and cuDNN's rule), one elementwise pass. Autodiff of `max`
+  # splits it evenly among tied maxima instead, with a second pass to count
+  # them: the same wherever a window has one maximum, and where the tie is
+  # ReLU's zeros, whose gradient the ReLU below stops either way.
+  x, y = residuals
+  is_max = x == y[:, :, None, :, None, :]
+  m00 = is_max[:, :, 0, :, 0]
+  m01 = is_max[:, :, 0, :, 1] & ~m00
+  m10 = is_max[:, :, 1, :, 0] & ~(m00 | m01)
+  m11 = ~(m00 | m01 | m10)
+  zero = jnp.zeros_like(dy_BxHxWxC)
+  row0 = jnp.stack([jnp.where(m00, dy_BxHxWxC, zero), jnp.where(m01, dy_BxHxWxC, zero)], axis=3)
+  row1 = jnp.stack([jnp.where(m10, dy_BxHxWxC, zero), jnp.where(m11, dy_BxHxWxC, zero)], axis=3)
+  return (jnp.stack([row0, row1], axis=2),)
+
+
+_max_2x2.defvjp(_max_2x2_fwd, _max_2x2_bwd)
+
+
 def pool_2x2(x_BxHxWxC, kind: str):
   """Non-overlapping 2x2 average or max pooling as a reshape + reduction
   (cheaper on CPU than a general reduce_window and its gradient)."""
@@ -157,5 +239,5 @@ def pool_2x2(x_BxHxWxC, kind: str):
   if kind == 'avg':
     return x.mean(axis=(2, 4))
   if kind == 'max':
-    return x.max(axis=(2, 4))
+    return _max_2x2(x)
   raise ValueError(f"pooling={kind!r}; use 'avg' or 'max'.")

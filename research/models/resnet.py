@@ -16,7 +16,7 @@ activation" (§3.4), so convs carry no bias. Weights use the He init of [13]
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import CONV_IMPLS, DTYPES, HE_INIT, check_dtype, conv
+from research.models.common import CONV_IMPLS, DTYPES, HE_INIT, batch_norm, check_dtype, conv
 
 # Torch-style symmetric padding: for stride 2 it samples the same positions as
 # the parameter-free option-A shortcut x[:, ::2, ::2] (the 'SAME' rule would
@@ -29,12 +29,13 @@ def _conv(features, kernel, strides, padding, dtype, name, impl):
               use_bias=False, kernel_init=HE_INIT, dtype=DTYPES[dtype])
 
 
-def _bn(train, dtype, name, zero_scale=False):
+def _bn(train, dtype, name, impl, zero_scale=False, relu=False):
   # Flax's momentum is the running average's decay: 0.9 is torch's 0.1.
-  return nn.BatchNorm(
-      use_running_average=not train, momentum=0.9, epsilon=1e-5,
-      dtype=DTYPES[dtype], name=name,
-      scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones)
+  # conv_impl 'onednn' computes the batch norm (and the ReLU after it) with
+  # oneDNN on a CPU too (common.batch_norm).
+  return batch_norm(impl, name, train=train, relu=relu, momentum=0.9, epsilon=1e-5,
+                    dtype=DTYPES[dtype],
+                    scale_init=nn.initializers.zeros if zero_scale else nn.initializers.ones)
 
 
 class BasicBlock(nn.Module):
@@ -50,11 +51,11 @@ class BasicBlock(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool):
     y = _conv(self.features, 3, self.strides, _PAD1, self.dtype, 'conv1', self.conv_impl)(x_BxHxWxC)
-    y = nn.relu(_bn(train, self.dtype, 'bn1')(y))
+    y = _bn(train, self.dtype, 'bn1', self.conv_impl, relu=True)(y)
     y = _conv(self.features, 3, 1, _PAD1, self.dtype, 'conv2', self.conv_impl)(y)
     # Zero-init of the last BN scale: each block starts as the identity
     # (Goyal et al. 2017), an option, not the paper's.
-    y = _bn(train, self.dtype, 'bn2', zero_scale=self.zero_init_residual)(y)
+    y = _bn(train, self.dtype, 'bn2', self.conv_impl, zero_scale=self.zero_init_residual)(y)
     return nn.relu(y + _shortcut(self, x_BxHxWxC, y.shape[-1], train))
 
 
@@ -72,11 +73,11 @@ class BottleneckBlock(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool):
     y = _conv(self.features, 1, 1, 'VALID', self.dtype, 'conv1', self.conv_impl)(x_BxHxWxC)
-    y = nn.relu(_bn(train, self.dtype, 'bn1')(y))
+    y = _bn(train, self.dtype, 'bn1', self.conv_impl, relu=True)(y)
     y = _conv(self.features, 3, self.strides, _PAD1, self.dtype, 'conv2', self.conv_impl)(y)
-    y = nn.relu(_bn(train, self.dtype, 'bn2')(y))
+    y = _bn(train, self.dtype, 'bn2', self.conv_impl, relu=True)(y)
     y = _conv(self.features * self.expansion, 1, 1, 'VALID', self.dtype, 'conv3', self.conv_impl)(y)
-    y = _bn(train, self.dtype, 'bn3', zero_scale=self.zero_init_residual)(y)
+    y = _bn(train, self.dtype, 'bn3', self.conv_impl, zero_scale=self.zero_init_residual)(y)
     return nn.relu(y + _shortcut(self, x_BxHxWxC, y.shape[-1], train))
 
 
@@ -95,7 +96,7 @@ def _shortcut(block, x_BxHxWxC, out_channels, train):
   # Option B: 1x1 projection (stride 2 where the block downsamples) + BN.
   x = _conv(out_channels, 1, block.strides, 'VALID', block.dtype, 'proj_conv',
             block.conv_impl)(x_BxHxWxC)
-  return _bn(train, block.dtype, 'proj_bn')(x)
+  return _bn(train, block.dtype, 'proj_bn', block.conv_impl)(x)
 
 
 class CifarResNet(nn.Module):
@@ -126,7 +127,7 @@ class CifarResNet(nn.Module):
     n = (self.depth - 2) // 6
     x = x_BxHxWxC.astype(DTYPES[self.dtype])
     x = _conv(16, 3, 1, _PAD1, self.dtype, 'stem_conv', self.conv_impl)(x)
-    x = nn.relu(_bn(train, self.dtype, 'stem_bn')(x))
+    x = _bn(train, self.dtype, 'stem_bn', self.conv_impl, relu=True)(x)
     for s, features in enumerate((16, 32, 64)):
       for b in range(n):
         # "Subsampling is performed by convolutions with a stride of 2."
@@ -182,11 +183,11 @@ class ResNet(nn.Module):
     x = x_BxHxWxC.astype(DTYPES[self.dtype])
     if self.stem == 'imagenet':
       x = _conv(64, 7, 2, ((3, 3), (3, 3)), self.dtype, 'stem_conv', self.conv_impl)(x)
-      x = nn.relu(_bn(train, self.dtype, 'stem_bn')(x))
+      x = _bn(train, self.dtype, 'stem_bn', self.conv_impl, relu=True)(x)
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=_PAD1)
     else:
       x = _conv(64, 3, 1, _PAD1, self.dtype, 'stem_conv', self.conv_impl)(x)
-      x = nn.relu(_bn(train, self.dtype, 'stem_bn')(x))
+      x = _bn(train, self.dtype, 'stem_bn', self.conv_impl, relu=True)(x)
     for s, num_blocks in enumerate(stage_sizes):
       for b in range(num_blocks):
         strides = 2 if s > 0 and b == 0 else 1
