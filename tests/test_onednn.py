@@ -330,3 +330,13 @@ def test_batch_norm_rejects_what_it_cannot_normalise():
     onednn.batch_norm(jnp.zeros((4, 8)), jnp.ones(8), jnp.zeros(8), 1e-5)
   with pytest.raises(ValueError, match='NHWC'):
     onednn.batch_norm(jnp.zeros((2, 3, 3, 8)), jnp.ones(4), jnp.zeros(4), 1e-5)
+
+
+def test_batch_norm_vmapped_over_seeds():
+  # launch.train --num_seeds vmaps a model over seeds: one call per seed.
+  x = _random((3, 4, 5, 5, 8), 0)
+  scale, bias = 1 + _random((3, 8), 1) * 0.1, _random((3, 8), 2)
+  grads = lambda bn: jax.vmap(jax.grad(
+      lambda x, s, b: jnp.sum(bn(x, s, b, 1e-5, True)[0] ** 2), argnums=(0, 1, 2)))(x, scale, bias)
+  for got, want in zip(jax.jit(lambda: grads(onednn.batch_norm))(), grads(onednn._xla_batch_norm)):
+    _close(got, want, 1e-5)

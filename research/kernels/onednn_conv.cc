@@ -1,4 +1,5 @@
-// 2-D convolutions on the CPU through oneDNN, as XLA FFI handlers.
+// 2-D convolutions and batch norms on the CPU through oneDNN, as XLA FFI
+// handlers.
 //
 // Three handlers, one per pass of a convolution layer: the forward pass, the
 // input gradient and the kernel gradient. Activations are NHWC and kernels
@@ -12,8 +13,12 @@
 // Each call splits its batch into parts run at once on XLA's intra-op thread
 // pool, oneDNN single-threaded on each (ParallelFor, below).
 //
+// Two more for a batch norm in training mode, optionally with a ReLU after it:
+// forward (output, batch mean and variance, the ReLU's mask) and backward
+// (BnForwardImpl, BnBackwardImpl, below).
+//
 // research/kernels/onednn.py builds this file, registers the handlers and
-// wraps them in a custom VJP.
+// wraps them in custom VJPs.
 
 #include <omp.h>
 
