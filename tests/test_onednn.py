@@ -340,3 +340,8 @@ def test_batch_norm_vmapped_over_seeds():
       lambda x, s, b: jnp.sum(bn(x, s, b, 1e-5, True)[0] ** 2), argnums=(0, 1, 2)))(x, scale, bias)
   for got, want in zip(jax.jit(lambda: grads(onednn.batch_norm))(), grads(onednn._xla_batch_norm)):
     _close(got, want, 1e-5)
+
+
+def test_batch_norm_helper_rejects_an_unknown_conv_impl():
+  with pytest.raises(ValueError, match="conv_impl='nope'"):
+    common.batch_norm('nope', 'bn', train=True)

@@ -347,9 +347,9 @@ def _workspace_bytes(shape, dtype) -> int:
   return size
 
 
-def _onednn_batch_norm_fwd(x, scale, bias, epsilon, relu):
+def _onednn_batch_norm_fwd(x, scale, bias, epsilon, relu, workspace_bytes):
   channels = jax.ShapeDtypeStruct(scale.shape, jnp.float32)
-  workspace = jax.ShapeDtypeStruct((_workspace_bytes(x.shape, x.dtype) if relu else 0,), jnp.uint8)
+  workspace = jax.ShapeDtypeStruct((workspace_bytes,), jnp.uint8)
   return jax.ffi.ffi_call(
       _BN_TARGETS['bn_fwd'], (jax.ShapeDtypeStruct(x.shape, x.dtype), channels, channels, workspace),
       vmap_method='sequential')(x, scale, bias, **_bn_attrs(epsilon, relu))
@@ -371,7 +371,8 @@ def _batch_norm_fwd(x, scale, bias, epsilon, relu):
             jnp.zeros((workspace_bytes,), jnp.uint8))
 
   y, mean, var, workspace = lax.platform_dependent(
-      x, scale, bias, cpu=lambda *a: _onednn_batch_norm_fwd(*a, epsilon, relu), default=xla)
+      x, scale, bias, cpu=lambda *a: _onednn_batch_norm_fwd(*a, epsilon, relu, workspace_bytes),
+      default=xla)
   return (y, mean, var), (x, workspace, scale, bias, mean, var)
 
 
