@@ -87,7 +87,7 @@ TWINS: dict[str, tuple[str, dict[str, tuple | None], tuple[str, ...]]] = {
                {'cell': ('lstm',), 'num_layers': None, 'embed_dim': None, 'hidden_size': None,
                 'dropout_rate': None, 'forget_bias': None, 'tie_embeddings': (False,),
                 'dtype': ('float32',)},
-               ('record_gates', 'scan_unroll', 'fused', 'param_init', 'init_scale')),
+               ('record_gates', 'scan_unroll', 'lstm_impl', 'param_init', 'init_scale')),
 }
 OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
 LOSSES = ('softmax_cross_entropy',)

@@ -1,6 +1,7 @@
 """oneDNN convolutions (research/kernels/onednn.py) against XLA's."""
 
 import ctypes
+import functools
 import logging
 import os
 import subprocess
@@ -144,9 +145,9 @@ def test_without_the_library_xla_computes_and_says_why(monkeypatch, caplog):
 def test_a_failed_compile_reports_the_compiler_output(monkeypatch, tmp_path):
   broken = tmp_path / 'onednn_conv.cc'
   broken.write_text('this is not C++\n')
-  monkeypatch.setattr(onednn, '_SOURCE', broken)
+  monkeypatch.setattr(onednn, '_SOURCES', (broken, onednn._SOURCES[1]))
   monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
-  with pytest.raises(RuntimeError, match='compiling onednn_conv.cc failed'):
+  with pytest.raises(RuntimeError, match='compiling onednn_conv.cc, onednn_lstm.cc failed'):
     onednn.build()
   assert not list((tmp_path / 'cache').rglob('*.so'))  # nothing half-written left
 
@@ -345,3 +346,92 @@ def test_batch_norm_vmapped_over_seeds():
 def test_batch_norm_helper_rejects_an_unknown_conv_impl():
   with pytest.raises(ValueError, match="conv_impl='nope'"):
     common.batch_norm('nope', 'bn', train=True)
+
+
+# ---------------------------------------------------------------------------
+# The LSTM layer.
+
+
+def _lstm_operands(batch, steps=7, inputs=5, hidden=8, seed=0):
+  k = jax.random.split(jax.random.key(seed), 7)
+  return (jax.random.normal(k[0], (batch, steps, inputs)),
+          0.3 * jax.random.normal(k[1], (inputs, 4 * hidden)),
+          0.3 * jax.random.normal(k[2], (hidden, 4 * hidden)),
+          0.1 * jax.random.normal(k[3], (4 * hidden,)),
+          jax.random.normal(k[4], (batch, hidden)), jax.random.normal(k[5], (batch, hidden)),
+          jax.random.normal(k[6], (batch, steps, hidden)))
+
+
+def _lstm_loss(fn, time_major, dy_BxTxH):
+  # Uses h at every step and both final states, so every cotangent is nonzero.
+  def loss(*operands):
+    y, (c, h) = fn(*operands)
+    dy = jnp.swapaxes(dy_BxTxH, 0, 1) if time_major else dy_BxTxH
+    return jnp.sum(y * dy) + jnp.sum(1.3 * c) + jnp.sum(0.7 * h ** 2)
+  return loss
+
+
+def _xla_lstm(time_major):
+  def fn(*operands):
+    y, c, h = onednn._xla_lstm(time_major, *operands)
+    return y, (c, h)
+  return fn
+
+
+@pytest.mark.parametrize('time_major', [False, True])
+@pytest.mark.parametrize('batch,parts', [(6, 1), (6, 2), (5, 3), (1, 2)])
+def test_lstm_values_and_gradients_match_xla(monkeypatch, batch, parts, time_major):
+  # Parts of 2 or 3 rows (uneven too), copied into dense per-part sequences and
+  # back (except one time-major part), on this process's threads; the weight
+  # gradients sum the parts'.
+  monkeypatch.setattr(onednn, '_lstm_parts', lambda b: min(parts, b))
+  *operands, dy = _lstm_operands(batch)
+  if time_major:
+    operands[0] = jnp.swapaxes(operands[0], 0, 1)
+  ours = functools.partial(onednn.lstm, time_major=time_major)
+  hlo = jax.jit(ours).lower(*operands).as_text()
+  assert onednn._LSTM_TARGETS['lstm_fwd'] in hlo
+  jax.tree.map(_close, jax.jit(ours)(*operands), _xla_lstm(time_major)(*operands))
+  got = jax.jit(jax.grad(_lstm_loss(ours, time_major, dy), argnums=range(6)))(*operands)
+  want = jax.grad(_lstm_loss(_xla_lstm(time_major), time_major, dy), argnums=range(6))(*operands)
+  for name, a, b in zip(('x', 'w_x', 'w_h', 'bias', 'c0', 'h0'), got, want):
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg=name)
+
+
+def test_lstm_vmapped_over_seeds_matches_a_loop():
+  stacked = [_lstm_operands(3, seed=s)[:6] for s in range(2)]
+  operands = [jnp.stack(parts) for parts in zip(*stacked)]
+  got = jax.jit(jax.vmap(onednn.lstm))(*operands)
+  for s in range(2):
+    jax.tree.map(lambda a, b, s=s: _close(a[s], b), got, onednn.lstm(*stacked[s]))
+
+
+def test_lstm_scratch_is_one_xla_buffer_sized_by_the_library():
+  # Every temporary of a call (scratchpads, the parts' dense copies, their weight
+  # gradients) is carved from one buffer XLA allocates, sized at trace time.
+  assert onednn.lstm_available()
+  sizes = {p: onednn._lstm_scratch_bytes(128, 64, 128, 512, True, p)
+           for p in ('inference', 'training', 'backward')}
+  assert all(size > 128 * 32 * 128 * 4 for size in sizes.values()), sizes
+  assert sizes['backward'] > sizes['training'], sizes
+
+
+def test_other_platforms_and_meshes_compile_xlas_lstm(monkeypatch):
+  *operands, dy = _lstm_operands(3)
+  step = jax.jit(jax.grad(_lstm_loss(onednn.lstm, False, dy), argnums=range(6)))
+  for platform, ours in (('cuda', False), ('tpu', False), ('cpu', True)):
+    hlo = step.trace(*operands).lower(lowering_platforms=(platform,)).as_text()
+    assert any(t in hlo for t in onednn._LSTM_TARGETS.values()) == ours, platform
+  monkeypatch.setattr(jax, 'device_count', lambda *a, **k: 8)
+  assert not onednn.lstm_available()
+  assert onednn._LSTM_TARGETS['lstm_fwd'] not in jax.jit(onednn.lstm).lower(*operands).as_text()
+
+
+def test_lstm_rejects_disagreeing_shapes():
+  x, w_x, w_h, bias, c0, h0, _ = _lstm_operands(3)
+  with pytest.raises(ValueError, match=r"wants .*'w_h': \(8, 32\)"):
+    onednn.lstm(x, w_x, w_h[:, :16], bias, c0, h0)
+  with pytest.raises(ValueError, match=r'T x B x D'):
+    onednn.lstm(x, w_x, w_h, bias, c0, h0, time_major=True)
+  with pytest.raises(ValueError, match='rank 3'):
+    onednn.lstm(x[0], w_x, w_h, bias, c0, h0)

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from research.kernels import onednn
 from research.models.rnn import CELLS, ElmanCell, GRUCell, LSTMCell, RNNLanguageModel
 
 B, D, H, T = 3, 5, 4, 6
@@ -250,25 +251,33 @@ def test_rejects_unknown_cell():
     _lm(cell='transformer')
 
 
+@pytest.mark.parametrize('impl', ['xla', 'onednn'])
 @pytest.mark.parametrize('forget_bias', [0.0, 1.0])
-def test_hand_written_lstm_backward_equals_autodiff(forget_bias):
-  # `fused=True` runs the recurrence through lstm_recurrence's custom VJP;
-  # values and gradients (params and incoming carry) must equal autodiff of
-  # the scanned cell.
-  fused = _lm(forget_bias=forget_bias)
-  scanned = fused.clone(fused=False)
+def test_lstm_impls_equal_autodiff_of_the_scan(forget_bias, impl):
+  # 'xla' runs the recurrence through lstm_recurrence's custom VJP, 'onednn'
+  # through oneDNN's LSTM primitive (its forward and backward calls); values and
+  # gradients (params and incoming carry) must equal autodiff of the scanned cell.
+  if impl == 'onednn':
+    assert onednn.lstm_available(), onednn.status()[1]
+  model = _lm(forget_bias=forget_bias, lstm_impl=impl)
+  scanned = model.clone(lstm_impl='scan')
   tokens = _tokens()
   carry = jax.tree.map(lambda x: jax.random.normal(jax.random.key(3), x.shape),
-                       fused.initial_carry(B))
-  params = fused.init(jax.random.key(0), tokens, carry)['params']
+                       model.initial_carry(B))
+  params = model.init(jax.random.key(0), tokens, carry)['params']
 
   def loss(params, carry, model):
     logits, new_carry = model.apply({'params': params}, tokens, carry)
     # Uses both the outputs and the final carry, so every cotangent is nonzero.
     return jnp.mean(logits ** 2) + sum(jnp.sum(x ** 3) for x in jax.tree.leaves(new_carry))
 
-  got = jax.grad(loss, argnums=(0, 1))(params, carry, fused)
+  got = jax.grad(loss, argnums=(0, 1))(params, carry, model)
   want = jax.grad(loss, argnums=(0, 1))(params, carry, scanned)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), got, want)
-  np.testing.assert_allclose(fused.apply({'params': params}, tokens, carry)[0],
+  np.testing.assert_allclose(model.apply({'params': params}, tokens, carry)[0],
                              scanned.apply({'params': params}, tokens, carry)[0], atol=1e-6)
+
+
+def test_unknown_lstm_impl_is_refused():
+  with pytest.raises(ValueError, match="lstm_impl must be one of .*'onednn'"):
+    _lm(lstm_impl='cudnn')

@@ -63,7 +63,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-_SOURCE = pathlib.Path(__file__).with_name('onednn_conv.cc')
+_KERNELS = pathlib.Path(__file__).parent
+_SOURCES = (_KERNELS / 'onednn_conv.cc', _KERNELS / 'onednn_lstm.cc')
+_HEADERS = (_KERNELS / 'onednn_common.h',)
 _TARGETS = {'fwd': 'classicnets_onednn_conv_forward',
             'input_grad': 'classicnets_onednn_conv_input_grad',
             'kernel_grad': 'classicnets_onednn_conv_kernel_grad'}
@@ -72,6 +74,9 @@ _SYMBOLS = {'fwd': 'OnednnConvForward', 'input_grad': 'OnednnConvInputGrad',
 _BN_TARGETS = {'bn_fwd': 'classicnets_onednn_batch_norm_forward',
                'bn_bwd': 'classicnets_onednn_batch_norm_backward'}
 _BN_SYMBOLS = {'bn_fwd': 'OnednnBatchNormForward', 'bn_bwd': 'OnednnBatchNormBackward'}
+_LSTM_TARGETS = {'lstm_fwd': 'classicnets_onednn_lstm_forward',
+                 'lstm_bwd': 'classicnets_onednn_lstm_backward'}
+_LSTM_SYMBOLS = {'lstm_fwd': 'OnednnLstmForward', 'lstm_bwd': 'OnednnLstmBackward'}
 _DIMENSION_NUMBERS = ('NHWC', 'HWIO', 'NHWC')
 
 _lock = threading.Lock()
@@ -110,10 +115,11 @@ def build() -> pathlib.Path:
   include = header.parent.parent if header.parent.name == 'dnnl' else header.parent
   compiler = _compiler()
   key = hashlib.sha256()
-  for part in (_SOURCE.read_bytes(), jax.__version__.encode(), jax.lib.__version__.encode(),
-               str(library).encode(), str(library.stat().st_size).encode(), compiler.encode()):
+  for part in (*(f.read_bytes() for f in _SOURCES + _HEADERS), jax.__version__.encode(),
+               jax.lib.__version__.encode(), str(library).encode(),
+               str(library.stat().st_size).encode(), compiler.encode()):
     key.update(part)
-  target = _cache_dir() / f'onednn_conv-{key.hexdigest()[:16]}.so'
+  target = _cache_dir() / f'onednn_kernels-{key.hexdigest()[:16]}.so'
   if target.exists():
     return target
   target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,12 +128,12 @@ def build() -> pathlib.Path:
   fd, tmp = tempfile.mkstemp(suffix='.so', dir=target.parent)
   os.close(fd)
   command = [compiler, '-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-w',
-             '-I', jax.ffi.include_dir(), '-I', str(include), str(_SOURCE), '-o', tmp,
+             '-I', jax.ffi.include_dir(), '-I', str(include), *map(str, _SOURCES), '-o', tmp,
              str(library), f'-Wl,-rpath,{library.parent}']
   try:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode:
-      raise RuntimeError(f'compiling {_SOURCE.name} failed:\n{" ".join(command)}\n'
+      raise RuntimeError(f'compiling {", ".join(f.name for f in _SOURCES)} failed:\n{" ".join(command)}\n'
                          f'{result.stderr[-3000:]}')
     os.replace(tmp, target)
   finally:
@@ -207,7 +213,8 @@ def status() -> tuple[bool, str]:
       try:
         library = ctypes.CDLL(str(build()))
         library.ClassicnetsOnednnSetThreads(ctypes.c_int(team_size()))
-        for targets, symbols in ((_TARGETS, _SYMBOLS), (_BN_TARGETS, _BN_SYMBOLS)):
+        for targets, symbols in ((_TARGETS, _SYMBOLS), (_BN_TARGETS, _BN_SYMBOLS),
+                                 (_LSTM_TARGETS, _LSTM_SYMBOLS)):
           for pass_, name in targets.items():
             jax.ffi.register_ffi_target(
                 name, jax.ffi.pycapsule(getattr(library, symbols[pass_])), platform='cpu')
@@ -418,3 +425,149 @@ def batch_norm(x_NxHxWxC: jax.Array, scale_C: jax.Array, bias_C: jax.Array, epsi
   else:
     y, mean, var = _xla_batch_norm(x, scale, bias, float(epsilon), bool(relu))
   return y, lax.stop_gradient(mean), lax.stop_gradient(var)
+
+
+# ---------------------------------------------------------------------------
+# One LSTM layer over a whole sequence.
+
+
+def _lstm_parts(batch: int) -> int:
+  return max(1, min(team_size(), batch))
+
+
+def _lstm_workspace_bytes(steps: int, batch: int, inputs: int, hidden: int, parts: int) -> int:
+  # oneDNN's gates and states of every step for the backward pass; their size is
+  # oneDNN's to choose, so the library says it (at trace time).
+  fn = _library.ClassicnetsOnednnLstmWorkspaceBytes
+  fn.restype = ctypes.c_int64
+  size = fn(*(ctypes.c_int64(v) for v in (steps, batch, inputs, hidden, parts)))
+  if size < 0:
+    raise RuntimeError(f'oneDNN cannot build an LSTM of {steps} steps, batch {batch}, '
+                       f'{inputs} inputs, {hidden} units')
+  return size
+
+
+_LSTM_PASSES = {'inference': 0, 'training': 1, 'backward': 2}
+
+
+def _lstm_scratch_bytes(steps, batch, inputs, hidden, time_major, pass_) -> int:
+  # A call's temporary memory (oneDNN's scratchpads, dense copies of each part's
+  # rows, partial weight gradients) as one XLA buffer, reused every step.
+  fn = _library.ClassicnetsOnednnLstmScratchBytes
+  fn.restype = ctypes.c_int64
+  size = fn(*(ctypes.c_int64(v) for v in (steps, batch, inputs, hidden, _lstm_parts(batch))),
+            ctypes.c_int(time_major), ctypes.c_int(_LSTM_PASSES[pass_]))
+  if size < 0:
+    raise RuntimeError(f'oneDNN cannot build an LSTM of {steps} steps, batch {batch}, '
+                       f'{inputs} inputs, {hidden} units')
+  return max(size, 1)
+
+
+def _xla_lstm(time_major, x, w_x, w_h, bias, c0, h0):
+  # The same equations in XLA (research/kernels/lstm_recurrence.py): for a
+  # program lowered for another platform.
+  from research.kernels.lstm_recurrence import lstm_recurrence  # pylint: disable=g-import-not-at-top
+  a_x_TxBx4H = (x if time_major else jnp.swapaxes(x, 0, 1)) @ w_x + bias
+  h_TxBxH, (c_T, h_T) = lstm_recurrence(0.0, jnp.float32, w_h, a_x_TxBx4H, c0, h0)
+  return (h_TxBxH if time_major else jnp.swapaxes(h_TxBxH, 0, 1)), c_T, h_T
+
+
+def _lstm_attrs(batch, time_major):
+  return {'parts': np.int64(_lstm_parts(batch)), 'time_major': np.int64(time_major)}
+
+
+def _lstm_call(time_major, training, x, w_x, w_h, bias, c0, h0):
+  steps, batch = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+  inputs, hidden = x.shape[2], h0.shape[-1]
+  workspace = (_lstm_workspace_bytes(steps, batch, inputs, hidden, _lstm_parts(batch))
+               if training else 1)
+  scratch = _lstm_scratch_bytes(steps, batch, inputs, hidden, time_major,
+                                'training' if training else 'inference')
+  states = jax.ShapeDtypeStruct(h0.shape, jnp.float32)
+  return jax.ffi.ffi_call(
+      _LSTM_TARGETS['lstm_fwd'],
+      (jax.ShapeDtypeStruct(x.shape[:2] + (hidden,), jnp.float32), states, states,
+       jax.ShapeDtypeStruct((workspace,), jnp.uint8), jax.ShapeDtypeStruct((scratch,), jnp.uint8)),
+      vmap_method='sequential')(x, w_x, w_h, bias, c0, h0, training=np.int64(training),
+                                **_lstm_attrs(batch, time_major))[:4]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _lstm(time_major, x, w_x, w_h, bias, c0, h0):
+  return lax.platform_dependent(
+      x, w_x, w_h, bias, c0, h0,
+      cpu=lambda *a: _lstm_call(time_major, False, *a)[:3],
+      default=functools.partial(_xla_lstm, time_major))
+
+
+def _lstm_fwd(time_major, x, w_x, w_h, bias, c0, h0):
+  operands = (x, w_x, w_h, bias, c0, h0)
+
+  def xla(*a):
+    workspace = jax.eval_shape(functools.partial(_lstm_call, time_major, True), *a)[3]
+    return (*_xla_lstm(time_major, *a), jnp.zeros(workspace.shape, workspace.dtype))
+
+  y, c_T, h_T, workspace = lax.platform_dependent(
+      *operands, cpu=functools.partial(_lstm_call, time_major, True), default=xla)
+  return (y, c_T, h_T), (operands, y, c_T, h_T, workspace)
+
+
+def _lstm_bwd(time_major, residuals, cotangents):
+  operands, y, c_T, h_T, workspace = residuals
+  x, h0 = operands[0], operands[-1]
+  steps, batch = x.shape[:2] if time_major else x.shape[1::-1]
+  scratch = _lstm_scratch_bytes(steps, batch, x.shape[2], h0.shape[-1], time_major, 'backward')
+
+  def onednn_grads(*args):
+    shapes = [jax.ShapeDtypeStruct(a.shape, jnp.float32) for a in operands]
+    shapes.append(jax.ShapeDtypeStruct((scratch,), jnp.uint8))
+    return tuple(jax.ffi.ffi_call(_LSTM_TARGETS['lstm_bwd'], shapes, vmap_method='sequential')(
+        *args, **_lstm_attrs(batch, time_major))[:6])
+
+  def xla_grads(x, w_x, w_h, bias, c0, h0, y, c_T, h_T, workspace, dy, dc_T, dh_T):
+    return jax.vjp(functools.partial(_xla_lstm, time_major), x, w_x, w_h, bias, c0, h0)[1](
+        (dy, dc_T, dh_T))
+
+  return tuple(lax.platform_dependent(*operands, y, c_T, h_T, workspace, *cotangents,
+                                      cpu=onednn_grads, default=xla_grads))
+
+
+_lstm.defvjp(_lstm_fwd, _lstm_bwd)
+
+
+def lstm_available() -> bool:
+  """Whether `lstm` runs on oneDNN here (one CPU device and the handlers built)."""
+  return jax.default_backend() == 'cpu' and _use_onednn()
+
+
+def lstm(x_BxTxD: jax.Array, w_x_Dx4H: jax.Array, w_h_Hx4H: jax.Array, bias_4H: jax.Array,
+         c0_BxH: jax.Array, h0_BxH: jax.Array, *,
+         time_major: bool = False) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+  """One LSTM layer over a sequence, in float32, by oneDNN's LSTM primitive on
+  the CPU (gates in the order i, f, g, o; Zaremba et al. 2014, §3):
+
+      a_t = x_t W_x + h_{t-1} W_h + b,   i, f, o = sigm(.), g = tanh(.)
+      c_t = f * c_{t-1} + i * g,         h_t = o * tanh(c_t)
+
+  Returns (h_BxTxH, (c_T, h_T)); with `time_major`, x is TxBxD and h TxBxH. Its
+  VJP is oneDNN's backward primitive (every operand's gradient in one call).
+  Where `lstm_available()` is False (oneDNN missing, several devices, not a
+  CPU) XLA computes the same (`lstm_recurrence`), as does a program lowered
+  for another platform."""
+  if x_BxTxD.ndim != 3:
+    raise ValueError(f'lstm: x must be rank 3; got shape {x_BxTxD.shape}.')
+  steps, batch = x_BxTxD.shape[:2][::-1] if not time_major else x_BxTxD.shape[:2]
+  inputs, hidden = x_BxTxD.shape[2], h0_BxH.shape[-1]
+  expected = {'w_x': (inputs, 4 * hidden), 'w_h': (hidden, 4 * hidden), 'bias': (4 * hidden,),
+              'c0': (batch, hidden), 'h0': (batch, hidden)}
+  got = {'w_x': w_x_Dx4H.shape, 'w_h': w_h_Hx4H.shape, 'bias': bias_4H.shape,
+         'c0': c0_BxH.shape, 'h0': h0_BxH.shape}
+  if got != expected:
+    layout = 'T x B x D' if time_major else 'B x T x D'
+    raise ValueError(f'lstm: x of shape {x_BxTxD.shape} ({layout}) wants {expected}; got {got}.')
+  operands = [a.astype(jnp.float32) for a in (x_BxTxD, w_x_Dx4H, w_h_Hx4H, bias_4H, c0_BxH, h0_BxH)]
+  if lstm_available():
+    y, c_T, h_T = _lstm(bool(time_major), *operands)
+  else:
+    y, c_T, h_T = _xla_lstm(bool(time_major), *operands)
+  return y, (c_T, h_T)

@@ -35,11 +35,17 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from research.kernels import onednn
+from research.kernels.lstm_recurrence import lstm_recurrence
 from research.models.common import DTYPES, INITS, check_dtype, uniform_init
 
-from research.models.lstm_kernel import lstm_recurrence
-
 RNN_INITS = (*INITS, 'uniform')
+# How `LSTMCell.sequence` computes the recurrence (the same values to float
+# rounding, other speeds): 'onednn', oneDNN's LSTM primitive, forward and
+# backward, on a CPU in float32 (research/kernels/onednn.py; elsewhere, or in
+# another dtype, 'xla'); 'xla', a scan with a hand-written backward pass
+# (research/kernels/lstm_recurrence.py); 'scan', autodiff of `nn.scan` over the cell.
+LSTM_IMPLS = ('onednn', 'xla', 'scan')
 
 
 def _per_gate(init, num_gates: int):
@@ -111,15 +117,17 @@ class _Cell(nn.Module):
   def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
     return self.recur(carry, self.project(x_BxD))
 
-  def sequence(self, carry: tuple, x_BxTxD: jax.Array, *,
-               unroll: int = 1) -> tuple[tuple, jax.Array]:
-    """All T steps: (carry, BxTxD) -> (carry after step T, h for every step BxTxH).
-    `unroll` steps are compiled per loop iteration (same result, other speed)."""
+  def sequence(self, carry: tuple, x_BxTxD: jax.Array, *, unroll: int = 1,
+               time_major: bool = False) -> tuple[tuple, jax.Array]:
+    """All T steps: (carry, BxTxD) -> (carry after step T, h for every step BxTxH);
+    with `time_major`, TxBxD -> TxBxH. `unroll` steps are compiled per loop
+    iteration (same result, other speed)."""
     # Params are shared across time steps (broadcast, not scanned); anything
     # sown at each step is stacked on axis 1, giving (B, T, ...).
+    time_axis = 0 if time_major else 1
     scan = nn.scan(lambda cell, c, a: cell.recur(c, a), variable_broadcast='params',
                    variable_axes={'intermediates': 1}, split_rngs={'params': False},
-                   in_axes=1, out_axes=1, unroll=unroll)
+                   in_axes=time_axis, out_axes=time_axis, unroll=unroll)
     return scan(self, carry, self.project(x_BxTxD))
 
   @nn.nowrap
@@ -162,26 +170,40 @@ class LSTMCell(_Cell):
   # Sow {'input': i, 'forget': f, 'output': o} into 'intermediates' (effective
   # only when that collection is mutable in `apply`).
   record_gates: bool = False
-  # `sequence` through `lstm_recurrence` (the same values and gradients as
-  # autodiff of the scanned cell, with a hand-written, cheaper backward pass);
-  # False: autodiff of `nn.scan`. Recording gates always takes the scan.
-  fused: bool = True
+  # How `sequence` runs the recurrence, one of LSTM_IMPLS. Recording gates
+  # always takes the scan.
+  impl: str = 'xla'
 
   num_gates = 4
   num_states = 2
 
-  def sequence(self, carry, x_BxTxD, *, unroll=1):
-    if not self.fused or self.record_gates or self.is_initializing():
-      return super().sequence(carry, x_BxTxD, unroll=unroll)
+  def setup(self):
+    if self.impl not in LSTM_IMPLS:
+      raise ValueError(f'LSTM impl must be one of {LSTM_IMPLS}, got {self.impl!r}.')
+    super().setup()
+
+  def sequence(self, carry, x_BxTxD, *, unroll=1, time_major=False):
+    if self.impl == 'scan' or self.record_gates or self.is_initializing():
+      return super().sequence(carry, x_BxTxD, unroll=unroll, time_major=time_major)
     c0_BxH, h0_BxH = carry
-    # Time-major before the projection, not after: the transpose moves D, not
-    # 4H, values per step, and the projection's gradients contract the
-    # backward loop's time-major output in place.
-    a_x_TxBx4H = self.project(jnp.swapaxes(x_BxTxD, 0, 1))
+    # Both implementations step over a time-major sequence. Made time-major
+    # before the input projection, not after: the transpose moves D, not 4H,
+    # values per step, and the projection's gradients contract the backward
+    # loop's time-major output in place.
+    x_TxBxD = x_BxTxD if time_major else jnp.swapaxes(x_BxTxD, 0, 1)
     w_Hx4H = self.hidden.variables['params']['kernel']
-    h_TxBxH, new_carry = lstm_recurrence(float(self.forget_bias), DTYPES[self.dtype], w_Hx4H,
-                                         a_x_TxBx4H, c0_BxH, h0_BxH)
-    return new_carry, jnp.swapaxes(h_TxBxH, 0, 1)
+    if self.impl == 'onednn' and self.dtype == 'float32':
+      # The whole layer in one call, the input projection included (XLA's
+      # `lstm_recurrence` where oneDNN is not available).
+      params = self.input.variables['params']
+      hidden = self.hidden_size
+      bias_4H = jnp.asarray(params['bias']).at[hidden:2 * hidden].add(self.forget_bias)
+      h_TxBxH, new_carry = onednn.lstm(x_TxBxD, params['kernel'], w_Hx4H, bias_4H, c0_BxH,
+                                       h0_BxH, time_major=True)
+    else:
+      h_TxBxH, new_carry = lstm_recurrence(float(self.forget_bias), DTYPES[self.dtype], w_Hx4H,
+                                           self.project(x_TxBxD), c0_BxH, h0_BxH)
+    return new_carry, (h_TxBxH if time_major else jnp.swapaxes(h_TxBxH, 0, 1))
 
   def recur(self, carry, a_x):
     c_BxH, h_BxH = carry
@@ -250,8 +272,8 @@ class RNNLanguageModel(nn.Module):
   Zaremba et al. 2014 §4.1, when the caller stops gradients through it).
 
   Each layer is one loop over T (one compiled loop body, whatever T is) after
-  one matmul for its input projections (`_Cell.sequence`); the LSTM's loop has
-  a hand-written backward pass (`lstm_recurrence`, `fused=True`). Dropout acts
+  one matmul for its input projections (`_Cell.sequence`); the LSTM's layers
+  run as `lstm_impl` says (LSTM_IMPLS). Dropout acts
   on the non-recurrent connections only, so it is applied to whole BxTxD
   tensors outside the loops, with a fresh mask at every time step.
   """
@@ -271,8 +293,9 @@ class RNNLanguageModel(nn.Module):
   dtype: str = 'float32'  # Computation dtype; params and carry stay float32.
   # Time steps per compiled loop iteration (a speed knob; results are equal).
   scan_unroll: int = 1
-  # LSTM only: the hand-written backward pass (see `lstm_recurrence`).
-  fused: bool = True
+  # LSTM only: how each layer's recurrence is computed, one of LSTM_IMPLS
+  # (a speed knob; results are equal to float rounding).
+  lstm_impl: str = 'xla'
   # 'flax' (the cells' default, Flax's embedding and output layers), 'torch', or
   # 'uniform': every parameter ~ U(+-init_scale), the paper's "initialized
   # uniformly in [-0.1, 0.1]" (Zaremba et al. 2014, §4.1; 0.05 / 0.04 larger).
@@ -290,6 +313,8 @@ class RNNLanguageModel(nn.Module):
       raise ValueError(
           f'tie_embeddings needs embed_dim == hidden_size; got embed_dim='
           f'{self.embed_dim}, hidden_size={self.hidden_size}.')
+    if self.lstm_impl not in LSTM_IMPLS:
+      raise ValueError(f'lstm_impl must be one of {LSTM_IMPLS}, got {self.lstm_impl!r}.')
     if self.cell != 'lstm' and (self.forget_bias or self.record_gates):
       raise ValueError(f"forget_bias and record_gates apply to cell='lstm' only "
                        f'(cell={self.cell!r}).')
@@ -301,7 +326,7 @@ class RNNLanguageModel(nn.Module):
               'param_init': self.param_init, 'init_scale': self.init_scale}
     if self.cell == 'lstm':
       kwargs.update(forget_bias=self.forget_bias, record_gates=self.record_gates,
-                    fused=self.fused)
+                    impl=self.lstm_impl)
     return kwargs
 
   @nn.nowrap
@@ -323,13 +348,28 @@ class RNNLanguageModel(nn.Module):
     uniform = ({'embedding_init': uniform_init(self.init_scale)}
                if self.param_init == 'uniform' else {})
     embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=dtype, name='embed', **uniform)
-    x_BxTxD = dropout(embed(tokens_BxT))
+
+    def dropout_time_major(x_TxBxD):
+      # `dropout` of the batch-major activations: the same mask, drawn for
+      # BxTxD, and the same values, laid out time-major.
+      if dropout.deterministic or self.dropout_rate == 0.0:
+        return x_TxBxD
+      kept_BxTxD = dropout(jnp.ones(jnp.swapaxes(x_TxBxD, 0, 1).shape, x_TxBxD.dtype)) != 0
+      return jnp.where(jnp.swapaxes(kept_BxTxD, 0, 1), x_TxBxD / (1.0 - self.dropout_rate), 0)
+
+    # Time-major between the layers: each layer steps over the leading axis, so
+    # no activation is transposed around a recurrence, only the tokens (BxT
+    # integers) and the last layer's output.
+    x_TxBxD = dropout_time_major(embed(tokens_BxT.T))
     new_carry = []
     for layer in range(self.num_layers):
       cell = CELLS[self.cell](**self._cell_kwargs(), name=f'layer_{layer}')
-      layer_carry, h_BxTxH = cell.sequence(carry[layer], x_BxTxD, unroll=self.scan_unroll)
+      layer_carry, h_TxBxH = cell.sequence(carry[layer], x_TxBxD, unroll=self.scan_unroll,
+                                           time_major=True)
       new_carry.append(layer_carry)
-      x_BxTxD = dropout(h_BxTxH)
+      if layer + 1 < self.num_layers:
+        x_TxBxD = dropout_time_major(h_TxBxH)
+    x_BxTxD = dropout(jnp.swapaxes(h_TxBxH, 0, 1))
     if self.tie_embeddings:
       bias_V = self.param('out_bias', uniform.get('embedding_init', nn.initializers.zeros_init()),
                           (self.vocab_size,))

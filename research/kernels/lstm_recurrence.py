@@ -1,5 +1,6 @@
 """The LSTM recurrence with a hand-written backward pass (`lstm_recurrence`),
-which `LSTMCell.sequence` (research/models/rnn.py) runs when `fused=True`."""
+which `LSTMCell.sequence` (research/models/rnn.py) runs with `impl='xla'` (and
+with 'onednn' where oneDNN is not used)."""
 
 import functools
 
