@@ -19,14 +19,24 @@ in 0.1-1 ms on one thread (ResNet-20 on 2 cores: 820 -> 1,140 examples/s,
 docs/speed.md). The models use both through `conv_impl='onednn'`
 (research/models/common.py).
 
-The handlers (`onednn_conv.cc`, next to this file) are compiled on first use
-into a cache folder, `$XDG_CACHE_HOME/classicnets/kernels` (default
-`~/.cache/...`), under a name that hashes the source, the jaxlib and the
+`lstm` is one LSTM layer over a whole sequence by oneDNN's LSTM primitive, the
+one behind PyTorch's CPU `nn.LSTM`: the forward pass and the backward pass (every
+gradient) are one call each, near the core's float32 peak, where XLA's scan
+runs two small matmuls and two dozen small operations per step (the 2 x 512
+character LSTM on 2 cores: 96 -> 150 sequences/s, docs/speed.md). The language
+models use it through `lstm_impl='onednn'` (research/models/rnn.py). Its
+temporary memory is one XLA buffer per call, sized by the library at trace
+time, so nothing is allocated inside a step.
+
+The handlers (`onednn_conv.cc`, `onednn_lstm.cc`, next to this file) are
+compiled on first use into a cache folder, `$XDG_CACHE_HOME/classicnets/kernels`
+(default `~/.cache/...`), under a name that hashes the sources, the jaxlib and the
 oneDNN library, and are then loaded from there. That needs the wheels
 `onednn-cpu-gomp` and `onednn-devel-cpu-gomp` (dependencies of this project on
 Linux x86-64) and a C++17 compiler (`$CXX`, else `g++` or `c++`). Where one of
-them is missing, `conv2d` logs why, once, and uses XLA's convolution: the same
-values to float rounding (tests/test_onednn.py), only slower. With more than one
+them is missing, `conv2d` logs why, once, and uses XLA's convolution (`lstm`:
+`lstm_recurrence`), the same values to float rounding (tests/test_onednn.py),
+only slower. With more than one
 device (a mesh of forced host devices, several processes) it uses XLA's
 convolution too, which XLA partitions over the mesh.
 
@@ -62,6 +72,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from research.kernels.lstm_recurrence import lstm_recurrence
 
 _KERNELS = pathlib.Path(__file__).parent
 _SOURCES = (_KERNELS / 'onednn_conv.cc', _KERNELS / 'onednn_lstm.cc')
@@ -435,16 +447,22 @@ def _lstm_parts(batch: int) -> int:
   return max(1, min(team_size(), batch))
 
 
-def _lstm_workspace_bytes(steps: int, batch: int, inputs: int, hidden: int, parts: int) -> int:
-  # oneDNN's gates and states of every step for the backward pass; their size is
-  # oneDNN's to choose, so the library says it (at trace time).
-  fn = _library.ClassicnetsOnednnLstmWorkspaceBytes
+def _lstm_bytes(function: str, *sizes: int) -> int:
+  # A size only oneDNN knows (its workspace, its scratchpads), asked of the
+  # library at trace time.
+  fn = getattr(_library, function)
   fn.restype = ctypes.c_int64
-  size = fn(*(ctypes.c_int64(v) for v in (steps, batch, inputs, hidden, parts)))
+  size = fn(*(ctypes.c_int64(int(v)) for v in sizes))
   if size < 0:
-    raise RuntimeError(f'oneDNN cannot build an LSTM of {steps} steps, batch {batch}, '
-                       f'{inputs} inputs, {hidden} units')
-  return size
+    raise RuntimeError(f'oneDNN cannot build an LSTM of (steps, batch, inputs, units) '
+                       f'{tuple(sizes[:4])}')
+  return max(size, 1)
+
+
+def _lstm_workspace_bytes(steps, batch, inputs, hidden) -> int:
+  # oneDNN's gates and states of every step, which the backward pass reads.
+  return _lstm_bytes('ClassicnetsOnednnLstmWorkspaceBytes', steps, batch, inputs, hidden,
+                     _lstm_parts(batch))
 
 
 _LSTM_PASSES = {'inference': 0, 'training': 1, 'backward': 2}
@@ -453,20 +471,13 @@ _LSTM_PASSES = {'inference': 0, 'training': 1, 'backward': 2}
 def _lstm_scratch_bytes(steps, batch, inputs, hidden, time_major, pass_) -> int:
   # A call's temporary memory (oneDNN's scratchpads, dense copies of each part's
   # rows, partial weight gradients) as one XLA buffer, reused every step.
-  fn = _library.ClassicnetsOnednnLstmScratchBytes
-  fn.restype = ctypes.c_int64
-  size = fn(*(ctypes.c_int64(v) for v in (steps, batch, inputs, hidden, _lstm_parts(batch))),
-            ctypes.c_int(time_major), ctypes.c_int(_LSTM_PASSES[pass_]))
-  if size < 0:
-    raise RuntimeError(f'oneDNN cannot build an LSTM of {steps} steps, batch {batch}, '
-                       f'{inputs} inputs, {hidden} units')
-  return max(size, 1)
+  return _lstm_bytes('ClassicnetsOnednnLstmScratchBytes', steps, batch, inputs, hidden,
+                     _lstm_parts(batch), time_major, _LSTM_PASSES[pass_])
 
 
 def _xla_lstm(time_major, x, w_x, w_h, bias, c0, h0):
   # The same equations in XLA (research/kernels/lstm_recurrence.py): for a
   # program lowered for another platform.
-  from research.kernels.lstm_recurrence import lstm_recurrence  # pylint: disable=g-import-not-at-top
   a_x_TxBx4H = (x if time_major else jnp.swapaxes(x, 0, 1)) @ w_x + bias
   h_TxBxH, (c_T, h_T) = lstm_recurrence(0.0, jnp.float32, w_h, a_x_TxBx4H, c0, h0)
   return (h_TxBxH if time_major else jnp.swapaxes(h_TxBxH, 0, 1)), c_T, h_T
@@ -479,8 +490,7 @@ def _lstm_attrs(batch, time_major):
 def _lstm_call(time_major, training, x, w_x, w_h, bias, c0, h0):
   steps, batch = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
   inputs, hidden = x.shape[2], h0.shape[-1]
-  workspace = (_lstm_workspace_bytes(steps, batch, inputs, hidden, _lstm_parts(batch))
-               if training else 1)
+  workspace = _lstm_workspace_bytes(steps, batch, inputs, hidden) if training else 1
   scratch = _lstm_scratch_bytes(steps, batch, inputs, hidden, time_major,
                                 'training' if training else 'inference')
   states = jax.ShapeDtypeStruct(h0.shape, jnp.float32)

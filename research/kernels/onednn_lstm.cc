@@ -501,8 +501,8 @@ extern "C" int64_t ClassicnetsOnednnLstmWorkspaceBytes(int64_t t, int64_t batch,
 // Bytes of the temporary buffer a call of this shape wants (LstmScratch; pass
 // 0: inference, 1: training forward, 2: backward), -1 if oneDNN cannot build it.
 extern "C" int64_t ClassicnetsOnednnLstmScratchBytes(int64_t t, int64_t batch, int64_t d,
-                                                     int64_t h, int64_t parts, int time_major,
-                                                     int pass) {
+                                                     int64_t h, int64_t parts, int64_t time_major,
+                                                     int64_t pass) {
   try {
     Carver carver(nullptr);
     PlanScratch({t, batch, d, h}, {t, batch, time_major != 0}, SplitBatch(batch, parts),
