@@ -33,8 +33,11 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "onednn_common.h"
@@ -303,6 +306,91 @@ float* Floats(B& buffer) {
   return reinterpret_cast<float*>(buffer.untyped_data());
 }
 
+// What both passes set up before their parts run: the shapes, the parts, the
+// scratch plan, the weights in the layouts the primitives chose (the same for
+// every part: they depend on D and H, not on the rows; taken from part 0's
+// primitive) and each part's workspace offset.
+struct LstmCall {
+  LstmGeometry whole;
+  SequenceLayout layout;
+  std::vector<Part> parts;
+  LstmScratch plan;
+  memory w_layer, w_iter;
+  std::vector<int64_t> offsets;
+};
+
+template <typename Entry>
+ffi::Error PrepareCall(const ffi::Buffer<ffi::F32>& x, const ffi::Buffer<ffi::F32>& w_x,
+                       const ffi::Buffer<ffi::F32>& w_h, const ffi::Buffer<ffi::F32>& bias,
+                       const ffi::Buffer<ffi::F32>& c0, const ffi::Buffer<ffi::F32>& h0,
+                       int64_t parts_wanted, int64_t time_major, Pass pass,
+                       const std::function<Entry&(const LstmGeometry&)>& entry_of,
+                       int64_t workspace_bytes, ffi::Result<ffi::Buffer<ffi::U8>>& scratch,
+                       LstmCall* call) {
+  if (auto e = CheckLstm(x.dimensions(), w_x.dimensions(), w_h.dimensions(), bias.dimensions(),
+                         c0.dimensions(), h0.dimensions(), time_major, &call->whole,
+                         &call->layout);
+      e.failure()) {
+    return e;
+  }
+  call->parts = SplitBatch(call->whole.b, parts_wanted);
+  Carver carver(scratch->untyped_data());
+  if (auto e = Guard([&] {
+        if (omp_get_max_threads() != 1) omp_set_num_threads(1);
+        const LstmGeometry& s = call->whole;
+        call->plan = PlanScratch(s, call->layout, call->parts, pass, carver);
+        Entry& c = entry_of(PartOf(s, call->parts[0]));
+        call->w_layer = WeightsFor(c.pd.weights_layer_desc(), c.w_x_in, c.reorder_w_x,
+                                   Weights(s.d, s.h, tag::ldigo),
+                                   const_cast<float*>(w_x.typed_data()), call->plan.w_layer);
+        call->w_iter = WeightsFor(c.pd.weights_iter_desc(), c.w_h_in, c.reorder_w_h,
+                                  Weights(s.h, s.h, tag::ldigo),
+                                  const_cast<float*>(w_h.typed_data()), call->plan.w_iter);
+        if (pass != Pass::kInference) {
+          call->offsets = WorkspaceOffsets(s, call->parts.size());
+          if (call->offsets.back() != workspace_bytes) {
+            throw dnnl::error(dnnl_invalid_arguments, "LSTM workspace of the wrong size");
+          }
+        }
+      });
+      e.failure()) {
+    return e;
+  }
+  return CheckScratch(carver.used(), scratch->size_bytes());
+}
+
+// The arguments both passes give part i's primitive: its rows of the
+// sequences and states, the shared weights and bias, its workspace (where
+// the pass has one).
+template <typename Entry>
+std::unordered_map<int, memory> PartArgs(const LstmCall& call, size_t i, const Entry& c,
+                                         const memory& src, const memory& dst, const void* h0,
+                                         const void* c0, const void* bias, const void* h_last,
+                                         const void* c_last, const void* workspace) {
+  const LstmGeometry g = PartOf(call.whole, call.parts[i]);
+  if (c.pd.weights_layer_desc() != call.w_layer.get_desc() ||
+      c.pd.weights_iter_desc() != call.w_iter.get_desc()) {
+    throw dnnl::error(dnnl_runtime_error, "weight layouts differ between batch parts");
+  }
+  const int64_t state = call.parts[i].begin * g.h * sizeof(float);
+  auto at = [](const void* p, int64_t offset) { return Bytes(p) + offset; };
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC_LAYER, src},
+      {DNNL_ARG_SRC_ITER, memory(State(g), Engine(), at(h0, state))},
+      {DNNL_ARG_SRC_ITER_C, memory(State(g), Engine(), at(c0, state))},
+      {DNNL_ARG_WEIGHTS_LAYER, call.w_layer},
+      {DNNL_ARG_WEIGHTS_ITER, call.w_iter},
+      {DNNL_ARG_BIAS, memory(Bias(g), Engine(), at(bias, 0))},
+      {DNNL_ARG_DST_LAYER, dst},
+      {DNNL_ARG_DST_ITER, memory(State(g), Engine(), at(h_last, state))},
+      {DNNL_ARG_DST_ITER_C, memory(State(g), Engine(), at(c_last, state))}};
+  if (workspace) {
+    args.insert({DNNL_ARG_WORKSPACE,
+                 memory(c.pd.workspace_desc(), Engine(), at(workspace, call.offsets[i]))});
+  }
+  return args;
+}
+
 ffi::Error LstmForwardImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x,
                            ffi::Buffer<ffi::F32> w_x, ffi::Buffer<ffi::F32> w_h,
                            ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> c0,
@@ -312,68 +400,28 @@ ffi::Error LstmForwardImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x,
                            ffi::Result<ffi::Buffer<ffi::U8>> workspace,
                            ffi::Result<ffi::Buffer<ffi::U8>> scratch, int64_t training,
                            int64_t parts_wanted, int64_t time_major) {
-  LstmGeometry s;
-  SequenceLayout layout;
-  if (auto e = CheckLstm(x.dimensions(), w_x.dimensions(), w_h.dimensions(), bias.dimensions(),
-                         c0.dimensions(), h0.dimensions(), time_major, &s, &layout);
+  LstmCall call;
+  std::function<LstmFwdEntry&(const LstmGeometry&)> entry_of =
+      [&](const LstmGeometry& g) -> LstmFwdEntry& { return LstmForward(g, training); };
+  if (auto e = PrepareCall(x, w_x, w_h, bias, c0, h0, parts_wanted, time_major,
+                           training ? Pass::kTraining : Pass::kInference, entry_of,
+                           workspace->size_bytes(), scratch, &call);
       e.failure()) {
     return e;
   }
-  const auto parts = SplitBatch(s.b, parts_wanted);
-  memory w_layer, w_iter;
-  std::vector<int64_t> offsets;
-  LstmScratch plan;
-  Carver carver(scratch->untyped_data());
-  if (auto e = Guard([&] {
-        if (omp_get_max_threads() != 1) omp_set_num_threads(1);
-        plan = PlanScratch(s, layout, parts, training ? Pass::kTraining : Pass::kInference,
-                           carver);
-        // Every part's primitive wants the same weight layouts (they depend on
-        // D and H, not on the batch); taken from part 0's.
-        LstmFwdEntry& c = LstmForward(PartOf(s, parts[0]), training);
-        w_layer = WeightsFor(c.pd.weights_layer_desc(), c.w_x_in, c.reorder_w_x,
-                             Weights(s.d, s.h, tag::ldigo), w_x.untyped_data(), plan.w_layer);
-        w_iter = WeightsFor(c.pd.weights_iter_desc(), c.w_h_in, c.reorder_w_h,
-                            Weights(s.h, s.h, tag::ldigo), w_h.untyped_data(), plan.w_iter);
-        if (training) {
-          offsets = WorkspaceOffsets(s, parts.size());
-          if (offsets.back() != workspace->size_bytes()) {
-            throw dnnl::error(dnnl_invalid_arguments, "LSTM workspace of the wrong size");
-          }
-        }
-      });
-      e.failure()) {
-    return e;
-  }
-  if (auto e = CheckScratch(carver.used(), scratch->size_bytes()); e.failure()) return e;
-  return ParallelFor(pool, parts.size(), [&](int64_t i) {
-    const Part& p = parts[i];
+  const LstmGeometry& s = call.whole;
+  return ParallelFor(pool, call.parts.size(), [&](int64_t i) {
+    const Part& p = call.parts[i];
     const LstmGeometry g = PartOf(s, p);
-    const LstmScratch::PartBuffers& mine = plan.parts[i];
-    LstmFwdEntry& c = LstmForward(g, training);
-    if (c.pd.weights_layer_desc() != w_layer.get_desc() ||
-        c.pd.weights_iter_desc() != w_iter.get_desc()) {
-      throw dnnl::error(dnnl_runtime_error, "weight layouts differ between batch parts");
-    }
-    PartSequence src(layout, p, g, s.d, Floats(x), mine.src);
-    PartSequence dst(layout, p, g, s.h, Floats(*y), mine.dst);
+    const LstmScratch::PartBuffers& mine = call.plan.parts[i];
+    LstmFwdEntry& c = entry_of(g);
+    PartSequence src(call.layout, p, g, s.d, Floats(x), mine.src);
+    PartSequence dst(call.layout, p, g, s.h, Floats(*y), mine.dst);
     src.Gather();
-    const int64_t state = p.begin * s.h * sizeof(float);
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, src.get()},
-        {DNNL_ARG_SRC_ITER, memory(State(g), Engine(), Bytes(h0.typed_data()) + state)},
-        {DNNL_ARG_SRC_ITER_C, memory(State(g), Engine(), Bytes(c0.typed_data()) + state)},
-        {DNNL_ARG_WEIGHTS_LAYER, w_layer},
-        {DNNL_ARG_WEIGHTS_ITER, w_iter},
-        {DNNL_ARG_BIAS, memory(Bias(g), Engine(), bias.untyped_data())},
-        {DNNL_ARG_DST_LAYER, dst.get()},
-        {DNNL_ARG_DST_ITER, memory(State(g), Engine(), Bytes(h_last->typed_data()) + state)},
-        {DNNL_ARG_DST_ITER_C, memory(State(g), Engine(), Bytes(c_last->typed_data()) + state)}};
-    if (training) {
-      args.insert({DNNL_ARG_WORKSPACE, memory(c.pd.workspace_desc(), Engine(),
-                                              Bytes(workspace->typed_data()) + offsets[i])});
-    }
-    Execute(c.prim, c.pd.scratchpad_desc(), mine.scratchpad, std::move(args));
+    Execute(c.prim, c.pd.scratchpad_desc(), mine.scratchpad,
+            PartArgs(call, i, c, src.get(), dst.get(), h0.typed_data(), c0.typed_data(),
+                     bias.typed_data(), h_last->typed_data(), c_last->typed_data(),
+                     training ? workspace->untyped_data() : nullptr));
     dst.Scatter();
   });
 }
@@ -388,94 +436,70 @@ ffi::Error LstmBackwardImpl(
     ffi::Result<ffi::Buffer<ffi::F32>> dw_h, ffi::Result<ffi::Buffer<ffi::F32>> dbias,
     ffi::Result<ffi::Buffer<ffi::F32>> dc0, ffi::Result<ffi::Buffer<ffi::F32>> dh0,
     ffi::Result<ffi::Buffer<ffi::U8>> scratch, int64_t parts_wanted, int64_t time_major) {
-  LstmGeometry s;
-  SequenceLayout layout;
-  if (auto e = CheckLstm(x.dimensions(), w_x.dimensions(), w_h.dimensions(), bias.dimensions(),
-                         c0.dimensions(), h0.dimensions(), time_major, &s, &layout);
+  LstmCall call;
+  std::function<LstmBwdEntry&(const LstmGeometry&)> entry_of =
+      [](const LstmGeometry& g) -> LstmBwdEntry& { return LstmBackward(g); };
+  if (auto e = PrepareCall(x, w_x, w_h, bias, c0, h0, parts_wanted, time_major,
+                           Pass::kBackward, entry_of, workspace.size_bytes(), scratch, &call);
       e.failure()) {
     return e;
   }
-  const auto parts = SplitBatch(s.b, parts_wanted);
+  const LstmGeometry& s = call.whole;
   const int64_t n_wx = s.d * 4 * s.h, n_wh = s.h * 4 * s.h;
-  memory w_layer, w_iter;
-  std::vector<int64_t> offsets;
-  LstmScratch plan;
-  Carver carver(scratch->untyped_data());
-  if (auto e = Guard([&] {
-        if (omp_get_max_threads() != 1) omp_set_num_threads(1);
-        plan = PlanScratch(s, layout, parts, Pass::kBackward, carver);
-        LstmBwdEntry& c = LstmBackward(PartOf(s, parts[0]));
-        w_layer = WeightsFor(c.pd.weights_layer_desc(), c.w_x_in, c.reorder_w_x,
-                             Weights(s.d, s.h, tag::ldigo), w_x.untyped_data(), plan.w_layer);
-        w_iter = WeightsFor(c.pd.weights_iter_desc(), c.w_h_in, c.reorder_w_h,
-                            Weights(s.h, s.h, tag::ldigo), w_h.untyped_data(), plan.w_iter);
-        offsets = WorkspaceOffsets(s, parts.size());
-        if (offsets.back() != workspace.size_bytes()) {
-          throw dnnl::error(dnnl_invalid_arguments, "LSTM workspace of the wrong size");
-        }
-      });
-      e.failure()) {
-    return e;
-  }
-  if (auto e = CheckScratch(carver.used(), scratch->size_bytes()); e.failure()) return e;
   // Part 0 writes the outputs; the others float32 partial sums in the scratch
   // (w_x's, then w_h's, then the bias's), added after.
   auto grads_of = [&](int64_t i) -> std::array<float*, 3> {
     if (i == 0) return {dw_x->typed_data(), dw_h->typed_data(), dbias->typed_data()};
-    float* base = plan.parts[i].grads;
+    float* base = call.plan.parts[i].grads;
     return {base, base + n_wx, base + n_wx + n_wh};
   };
-  if (auto e = ParallelFor(pool, parts.size(), [&](int64_t i) {
-        const Part& p = parts[i];
+  if (auto e = ParallelFor(pool, call.parts.size(), [&](int64_t i) {
+        const Part& p = call.parts[i];
         const LstmGeometry g = PartOf(s, p);
-        const LstmScratch::PartBuffers& mine = plan.parts[i];
-        LstmBwdEntry& c = LstmBackward(g);
-        if (c.pd.weights_layer_desc() != w_layer.get_desc() ||
-            c.pd.weights_iter_desc() != w_iter.get_desc()) {
-          throw dnnl::error(dnnl_runtime_error, "weight layouts differ between batch parts");
-        }
+        const LstmScratch::PartBuffers& mine = call.plan.parts[i];
+        LstmBwdEntry& c = entry_of(g);
         auto grads = grads_of(i);
         // oneDNN adds into the weight gradients (it also writes them on other
         // versions); zeros first either way.
         std::memset(grads[0], 0, n_wx * sizeof(float));
         std::memset(grads[1], 0, n_wh * sizeof(float));
         std::memset(grads[2], 0, 4 * s.h * sizeof(float));
-        PartSequence src(layout, p, g, s.d, Floats(x), mine.src);
-        PartSequence dst(layout, p, g, s.h, Floats(y), mine.dst);
-        PartSequence diff_dst(layout, p, g, s.h, Floats(dy), mine.diff_dst);
-        PartSequence diff_src(layout, p, g, s.d, Floats(*dx), mine.diff_src);
+        PartSequence src(call.layout, p, g, s.d, Floats(x), mine.src);
+        PartSequence dst(call.layout, p, g, s.h, Floats(y), mine.dst);
+        PartSequence diff_dst(call.layout, p, g, s.h, Floats(dy), mine.diff_dst);
+        PartSequence diff_src(call.layout, p, g, s.d, Floats(*dx), mine.diff_src);
         src.Gather();
         dst.Gather();
         diff_dst.Gather();
-        const int64_t state = p.begin * s.h * sizeof(float);
-        Execute(c.prim, c.pd.scratchpad_desc(), mine.scratchpad, {
-            {DNNL_ARG_SRC_LAYER, src.get()},
-            {DNNL_ARG_SRC_ITER, memory(State(g), Engine(), Bytes(h0.typed_data()) + state)},
-            {DNNL_ARG_SRC_ITER_C, memory(State(g), Engine(), Bytes(c0.typed_data()) + state)},
-            {DNNL_ARG_WEIGHTS_LAYER, w_layer},
-            {DNNL_ARG_WEIGHTS_ITER, w_iter},
-            {DNNL_ARG_BIAS, memory(Bias(g), Engine(), bias.untyped_data())},
-            {DNNL_ARG_DST_LAYER, dst.get()},
-            {DNNL_ARG_DST_ITER, memory(State(g), Engine(), Bytes(h_last.typed_data()) + state)},
-            {DNNL_ARG_DST_ITER_C, memory(State(g), Engine(), Bytes(c_last.typed_data()) + state)},
-            {DNNL_ARG_WORKSPACE, memory(c.pd.workspace_desc(), Engine(),
-                                        Bytes(workspace.typed_data()) + offsets[i])},
-            {DNNL_ARG_DIFF_DST_LAYER, diff_dst.get()},
-            {DNNL_ARG_DIFF_DST_ITER, memory(State(g), Engine(), Bytes(dh_last.typed_data()) + state)},
-            {DNNL_ARG_DIFF_DST_ITER_C, memory(State(g), Engine(), Bytes(dc_last.typed_data()) + state)},
-            {DNNL_ARG_DIFF_SRC_LAYER, diff_src.get()},
-            {DNNL_ARG_DIFF_SRC_ITER, memory(State(g), Engine(), Bytes(dh0->typed_data()) + state)},
-            {DNNL_ARG_DIFF_SRC_ITER_C, memory(State(g), Engine(), Bytes(dc0->typed_data()) + state)},
-            {DNNL_ARG_DIFF_WEIGHTS_LAYER, memory(Weights(s.d, s.h, tag::ldigo), Engine(), grads[0])},
-            {DNNL_ARG_DIFF_WEIGHTS_ITER, memory(Weights(s.h, s.h, tag::ldigo), Engine(), grads[1])},
-            {DNNL_ARG_DIFF_BIAS, memory(Bias(g), Engine(), grads[2])}});
+        // The forward pass's arguments (its outputs read back), then the gradients.
+        auto args = PartArgs(call, i, c, src.get(), dst.get(), h0.typed_data(), c0.typed_data(),
+                             bias.typed_data(), h_last.typed_data(), c_last.typed_data(),
+                             workspace.untyped_data());
+        // The gradients of the part's states: h's (..._ITER) and c's (..._ITER_C).
+        auto state_args = [&](int h_arg, int c_arg, const void* h_data, const void* c_data) {
+          const int64_t state = p.begin * s.h * sizeof(float);
+          args.insert({h_arg, memory(State(g), Engine(), Bytes(h_data) + state)});
+          args.insert({c_arg, memory(State(g), Engine(), Bytes(c_data) + state)});
+        };
+        state_args(DNNL_ARG_DIFF_DST_ITER, DNNL_ARG_DIFF_DST_ITER_C, dh_last.typed_data(),
+                   dc_last.typed_data());
+        state_args(DNNL_ARG_DIFF_SRC_ITER, DNNL_ARG_DIFF_SRC_ITER_C, dh0->typed_data(),
+                   dc0->typed_data());
+        args.insert({DNNL_ARG_DIFF_DST_LAYER, diff_dst.get()});
+        args.insert({DNNL_ARG_DIFF_SRC_LAYER, diff_src.get()});
+        args.insert({DNNL_ARG_DIFF_WEIGHTS_LAYER,
+                     memory(Weights(s.d, s.h, tag::ldigo), Engine(), grads[0])});
+        args.insert({DNNL_ARG_DIFF_WEIGHTS_ITER,
+                     memory(Weights(s.h, s.h, tag::ldigo), Engine(), grads[1])});
+        args.insert({DNNL_ARG_DIFF_BIAS, memory(Bias(g), Engine(), grads[2])});
+        Execute(c.prim, c.pd.scratchpad_desc(), mine.scratchpad, std::move(args));
         diff_src.Scatter();
       });
       e.failure()) {
     return e;
   }
   const auto out = grads_of(0);
-  for (size_t i = 1; i < parts.size(); ++i) {
+  for (size_t i = 1; i < call.parts.size(); ++i) {
     const auto grads = grads_of(i);
     for (int k = 0; k < 3; ++k) {
       const int64_t n = k == 0 ? n_wx : k == 1 ? n_wh : 4 * s.h;
@@ -483,6 +507,20 @@ ffi::Error LstmBackwardImpl(
     }
   }
   return ffi::Error::Success();
+}
+
+// The operands both handlers start with: the thread pool, then x, w_x, w_h,
+// bias, c0 and h0.
+template <typename Binding>
+auto WithLstmOperands(Binding binding) {
+  using F32 = ffi::Buffer<ffi::F32>;
+  return std::move(binding).template Ctx<ffi::ThreadPool>()
+      .template Arg<F32>()
+      .template Arg<F32>()
+      .template Arg<F32>()
+      .template Arg<F32>()
+      .template Arg<F32>()
+      .template Arg<F32>();
 }
 
 }  // namespace
@@ -514,14 +552,7 @@ extern "C" int64_t ClassicnetsOnednnLstmScratchBytes(int64_t t, int64_t batch, i
 }
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnLstmForward, LstmForwardImpl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // w_x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // w_h
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // bias
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // c0
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // h0
+                              WithLstmOperands(ffi::Ffi::Bind())
                                   .Ret<ffi::Buffer<ffi::F32>>()  // y
                                   .Ret<ffi::Buffer<ffi::F32>>()  // c_T
                                   .Ret<ffi::Buffer<ffi::F32>>()  // h_T
@@ -532,14 +563,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnLstmForward, LstmForwardImpl,
                                   .Attr<int64_t>("time_major"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(OnednnLstmBackward, LstmBackwardImpl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // w_x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // w_h
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // bias
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // c0
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // h0
+                              WithLstmOperands(ffi::Ffi::Bind())
                                   .Arg<ffi::Buffer<ffi::F32>>()  // y
                                   .Arg<ffi::Buffer<ffi::F32>>()  // c_T
                                   .Arg<ffi::Buffer<ffi::F32>>()  // h_T
