@@ -281,3 +281,6 @@ def test_lstm_impls_equal_autodiff_of_the_scan(forget_bias, impl):
 def test_unknown_lstm_impl_is_refused():
   with pytest.raises(ValueError, match="lstm_impl must be one of .*'onednn'"):
     _lm(lstm_impl='cudnn')
+  cell = LSTMCell(hidden_size=H, impl='cudnn')
+  with pytest.raises(ValueError, match="LSTM impl must be one of .*'onednn'"):
+    cell.init(jax.random.key(0), cell.initial_carry(B), jnp.zeros((B, D)))

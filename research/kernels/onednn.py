@@ -483,12 +483,16 @@ def _xla_lstm(time_major, x, w_x, w_h, bias, c0, h0):
   return (h_TxBxH if time_major else jnp.swapaxes(h_TxBxH, 0, 1)), c_T, h_T
 
 
+def _steps_and_batch(x, time_major):
+  return (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+
+
 def _lstm_attrs(batch, time_major):
   return {'parts': np.int64(_lstm_parts(batch)), 'time_major': np.int64(time_major)}
 
 
 def _lstm_call(time_major, training, x, w_x, w_h, bias, c0, h0):
-  steps, batch = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+  steps, batch = _steps_and_batch(x, time_major)
   inputs, hidden = x.shape[2], h0.shape[-1]
   workspace = _lstm_workspace_bytes(steps, batch, inputs, hidden) if training else 1
   scratch = _lstm_scratch_bytes(steps, batch, inputs, hidden, time_major,
@@ -514,8 +518,9 @@ def _lstm_fwd(time_major, x, w_x, w_h, bias, c0, h0):
   operands = (x, w_x, w_h, bias, c0, h0)
 
   def xla(*a):
-    workspace = jax.eval_shape(functools.partial(_lstm_call, time_major, True), *a)[3]
-    return (*_xla_lstm(time_major, *a), jnp.zeros(workspace.shape, workspace.dtype))
+    steps, batch = _steps_and_batch(x, time_major)
+    workspace = _lstm_workspace_bytes(steps, batch, x.shape[2], h0.shape[-1])
+    return (*_xla_lstm(time_major, *a), jnp.zeros((workspace,), jnp.uint8))
 
   y, c_T, h_T, workspace = lax.platform_dependent(
       *operands, cpu=functools.partial(_lstm_call, time_major, True), default=xla)
@@ -525,7 +530,7 @@ def _lstm_fwd(time_major, x, w_x, w_h, bias, c0, h0):
 def _lstm_bwd(time_major, residuals, cotangents):
   operands, y, c_T, h_T, workspace = residuals
   x, h0 = operands[0], operands[-1]
-  steps, batch = x.shape[:2] if time_major else x.shape[1::-1]
+  steps, batch = _steps_and_batch(x, time_major)
   scratch = _lstm_scratch_bytes(steps, batch, x.shape[2], h0.shape[-1], time_major, 'backward')
 
   def onednn_grads(*args):
@@ -566,7 +571,7 @@ def lstm(x_BxTxD: jax.Array, w_x_Dx4H: jax.Array, w_h_Hx4H: jax.Array, bias_4H: 
   for another platform."""
   if x_BxTxD.ndim != 3:
     raise ValueError(f'lstm: x must be rank 3; got shape {x_BxTxD.shape}.')
-  steps, batch = x_BxTxD.shape[:2][::-1] if not time_major else x_BxTxD.shape[:2]
+  steps, batch = _steps_and_batch(x_BxTxD, time_major)
   inputs, hidden = x_BxTxD.shape[2], h0_BxH.shape[-1]
   expected = {'w_x': (inputs, 4 * hidden), 'w_h': (hidden, 4 * hidden), 'bias': (4 * hidden,),
               'c0': (batch, hidden), 'h0': (batch, hidden)}

@@ -135,28 +135,28 @@ dnnl::lstm_forward::primitive_desc LstmForwardDesc(const LstmGeometry& g, bool t
 
 // A primitive and, for each weight matrix, the reorder from the user's ldigo
 // to the layout the primitive chose (empty where it chose ldigo).
-struct LstmFwdEntry {
-  dnnl::lstm_forward::primitive_desc pd;
-  dnnl::lstm_forward prim;
+template <typename Pd, typename Prim>
+struct LstmEntry {
+  Pd pd;
+  Prim prim;
   Reorder w_x_in, w_h_in;
   bool reorder_w_x, reorder_w_h;
+
+  LstmEntry(const Pd& desc, const LstmGeometry& g) : pd(desc), prim(desc) {
+    const auto user_x = Weights(g.d, g.h, tag::ldigo), user_h = Weights(g.h, g.h, tag::ldigo);
+    reorder_w_x = pd.weights_layer_desc() != user_x;
+    reorder_w_h = pd.weights_iter_desc() != user_h;
+    if (reorder_w_x) w_x_in = MakeReorder(user_x, pd.weights_layer_desc());
+    if (reorder_w_h) w_h_in = MakeReorder(user_h, pd.weights_iter_desc());
+  }
 };
 
-struct LstmBwdEntry {
-  dnnl::lstm_backward::primitive_desc pd;
-  dnnl::lstm_backward prim;
-  Reorder w_x_in, w_h_in;
-  bool reorder_w_x, reorder_w_h;
-};
+using LstmFwdEntry = LstmEntry<dnnl::lstm_forward::primitive_desc, dnnl::lstm_forward>;
+using LstmBwdEntry = LstmEntry<dnnl::lstm_backward::primitive_desc, dnnl::lstm_backward>;
 
 LstmFwdEntry& LstmForward(const LstmGeometry& g, bool training) {
   return Cached<LstmFwdEntry>(LstmKey(training ? "lstm_fwd_training" : "lstm_fwd", g), [&] {
-    auto pd = LstmForwardDesc(g, training);
-    auto user_x = Weights(g.d, g.h, tag::ldigo), user_h = Weights(g.h, g.h, tag::ldigo);
-    bool re_x = pd.weights_layer_desc() != user_x, re_h = pd.weights_iter_desc() != user_h;
-    return LstmFwdEntry{pd, dnnl::lstm_forward(pd),
-                        re_x ? MakeReorder(user_x, pd.weights_layer_desc()) : Reorder{},
-                        re_h ? MakeReorder(user_h, pd.weights_iter_desc()) : Reorder{}, re_x, re_h};
+    return LstmFwdEntry(LstmForwardDesc(g, training), g);
   });
 }
 
@@ -172,11 +172,7 @@ LstmBwdEntry& LstmBackward(const LstmGeometry& g) {
         Sequence(g, g.d), State(g), State(g), Weights(g.d, g.h, tag::ldigo),
         Weights(g.h, g.h, tag::ldigo), Bias(g), Sequence(g, g.h), State(g), State(g), hint,
         UserScratchpad());
-    auto user_x = Weights(g.d, g.h, tag::ldigo), user_h = Weights(g.h, g.h, tag::ldigo);
-    bool re_x = pd.weights_layer_desc() != user_x, re_h = pd.weights_iter_desc() != user_h;
-    return LstmBwdEntry{pd, dnnl::lstm_backward(pd),
-                        re_x ? MakeReorder(user_x, pd.weights_layer_desc()) : Reorder{},
-                        re_h ? MakeReorder(user_h, pd.weights_iter_desc()) : Reorder{}, re_x, re_h};
+    return LstmBwdEntry(pd, g);
   });
 }
 
@@ -191,10 +187,6 @@ memory WeightsFor(const memory::desc& desc, const Reorder& reorder, bool needs_r
   return w;
 }
 
-constexpr int64_t kAlign = 64;
-
-int64_t RoundUp(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
 // A part of a call: `whole` with the part's rows.
 LstmGeometry PartOf(LstmGeometry whole, const Part& p) {
   whole.b = p.size;
@@ -204,14 +196,13 @@ LstmGeometry PartOf(LstmGeometry whole, const Part& p) {
 // Byte offsets of each part's workspace in the shared buffer, and (last) its size.
 std::vector<int64_t> WorkspaceOffsets(const LstmGeometry& whole, int64_t parts) {
   std::vector<int64_t> offsets = {0};
+  Carver carver(nullptr);
   for (const Part& p : SplitBatch(whole.b, parts)) {
-    const int64_t size = LstmForward(PartOf(whole, p), true).pd.workspace_desc().get_size();
-    offsets.push_back(offsets.back() + RoundUp(size));
+    carver.Take(LstmForward(PartOf(whole, p), true).pd.workspace_desc().get_size());
+    offsets.push_back(carver.used());
   }
   return offsets;
 }
-
-enum class Pass { kInference, kTraining, kBackward };
 
 // A call's temporary memory, carved from one buffer (Carver): the reordered
 // weights, and for each part oneDNN's scratchpad, the dense copies of its
@@ -230,27 +221,28 @@ struct LstmScratch {
 
 int64_t GradientFloats(const LstmGeometry& g) { return (g.d + g.h + 1) * 4 * g.h; }
 
+// A pass's primitive for one part's geometry (LstmForward or LstmBackward).
+template <typename Entry>
+using EntryOf = std::function<Entry&(const LstmGeometry&)>;
+
+EntryOf<LstmFwdEntry> ForwardEntries(bool training) {
+  return [training](const LstmGeometry& g) -> LstmFwdEntry& { return LstmForward(g, training); };
+}
+EntryOf<LstmBwdEntry> BackwardEntries() { return LstmBackward; }
+
+template <typename Entry>
 LstmScratch PlanScratch(const LstmGeometry& s, const SequenceLayout& layout,
-                        const std::vector<Part>& parts, Pass pass, Carver& carver) {
-  const bool backward = pass == Pass::kBackward;
-  auto pd_of = [&](const LstmGeometry& g) -> const dnnl::rnn_primitive_desc_base& {
-    if (backward) return LstmBackward(g).pd;
-    return LstmForward(g, pass == Pass::kTraining).pd;
-  };
-  auto reorders = [&](const LstmGeometry& g) -> std::pair<bool, bool> {
-    if (backward) return {LstmBackward(g).reorder_w_x, LstmBackward(g).reorder_w_h};
-    auto& c = LstmForward(g, pass == Pass::kTraining);
-    return {c.reorder_w_x, c.reorder_w_h};
-  };
+                        const std::vector<Part>& parts, const EntryOf<Entry>& entry_of,
+                        Carver& carver) {
+  constexpr bool backward = std::is_same_v<Entry, LstmBwdEntry>;
   LstmScratch plan;
-  const LstmGeometry first = PartOf(s, parts[0]);
-  const auto [reorder_x, reorder_h] = reorders(first);
-  if (reorder_x) plan.w_layer = carver.Take(pd_of(first).weights_layer_desc().get_size());
-  if (reorder_h) plan.w_iter = carver.Take(pd_of(first).weights_iter_desc().get_size());
+  const Entry& first = entry_of(PartOf(s, parts[0]));
+  if (first.reorder_w_x) plan.w_layer = carver.Take(first.pd.weights_layer_desc().get_size());
+  if (first.reorder_w_h) plan.w_iter = carver.Take(first.pd.weights_iter_desc().get_size());
   for (size_t i = 0; i < parts.size(); ++i) {
     const LstmGeometry g = PartOf(s, parts[i]);
     LstmScratch::PartBuffers b;
-    b.scratchpad = carver.Take(pd_of(g).scratchpad_desc().get_size());
+    b.scratchpad = carver.Take(entry_of(g).pd.scratchpad_desc().get_size());
     if (!layout.InPlace(parts[i])) {
       auto sequence = [&](int64_t channels) {
         return static_cast<float*>(carver.Take(g.t * g.b * channels * sizeof(float)));
@@ -323,8 +315,8 @@ template <typename Entry>
 ffi::Error PrepareCall(const ffi::Buffer<ffi::F32>& x, const ffi::Buffer<ffi::F32>& w_x,
                        const ffi::Buffer<ffi::F32>& w_h, const ffi::Buffer<ffi::F32>& bias,
                        const ffi::Buffer<ffi::F32>& c0, const ffi::Buffer<ffi::F32>& h0,
-                       int64_t parts_wanted, int64_t time_major, Pass pass,
-                       const std::function<Entry&(const LstmGeometry&)>& entry_of,
+                       int64_t parts_wanted, int64_t time_major,
+                       const EntryOf<Entry>& entry_of, bool has_workspace,
                        int64_t workspace_bytes, ffi::Result<ffi::Buffer<ffi::U8>>& scratch,
                        LstmCall* call) {
   if (auto e = CheckLstm(x.dimensions(), w_x.dimensions(), w_h.dimensions(), bias.dimensions(),
@@ -338,7 +330,7 @@ ffi::Error PrepareCall(const ffi::Buffer<ffi::F32>& x, const ffi::Buffer<ffi::F3
   if (auto e = Guard([&] {
         if (omp_get_max_threads() != 1) omp_set_num_threads(1);
         const LstmGeometry& s = call->whole;
-        call->plan = PlanScratch(s, call->layout, call->parts, pass, carver);
+        call->plan = PlanScratch(s, call->layout, call->parts, entry_of, carver);
         Entry& c = entry_of(PartOf(s, call->parts[0]));
         call->w_layer = WeightsFor(c.pd.weights_layer_desc(), c.w_x_in, c.reorder_w_x,
                                    Weights(s.d, s.h, tag::ldigo),
@@ -346,7 +338,7 @@ ffi::Error PrepareCall(const ffi::Buffer<ffi::F32>& x, const ffi::Buffer<ffi::F3
         call->w_iter = WeightsFor(c.pd.weights_iter_desc(), c.w_h_in, c.reorder_w_h,
                                   Weights(s.h, s.h, tag::ldigo),
                                   const_cast<float*>(w_h.typed_data()), call->plan.w_iter);
-        if (pass != Pass::kInference) {
+        if (has_workspace) {
           call->offsets = WorkspaceOffsets(s, call->parts.size());
           if (call->offsets.back() != workspace_bytes) {
             throw dnnl::error(dnnl_invalid_arguments, "LSTM workspace of the wrong size");
@@ -401,11 +393,9 @@ ffi::Error LstmForwardImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x,
                            ffi::Result<ffi::Buffer<ffi::U8>> scratch, int64_t training,
                            int64_t parts_wanted, int64_t time_major) {
   LstmCall call;
-  std::function<LstmFwdEntry&(const LstmGeometry&)> entry_of =
-      [&](const LstmGeometry& g) -> LstmFwdEntry& { return LstmForward(g, training); };
-  if (auto e = PrepareCall(x, w_x, w_h, bias, c0, h0, parts_wanted, time_major,
-                           training ? Pass::kTraining : Pass::kInference, entry_of,
-                           workspace->size_bytes(), scratch, &call);
+  const EntryOf<LstmFwdEntry> entry_of = ForwardEntries(training);
+  if (auto e = PrepareCall(x, w_x, w_h, bias, c0, h0, parts_wanted, time_major, entry_of,
+                           training != 0, workspace->size_bytes(), scratch, &call);
       e.failure()) {
     return e;
   }
@@ -437,10 +427,9 @@ ffi::Error LstmBackwardImpl(
     ffi::Result<ffi::Buffer<ffi::F32>> dc0, ffi::Result<ffi::Buffer<ffi::F32>> dh0,
     ffi::Result<ffi::Buffer<ffi::U8>> scratch, int64_t parts_wanted, int64_t time_major) {
   LstmCall call;
-  std::function<LstmBwdEntry&(const LstmGeometry&)> entry_of =
-      [](const LstmGeometry& g) -> LstmBwdEntry& { return LstmBackward(g); };
-  if (auto e = PrepareCall(x, w_x, w_h, bias, c0, h0, parts_wanted, time_major,
-                           Pass::kBackward, entry_of, workspace.size_bytes(), scratch, &call);
+  const EntryOf<LstmBwdEntry> entry_of = BackwardEntries();
+  if (auto e = PrepareCall(x, w_x, w_h, bias, c0, h0, parts_wanted, time_major, entry_of,
+                           /*has_workspace=*/true, workspace.size_bytes(), scratch, &call);
       e.failure()) {
     return e;
   }
@@ -542,9 +531,15 @@ extern "C" int64_t ClassicnetsOnednnLstmScratchBytes(int64_t t, int64_t batch, i
                                                      int64_t h, int64_t parts, int64_t time_major,
                                                      int64_t pass) {
   try {
+    const LstmGeometry whole{t, batch, d, h};
+    const SequenceLayout layout{t, batch, time_major != 0};
+    const auto split = SplitBatch(batch, parts);
     Carver carver(nullptr);
-    PlanScratch({t, batch, d, h}, {t, batch, time_major != 0}, SplitBatch(batch, parts),
-                static_cast<Pass>(pass), carver);
+    if (pass == 2) {
+      PlanScratch(whole, layout, split, BackwardEntries(), carver);
+    } else {
+      PlanScratch(whole, layout, split, ForwardEntries(pass == 1), carver);
+    }
     return carver.used();
   } catch (const dnnl::error&) {
     return -1;

@@ -354,6 +354,8 @@ class RNNLanguageModel(nn.Module):
       # BxTxD, and the same values, laid out time-major.
       if dropout.deterministic or self.dropout_rate == 0.0:
         return x_TxBxD
+      if self.dropout_rate == 1.0:  # as nn.Dropout: zeros, without dividing by 0
+        return jnp.zeros_like(x_TxBxD)
       kept_BxTxD = dropout(jnp.ones(jnp.swapaxes(x_TxBxD, 0, 1).shape, x_TxBxD.dtype)) != 0
       return jnp.where(jnp.swapaxes(kept_BxTxD, 0, 1), x_TxBxD / (1.0 - self.dropout_rate), 0)
 
