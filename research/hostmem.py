@@ -30,7 +30,14 @@ import platform
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
-_TRIM_THRESHOLD = 2**31 - 1  # the largest int: never give heap memory back
+# Never give heap memory back. mallopt takes an int, but glibc stores the
+# threshold as a size_t, so -1 is SIZE_MAX. The largest positive int (2 GiB,
+# used until 2026-12-01) was not enough: the 2x512 LSTM's step frees more than
+# 2 GiB at the top of the heap, and in the processes where those buffers ended
+# up there glibc gave them back and faulted them in again at every step
+# (3.4-3.9 million page faults a benchmark instead of 0.4-0.9 million, 105-128
+# examples/s instead of 140-150; docs/speed.md).
+_TRIM_THRESHOLD = -1
 
 
 @functools.cache
