@@ -21,7 +21,7 @@ hand-tuned learning rates to get started.
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import DTYPES, HE_INIT, check_dtype, flatten
+from research.models.common import DTYPES, HE_INIT, Dropout, check_dtype, flatten
 
 
 # (features, kernel, stride, padding) per conv layer.
@@ -84,7 +84,7 @@ class AlexNet(nn.Module):
     x = flatten(x)
     # §4.2: dropout on the first two fully-connected layers.
     for i in range(2):
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+      x = Dropout(self.dropout_rate, deterministic=not train)(x)
       x = nn.relu(nn.Dense(self.dense_width, dtype=dt, name=f'fc{i + 1}')(x))
     logits_BxK = nn.Dense(self.num_classes, dtype=dt, name='out')(x)
     return logits_BxK.astype(jnp.float32)

@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from research.models.common import Dropout
 from research.models.rnn import LSTMCell
 
 
@@ -35,7 +36,7 @@ class ShowAndTell(nn.Module):
     self.image_embed = nn.Dense(self.embed_size, name='image_embed')  # W_I, eq. 10
     self.word_embed = nn.Embed(self.vocab_size, self.embed_size, name='word_embed')  # W_e
     self.lstm = LSTMCell(self.hidden_size, dtype=self.dtype, name='lstm')
-    self.dropout = nn.Dropout(self.dropout_rate)
+    self.dropout = Dropout(self.dropout_rate)
     self.to_logits = nn.Dense(self.vocab_size, name='logits')
 
   def start(self, features_BxF: jax.Array, *, train: bool = False) -> tuple:

@@ -12,7 +12,8 @@ of 3x3 convolutions (Simonyan & Zisserman 2015) with batch normalization
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import DTYPES, HE_INIT, batch_norm, check_dtype, conv, flatten, pool_2x2
+from research.models.common import (DTYPES, HE_INIT, Dropout, batch_norm, check_dtype, conv,
+                                    flatten, pool_2x2)
 
 
 
@@ -43,10 +44,10 @@ class SmallCNN(nn.Module):
         x = batch_norm(self.conv_impl, f'block{b}_bn{c}', train=train, relu=True, momentum=0.9,
                        epsilon=1e-5, dtype=dt)(x)
       x = pool_2x2(x, 'max')  # reshape + max: a cheaper gradient on CPU than reduce_window
-      x = nn.Dropout(self.conv_dropout_rate, deterministic=not train)(x)
+      x = Dropout(self.conv_dropout_rate, deterministic=not train)(x)
     h = flatten(x)
     for i, width in enumerate(self.dense_sizes):
       h = nn.relu(nn.Dense(width, dtype=dt, name=f'dense{i}')(h))
-      h = nn.Dropout(self.dense_dropout_rate, deterministic=not train)(h)
+      h = Dropout(self.dense_dropout_rate, deterministic=not train)(h)
     logits_BxK = nn.Dense(self.num_classes, dtype=dt, name='out')(h)
     return logits_BxK.astype(jnp.float32)

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from research.kernels import onednn
+from research.kernels import threefry
 
 ACTIVATIONS = {
     'relu': nn.relu,
@@ -61,6 +62,30 @@ def check_dtype(dtype: str) -> None:
 
 def flatten(x):
   return x.reshape((x.shape[0], -1))
+
+
+class Dropout(nn.Dropout):
+  """`nn.Dropout` with the same masks (the same rng, the same bits), drawn by
+  research/kernels/threefry.py: on the CPU JAX hashes them in a loop that
+  cost the 2 x 512 LSTM about 5 % of its training step. The class keeps the
+  name Dropout, so its auto-named scopes (Dropout_0, ...) and therefore its
+  rngs are nn.Dropout's."""
+
+  @nn.compact
+  def __call__(self, inputs, deterministic: bool | None = None, rng=None):
+    deterministic = nn.merge_param('deterministic', self.deterministic, deterministic)
+    if self.rate == 0.0 or deterministic:
+      return inputs
+    if self.rate == 1.0:  # zeros, not 0 / 0 in the gradient
+      return jnp.zeros_like(inputs)
+    keep_prob = 1.0 - self.rate
+    if rng is None:
+      rng = self.make_rng(self.rng_collection)
+    mask_shape = list(inputs.shape)
+    for dim in self.broadcast_dims:  # may count from the end
+      mask_shape[dim] = 1
+    kept = jnp.broadcast_to(threefry.bernoulli(rng, keep_prob, mask_shape), inputs.shape)
+    return jax.lax.select(kept, inputs / keep_prob, jnp.zeros_like(inputs))
 
 
 class PatchConv(nn.Module):

@@ -41,6 +41,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from research.models.common import Dropout
+
 # Convolutions per block of configuration E (VGG-19), and their widths.
 VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
 # SqueezeNet v1.1's fire2..fire9 as (squeeze, expand) widths; each expand conv
@@ -341,6 +343,6 @@ class SqueezeNet11(nn.Module):
         x = pool(x)
     if self.output == 'features':
       return x.mean(axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    x = Dropout(self.dropout_rate, deterministic=not train)(x)
     logits_BxHxWxK = nn.Conv(self.num_classes, (1, 1), name='conv10')(x)
     return logits_BxHxWxK.mean(axis=(1, 2))

@@ -15,7 +15,7 @@ Departures from the paper, each a config switch where it matters:
 
 import flax.linen as nn
 
-from research.models.common import ACTIVATIONS, conv, flatten, pool_2x2
+from research.models.common import ACTIVATIONS, Dropout, conv, flatten, pool_2x2
 
 
 class LeNet5(nn.Module):
@@ -41,5 +41,5 @@ class LeNet5(nn.Module):
     x = act(conv(self.conv_impl, 120, (5, 5), 'C5')(x))  # 1x1
     x = flatten(x)
     x = act(nn.Dense(84, name='F6')(x))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    x = Dropout(self.dropout_rate, deterministic=not train)(x)
     return nn.Dense(self.num_classes, name='out')(x)

@@ -4,7 +4,7 @@ from typing import Sequence
 
 import flax.linen as nn
 
-from research.models.common import ACTIVATIONS, flatten, layer_init
+from research.models.common import ACTIVATIONS, Dropout, flatten, layer_init
 
 
 class MLP(nn.Module):
@@ -32,6 +32,6 @@ class MLP(nn.Module):
         if h.shape[-1] != width:
           raise ValueError(f'residual layers need equal widths; got {h.shape[-1]} -> {width}.')
         out = h + out
-      h = nn.Dropout(self.dropout_rate, deterministic=not train)(out)
+      h = Dropout(self.dropout_rate, deterministic=not train)(out)
     return nn.Dense(self.num_classes, name='out',
                     **layer_init(self.param_init, h.shape[-1]))(h)

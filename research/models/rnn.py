@@ -37,7 +37,7 @@ import jax.numpy as jnp
 
 from research.kernels import onednn
 from research.kernels.lstm_recurrence import lstm_recurrence
-from research.models.common import DTYPES, INITS, check_dtype, uniform_init
+from research.models.common import DTYPES, INITS, Dropout, check_dtype, uniform_init
 
 RNN_INITS = (*INITS, 'uniform')
 # How `LSTMCell.sequence` computes the recurrence (the same values to float
@@ -344,7 +344,7 @@ class RNNLanguageModel(nn.Module):
       raise ValueError(f'carry has {len(carry)} layers; the model has {self.num_layers} '
                        '(use model.initial_carry(batch_size)).')
     dtype = DTYPES[self.dtype]
-    dropout = nn.Dropout(self.dropout_rate, deterministic=not train)
+    dropout = Dropout(self.dropout_rate, deterministic=not train)
     uniform = ({'embedding_init': uniform_init(self.init_scale)}
                if self.param_init == 'uniform' else {})
     embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=dtype, name='embed', **uniform)

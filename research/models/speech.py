@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from research import audio
+from research.models.common import Dropout
 from research.models.rnn import LSTMCell
 
 
@@ -57,7 +58,7 @@ class FrameStackMLP(nn.Module):
         [padded[:, k:k + t] for k in range(2 * self.context + 1)], axis=-1)
     x = stacked_BxTxW
     for width in self.hidden:
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(nn.relu(nn.Dense(width)(x)))
+      x = Dropout(self.dropout_rate, deterministic=not train)(nn.relu(nn.Dense(width)(x)))
     frame_logits_BxTxC = nn.Dense(self.num_classes)(x)
     weights = mask_BxT[..., None] / jnp.maximum(jnp.sum(mask_BxT, 1)[:, None, None], 1.0)
     return jnp.sum(jax.nn.log_softmax(frame_logits_BxTxC) * weights, axis=1)
@@ -84,7 +85,7 @@ class SpeechCNN(nn.Module):
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
       x = nn.relu(x)
     x = jnp.mean(x, axis=(1, 2))  # global average: any utterance length
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(nn.relu(nn.Dense(self.dense)(x)))
+    x = Dropout(self.dropout_rate, deterministic=not train)(nn.relu(nn.Dense(self.dense)(x)))
     return nn.Dense(self.num_classes)(x)
 
 
@@ -175,6 +176,6 @@ class CTCRecogniser(nn.Module):
       _, h_fwd = forward.sequence(forward.initial_carry(b), x)
       _, h_bwd = backward.sequence(backward.initial_carry(b), reverse_within_length(x, steps_B))
       x = jnp.concatenate([h_fwd, reverse_within_length(h_bwd, steps_B)], axis=-1)
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+      x = Dropout(self.dropout_rate, deterministic=not train)(x)
     logits_BxTxV = nn.Dense(self.vocab_size)(x)
     return jax.nn.log_softmax(logits_BxTxV), paddings_BxT

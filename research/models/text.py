@@ -13,7 +13,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import ACTIVATIONS
+from research.models.common import ACTIVATIONS, Dropout
 from research.models.rnn import CELLS
 
 PAD_ID = 0
@@ -52,7 +52,7 @@ class TextCNN(nn.Module):
     feature_maps = self.feature_maps(x_BxL)
     # Max-over-time pooling (eq. 3): one number per filter.
     pooled_BxF = jnp.concatenate([m.max(axis=1) for m in feature_maps], axis=-1)
-    h = nn.Dropout(self.dropout_rate, deterministic=not train)(pooled_BxF)
+    h = Dropout(self.dropout_rate, deterministic=not train)(pooled_BxF)
     return nn.Dense(self.num_classes, name='out')(h)
 
   @nn.compact
@@ -106,12 +106,12 @@ class RNNTextClassifier(nn.Module):
     ids = _ids(x_BxL)
     batch = ids.shape[0]
     emb_BxLxD = nn.Embed(self.vocab_size, self.embed_dim, name='embed')(ids)
-    emb_BxLxD = nn.Dropout(self.dropout_rate, deterministic=not train)(emb_BxLxD)
+    emb_BxLxD = Dropout(self.dropout_rate, deterministic=not train)(emb_BxLxD)
     cell = functools.partial(CELLS[self.cell], hidden_size=self.hidden_size, dtype=self.dtype)
     rnn = cell(name='rnn')
     _, h_BxLxH = rnn.sequence(rnn.initial_carry(batch), emb_BxLxD)
     # The state after each row's last real word (an empty row: the first step).
     last_B = jnp.maximum(jnp.sum(ids != PAD_ID, axis=1) - 1, 0)
     h_BxH = jnp.take_along_axis(h_BxLxH, last_B[:, None, None], axis=1)[:, 0]
-    h_BxH = nn.Dropout(self.dropout_rate, deterministic=not train)(h_BxH)
+    h_BxH = Dropout(self.dropout_rate, deterministic=not train)(h_BxH)
     return nn.Dense(self.num_classes, name='out')(h_BxH)

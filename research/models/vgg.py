@@ -19,7 +19,7 @@ conv channels (not the 4096-wide FC layers) for small CPU runs.
 import flax.linen as nn
 import jax.numpy as jnp
 
-from research.models.common import DTYPES, HE_INIT, check_dtype, flatten
+from research.models.common import DTYPES, HE_INIT, Dropout, check_dtype, flatten
 
 # He et al. 2015 init; the paper pre-trained A to initialise deeper nets and
 # later noted Glorot init works without pre-training (§3.1).
@@ -79,6 +79,6 @@ class VGG(nn.Module):
       x = flatten(x)
       for i in range(2):
         x = nn.relu(nn.Dense(4096, dtype=dt, name=f'fc{i + 1}')(x))
-        x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+        x = Dropout(self.dropout_rate, deterministic=not train)(x)
     logits_BxK = nn.Dense(self.num_classes, dtype=dt, name='out')(x)
     return logits_BxK.astype(jnp.float32)
