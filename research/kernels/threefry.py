@@ -71,8 +71,13 @@ def random_bits(key, shape: Sequence[int]) -> jax.Array | None:
   if words is None or size >= 2**32:
     return None
   # JAX's partitionable counters: the element's flat index as a 64-bit
-  # number, high word first (zero below 2^32 elements).
-  low = lax.iota(jnp.uint32, size).reshape(shape)
+  # number, high word first (zero below 2^32 elements). A sum of one iota per
+  # axis times its stride, as JAX builds it, so that a sharded mask is
+  # computed shard by shard (a reshaped flat iota is not).
+  low = jnp.zeros(shape, jnp.uint32)
+  for axis in range(len(shape)):
+    stride = np.uint32(math.prod(shape[axis + 1:]))
+    low = low + lax.broadcasted_iota(jnp.uint32, shape, axis) * stride
   bits0, bits1 = threefry2x32(words[0], words[1], jnp.zeros(shape, jnp.uint32), low)
   return bits0 ^ bits1
 
