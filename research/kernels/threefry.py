@@ -4,7 +4,7 @@ JAX lowers its Threefry-2x32 hash on the CPU as a `fori_loop` of five
 iterations (short compiles): each iteration reads and writes the whole state,
 so a dropout mask the size of the 2 x 512 LSTM's activations (64 x 128 x 512)
 took 34 ms on the 2-core development CPU. The same 20 rounds as straight-line
-code are one elementwise fusion: 1.4 ms for the same mask, the same bits.
+code are one elementwise fusion: 1.3 ms for the same mask, the same bits.
 Dropout (research/models/common.py) draws its masks here, so every model's
 masks, and so its numbers, stay what `jax.random.bernoulli` gives; the tests
 compare the two bit for bit (tests/test_threefry.py).
