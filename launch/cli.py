@@ -7,29 +7,6 @@ import sys
 from absl import flags
 
 
-def import_tensorflow_quietly() -> None:
-  """Imports TensorFlow (TFDS's reader) with the C-level stderr closed: its
-  C++ libraries print start-up notices at import (oneDNN, absl's pre-init
-  warning, once per library) that no environment variable silences in TF
-  2.21. Only the import is muted: Python errors are raised as usual, and
-  TF's later warnings and errors are shown."""
-  if 'tensorflow' in sys.modules:
-    return
-  # Later C++ INFO lines (e.g. tf.data's buffer-size notice) too; warnings stay.
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
-  saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-  try:
-    os.dup2(devnull, 2)
-    try:
-      import tensorflow  # noqa: F401  (pylint: unused-import)
-    except ImportError:
-      pass  # Without TensorFlow, whatever needs it says so when it runs.
-  finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(devnull)
-
-
 def parse_flags(argv):
   """absl flag parsing with one-line errors for bad configs and overrides.
   Also sets glibc's malloc for XLA:CPU's per-step buffers (research/hostmem.py),

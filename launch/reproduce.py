@@ -18,7 +18,6 @@ import sys
 
 from absl import app, flags, logging
 
-from launch import cli
 
 _SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds per row (rows may fix their own).')
 _ROOT = flags.DEFINE_string('root', 'runs/tables', 'Where the workdirs and tables go.')
@@ -66,7 +65,6 @@ def main(argv):
     if _FROM_RESULTS.value:
       print(published.render_file(argv[1], fmt=_FORMAT.value))
       return
-    cli.import_tensorflow_quietly()
     options = dict(seeds=_SEEDS.value, root=_ROOT.value, fmt=_FORMAT.value,
                    train_missing=_TRAIN.value, workers=_WORKERS.value,
                    accelerator_rows=_ACCELERATOR_ROWS.value,

@@ -37,7 +37,6 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
-  cli.import_tensorflow_quietly()
   from research import errors, preemption, reproduce, sweep
   path, _, arg = flags.FLAGS['config'].config_filename.partition(':')
   try:

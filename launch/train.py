@@ -72,7 +72,6 @@ def main(argv):
     # Orbax and TFDS log every file they touch at INFO; keep the console to
     # our progress lines unless --verbosity is given.
     logging.set_verbosity(logging.WARNING)
-  cli.import_tensorflow_quietly()
   cli.maybe_initialize_distributed(
       _DISTRIBUTED.value, _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   from research import errors, fileio, preemption, train

@@ -26,13 +26,17 @@ from typing import Any, Union
 
 from etils import epath
 
-from research import errors
+from research import errors, tfimport
 
 PathLike = Union[str, os.PathLike]
 _URL = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]*)://')
 
 
 def path(p: PathLike) -> epath.Path:
+  if is_remote(p):
+    # epath serves gs:// etc. through tf.io.gfile where TensorFlow is
+    # installed, importing it on first use: import it first, quietly.
+    tfimport.import_quietly()
   return epath.Path(p)
 
 

@@ -104,12 +104,21 @@ def test_reproduce_rejects_unknown_table(tmp_path):
 @pytest.mark.slow
 def test_quickstart_console_is_clean(tmp_path):
   # The README's first command, as a newcomer runs it (stdout and stderr to
-  # a pipe, as in CI or a nohup log), with a data dir TFDS has not seen.
-  cmd = [sys.executable, '-m', 'launch.train', '--config=configs/digits_lenet5.py',
+  # a pipe, as in CI or a nohup log), with a data dir TFDS has not seen; run
+  # through runpy so that the modules it imported can be listed at exit.
+  modules_file = tmp_path / 'modules.txt'
+  list_modules_at_exit = (
+      'import atexit, runpy, sys; '
+      f'atexit.register(lambda: open({str(modules_file)!r}, "w").write("\\n".join(sys.modules))); '
+      'runpy.run_module("launch.train", run_name="__main__", alter_sys=True)')
+  cmd = [sys.executable, '-c', list_modules_at_exit, '--config=configs/digits_lenet5.py',
          f'--workdir={tmp_path / "run"}']
   proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
                         env=subprocess_env(TFDS_DATA_DIR=str(tmp_path / 'tfds')))
   assert proc.returncode == 0, proc.stderr[-2000:]
+  # The project's own datasets need no TensorFlow: its 4 s import is skipped.
+  modules = modules_file.read_text().split('\n')
+  assert 'research.train' in modules and 'tensorflow' not in modules
   out = proc.stdout + proc.stderr
   assert '\x1b' not in out and '\r' not in out  # no escape codes, no progress bars
   for noise in ('oneDNN', 'absl::InitializeLog', 'dataset_info.json', 'Downloading and preparing',
@@ -126,6 +135,24 @@ def test_quickstart_console_is_clean(tmp_path):
   assert rates[0] > 0.3 * float(np.median(rates[1:])), rates
   assert 'test_examples 360,' in out and '360.0000' not in out  # counts print as integers
   assert lines[-1].startswith('Final (results.json in ')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('gate', [
+    "from research.data import datasets; datasets.require_tensorflow('Reading mnist')",
+    "from research import fileio; fileio.path('gs://a-bucket/run')",
+])
+def test_tensorflow_is_imported_quietly_where_a_run_first_needs_it(gate):
+  # A public TFDS dataset or a bucket path: TensorFlow is imported there, and
+  # its C++ start-up notices do not reach the console.
+  code = ('import sys; from research import fileio; fileio.path("/tmp/local"); '
+          'assert "tensorflow" not in sys.modules; '
+          f'{gate}; print("tensorflow" in sys.modules)')
+  proc = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True,
+                        text=True, timeout=120, env=subprocess_env())
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.strip() == 'True'
+  assert 'oneDNN' not in proc.stderr and 'absl::InitializeLog' not in proc.stderr, proc.stderr
 
 
 def _damage(directory, how):

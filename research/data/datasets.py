@@ -17,7 +17,7 @@ import sys
 import jax
 import numpy as np
 
-from research import errors, fileio, parallel, writers
+from research import errors, fileio, parallel, tfimport, writers
 from research.data.registry import DATASETS
 
 _READ_CHUNK = 8192
@@ -228,6 +228,7 @@ def require_tensorflow(what: str) -> None:
     raise errors.DataNotFoundError(
         f'{what} needs TensorFlow, which is not installed: pip install -e ".[tf]" '
         "(the project's own datasets need no TensorFlow).")
+  tfimport.import_quietly()  # Before TFDS imports it with its notices.
 
 
 def load_split(dataset_config, split: str) -> Split:
