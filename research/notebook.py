@@ -32,9 +32,9 @@ def setup() -> tuple[bool, str]:
   accelerator so JAX has all of its memory; returns (SMOKE, RUNS), RUNS
   created (CLASSICNETS_RUNS: e.g. a mounted Drive folder, to outlive the runtime)."""
   os.chdir(repository_root())
-  keep_tensorflow_off_accelerators()
   from research import hostmem
   hostmem.use_heap_for_large_buffers()
+  keep_tensorflow_off_accelerators()
   smoke = os.environ.get('CLASSICNETS_SMOKE') == '1'
   from research import fileio
   runs = os.fspath(fileio.absolute(os.environ.get('CLASSICNETS_RUNS', 'runs/colab')))
@@ -50,11 +50,18 @@ def show(*paths: str) -> None:
 
 
 def keep_tensorflow_off_accelerators() -> None:
-  """TensorFlow would reserve GPU memory beside JAX; it only reads data here."""
-  try:
-    import tensorflow as tf
-  except ImportError:
+  """TensorFlow would reserve GPU memory beside JAX; it only reads data here.
+  Where JAX runs on the CPU there is nothing to keep it off, and TensorFlow is
+  not imported (4 s) unless a public TFDS dataset needs it later."""
+  import importlib.util
+  if importlib.util.find_spec('tensorflow') is None:
     return
+  import jax
+  if jax.default_backend() == 'cpu':
+    return
+  from research import tfimport
+  tfimport.import_quietly()
+  import tensorflow as tf
   try:
     tf.config.set_visible_devices([], 'GPU')
   except RuntimeError:
