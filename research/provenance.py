@@ -52,6 +52,32 @@ def git_state(root: str = _CODE_ROOT) -> dict[str, Any]:
   return {'git_commit': commit, 'git_dirty': dirty}
 
 
+# Instruction sets XLA:CPU compiles for where the host has them: another set
+# vectorises (and so sums) differently, which moves float32 results.
+_CPU_FEATURES = ('sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16',
+                 'avx512_fp16', 'amx_tile', 'amx_bf16', 'asimd', 'sve', 'sve2')
+
+
+def host_cpu(cpuinfo: str = '/proc/cpuinfo') -> dict[str, Any]:
+  """The host CPU's model and the instruction sets of `_CPU_FEATURES` it has:
+  two hosts with the same libraries can still differ in the last digits
+  (e.g. an MLP's test accuracy after 20 epochs) when these differ."""
+  model, flags = platform.processor() or None, set()
+  try:
+    with open(cpuinfo) as f:
+      for line in f:
+        key, _, value = line.partition(':')
+        key = key.strip().lower()
+        if key in ('model name', 'cpu model') and model in (None, '', platform.machine()):
+          model = value.strip()
+        elif key in ('flags', 'features') and not flags:
+          flags = set(value.split())
+  except OSError:
+    pass
+  return {'model': model, 'logical_cpus': os.cpu_count(),
+          'features': [f for f in _CPU_FEATURES if f in flags]}
+
+
 @functools.lru_cache(maxsize=1)
 def _static() -> dict[str, Any]:
   devices = jax.devices()
@@ -59,6 +85,7 @@ def _static() -> dict[str, Any]:
       'libraries': library_versions(),
       'python': platform.python_version(),
       'platform': platform.platform(),
+      'host_cpu': host_cpu(),
       'device_kind': devices[0].device_kind,
       'device_platform': devices[0].platform,
       'num_devices': jax.device_count(),

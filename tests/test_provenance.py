@@ -33,6 +33,21 @@ def test_git_state_of_a_clean_and_a_dirty_checkout_and_of_no_checkout(tmp_path):
       'git_commit': None, 'git_dirty': None}
 
 
+def test_host_cpu_names_the_model_and_the_instruction_sets_xla_compiles_for(tmp_path):
+  x86 = tmp_path / 'x86'
+  x86.write_text('processor\t: 0\nmodel name\t: AMD EPYC 9B14\n'
+                 'flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_bf16 sha_ni\n\n'
+                 'processor\t: 1\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu\n')
+  cpu = provenance.host_cpu(str(x86))
+  assert cpu['model'] == 'AMD EPYC 9B14'
+  assert cpu['features'] == ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_bf16']
+  arm = tmp_path / 'arm'
+  arm.write_text('processor\t: 0\nFeatures\t: fp asimd sve sve2 crc32\n')
+  assert provenance.host_cpu(str(arm))['features'] == ['asimd', 'sve', 'sve2']
+  assert provenance.host_cpu(str(tmp_path / 'missing'))['features'] == []
+  assert 'host_cpu' in provenance.collect()
+
+
 def test_workdir_records_each_start_and_results_name_the_finishing_code(tmp_path):
   config = quiet(load_config('digits_perceptron'), num_train_steps=4)
   train.train_and_evaluate(config, str(tmp_path))
