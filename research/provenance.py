@@ -33,9 +33,14 @@ def library_versions() -> dict[str, str]:
   return versions
 
 
+# Paths of the checkout whose changes do not count as uncommitted code.
+_NOT_CODE = ('docs', '*.md')
+
+
 def git_state(root: str = _CODE_ROOT) -> dict[str, Any]:
   """{'git_commit': sha or None, 'git_dirty': bool or None}: None where the
-  code is not a git checkout (a pip-installed copy) or git is missing."""
+  code is not a git checkout (a pip-installed copy) or git is missing. Dirty:
+  a tracked file other than documentation (`_NOT_CODE`) differs from HEAD."""
   unknown = {'git_commit': None, 'git_dirty': None}
   if not os.path.exists(os.path.join(root, '.git')):
     return unknown
@@ -46,7 +51,11 @@ def git_state(root: str = _CODE_ROOT) -> dict[str, Any]:
 
   try:
     commit = git('rev-parse', 'HEAD')
-    dirty = bool(git('status', '--porcelain', '--untracked-files=no'))
+    # Only what can change a number: `--publish` writes docs/results/NAME.json
+    # (and pictures under docs/), so a second table run after a first one's
+    # publication is not marked as made by uncommitted code.
+    dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', '.',
+                     *(f':(exclude){p}' for p in _NOT_CODE)))
   except (OSError, subprocess.SubprocessError):
     return unknown
   return {'git_commit': commit, 'git_dirty': dirty}

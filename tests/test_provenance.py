@@ -21,11 +21,18 @@ def test_git_state_of_a_clean_and_a_dirty_checkout_and_of_no_checkout(tmp_path):
   repo.mkdir()
   _git(repo, 'init', '-q')
   (repo / 'a.txt').write_text('one\n')
-  _git(repo, 'add', 'a.txt')
+  (repo / 'docs' / 'results').mkdir(parents=True)
+  (repo / 'docs' / 'results' / 'table.json').write_text('{}\n')
+  (repo / 'README.md').write_text('# one\n')
+  _git(repo, 'add', 'a.txt', 'docs', 'README.md')
   _git(repo, '-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-qm', 'one')
   head = _git(repo, 'rev-parse', 'HEAD')
   assert provenance.git_state(str(repo)) == {'git_commit': head, 'git_dirty': False}
   (repo / 'untracked.txt').write_text('not part of the code\n')
+  assert provenance.git_state(str(repo))['git_dirty'] is False
+  # A table published (its results file, the README) is not a change of code.
+  (repo / 'docs' / 'results' / 'table.json').write_text('{"rows": []}\n')
+  (repo / 'README.md').write_text('# two\n')
   assert provenance.git_state(str(repo))['git_dirty'] is False
   (repo / 'a.txt').write_text('two\n')
   assert provenance.git_state(str(repo)) == {'git_commit': head, 'git_dirty': True}
