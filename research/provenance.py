@@ -71,19 +71,19 @@ def host_cpu(cpuinfo: str = '/proc/cpuinfo') -> dict[str, Any]:
   """The host CPU's model and the instruction sets of `_CPU_FEATURES` it has:
   two hosts with the same libraries can still differ in the last digits
   (e.g. an MLP's test accuracy after 20 epochs) when these differ."""
-  model, flags = platform.processor() or None, set()
+  model, flags = None, set()
   try:
     with open(cpuinfo) as f:
-      for line in f:
+      for line in f:  # The first processor's lines; every core is the same model.
         key, _, value = line.partition(':')
         key = key.strip().lower()
-        if key in ('model name', 'cpu model') and model in (None, '', platform.machine()):
+        if key in ('model name', 'cpu model') and model is None:
           model = value.strip()
         elif key in ('flags', 'features') and not flags:
           flags = set(value.split())
   except OSError:
     pass
-  return {'model': model, 'logical_cpus': os.cpu_count(),
+  return {'model': model or platform.processor() or None, 'logical_cpus': os.cpu_count(),
           'features': [f for f in _CPU_FEATURES if f in flags]}
 
 
