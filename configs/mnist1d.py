@@ -77,6 +77,7 @@ def get_config(arg=None):
     c.model.hidden_size = 6
     c.model.bidirectional = True
     c.model.dtype = 'float32'
+    c.model.fuse_directions = False  # both directions in one loop (speed only; docs/speed.md)
 
   # The reference models are PyTorch modules with PyTorch's default init,
   # weights and biases ~ U(+-1/sqrt(fan_in)) (a GRU: U(+-1/sqrt(H))). Flax's

@@ -284,3 +284,62 @@ def test_unknown_lstm_impl_is_refused():
   cell = LSTMCell(hidden_size=H, impl='cudnn')
   with pytest.raises(ValueError, match="LSTM impl must be one of .*'onednn'"):
     cell.init(jax.random.key(0), cell.initial_carry(B), jnp.zeros((B, D)))
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'bfloat16'])
+def test_gru_recurrence_equals_autodiff_of_the_scan(dtype):
+  # impl='xla' runs gru_recurrence's hand-written backward pass; values and
+  # gradients (every param, the input and the incoming carry) must equal
+  # autodiff of the scanned cell. Nonzero biases and carry, so each term shows.
+  cell = GRUCell(hidden_size=H, dtype=dtype, param_init='torch')
+  scanned = cell.clone(impl='scan')
+  x_BxTxD = jax.random.normal(jax.random.key(1), (B, T, D))
+  carry = (0.5 * jax.random.normal(jax.random.key(2), (B, H)),)
+  params = cell.init(jax.random.key(0), carry, x_BxTxD[:, 0])['params']
+  params = jax.tree.map(lambda p: p + 0.3 * jax.random.normal(jax.random.key(4), p.shape), params)
+
+  def loss(params, x, carry, cell):
+    new_carry, h_BxTxH = cell.apply({'params': params}, carry, x, method='sequence')
+    return jnp.sum(jnp.sin(h_BxTxH)) + jnp.sum(new_carry[0] ** 3)
+
+  got = jax.grad(loss, argnums=(0, 1, 2))(params, x_BxTxD, carry, cell)
+  want = jax.grad(loss, argnums=(0, 1, 2))(params, x_BxTxD, carry, scanned)
+  # bfloat16 matmuls: the hand-written pass keeps float32 results (as the
+  # LSTM's), the scanned cell's Dense rounds them to bfloat16.
+  tol = {'rtol': 1e-4, 'atol': 1e-5} if dtype == 'float32' else {'rtol': 0.05, 'atol': 0.05}
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, **tol), got, want)
+  assert np.abs(got[0]['hidden_bias_n']).max() > 1e-3  # b_hn's gradient is not lost
+  if dtype == 'float32':  # the forward pass is the same computation
+    np.testing.assert_array_equal(
+        cell.apply({'params': params}, carry, x_BxTxD, method='sequence')[1],
+        scanned.apply({'params': params}, carry, x_BxTxD, method='sequence')[1])
+
+
+@pytest.mark.parametrize('cell', ['gru', 'lstm', 'rnn'])
+def test_fused_directions_equal_two_loops(cell):
+  from research.models.rnn_classifier import RNNClassifier
+  model = RNNClassifier(num_classes=3, hidden_size=H, cell=cell, param_init='torch')
+  fused = model.clone(fuse_directions=True)
+  x_BxTxC = jax.random.normal(jax.random.key(1), (B, T, 2))
+  params = model.init(jax.random.key(0), x_BxTxC)['params']
+
+  def loss(params, x, model):
+    return jnp.sum(model.apply({'params': params}, x) ** 2)
+
+  got = jax.grad(loss, argnums=(0, 1))(params, x_BxTxC, fused)
+  want = jax.grad(loss, argnums=(0, 1))(params, x_BxTxC, model)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), got, want)
+  np.testing.assert_allclose(fused.apply({'params': params}, x_BxTxC),
+                             model.apply({'params': params}, x_BxTxC), rtol=1e-6, atol=1e-6)
+  # Where the cells have a pure recurrence, it really is one loop: one forward
+  # while loop in the jaxpr of the fused model, two in the other.
+  def loops(m):
+    jaxpr = jax.make_jaxpr(lambda p: m.apply({'params': p}, x_BxTxC))(params)
+    return str(jaxpr).count('while[') + str(jaxpr).count('scan[')
+  assert (loops(fused), loops(model)) == ((1, 2) if cell != 'rnn' else (2, 2))
+
+
+def test_unknown_gru_impl_is_refused():
+  cell = GRUCell(hidden_size=H, impl='cudnn')
+  with pytest.raises(ValueError, match="GRU impl must be one of .*'xla'"):
+    cell.init(jax.random.key(0), cell.initial_carry(B), jnp.zeros((B, D)))

@@ -28,14 +28,16 @@ kernels, an orthogonal recurrent kernel per gate (Saxe, McClelland & Ganguli
 2014), zero biases.
 """
 
+import dataclasses
 import math
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from research.kernels import onednn
+from research.kernels.gru_recurrence import gru_recurrence
 from research.kernels.lstm_recurrence import lstm_recurrence
 from research.models.common import DTYPES, INITS, Dropout, check_dtype, uniform_init
 
@@ -46,6 +48,10 @@ RNN_INITS = (*INITS, 'uniform')
 # another dtype, 'xla'); 'xla', a scan with a hand-written backward pass
 # (research/kernels/lstm_recurrence.py); 'scan', autodiff of `nn.scan` over the cell.
 LSTM_IMPLS = ('onednn', 'xla', 'scan')
+# How `GRUCell.sequence` computes the recurrence (the same values to float
+# rounding): 'xla', a scan with a hand-written backward pass
+# (research/kernels/gru_recurrence.py); 'scan', autodiff of `nn.scan` over the cell.
+GRU_IMPLS = ('xla', 'scan')
 
 
 def _per_gate(init, num_gates: int):
@@ -117,11 +123,29 @@ class _Cell(nn.Module):
   def __call__(self, carry: tuple, x_BxD: jax.Array) -> tuple[tuple, jax.Array]:
     return self.recur(carry, self.project(x_BxD))
 
+  def recurrence(self) -> tuple[Callable, tuple] | None:
+    """The recurrence over a whole sequence as a pure function, where the cell
+    has one: `(run, weights)`, `run(weights, a_x_TxBxG, carry)` -> (h_TxBxH,
+    carry after step T), with a_x_TxBxG = `project(x_TxBxD)` (time-major).
+    None where `sequence` differentiates `nn.scan` over `recur` instead (and
+    while initializing, before the weights exist). `bidirectional_sequence`
+    runs two cells' `run` as one loop."""
+    return None
+
   def sequence(self, carry: tuple, x_BxTxD: jax.Array, *, unroll: int = 1,
                time_major: bool = False) -> tuple[tuple, jax.Array]:
     """All T steps: (carry, BxTxD) -> (carry after step T, h for every step BxTxH);
     with `time_major`, TxBxD -> TxBxH. `unroll` steps are compiled per loop
-    iteration (same result, other speed)."""
+    iteration of the `nn.scan` (same result, other speed)."""
+    recurrence = self.recurrence()
+    if recurrence is not None:
+      run, weights = recurrence
+      # Made time-major before the input projection, not after: the transpose
+      # moves D, not G*H, values per step, and the projection's gradients
+      # contract the backward loop's time-major output in place.
+      x_TxBxD = x_BxTxD if time_major else jnp.swapaxes(x_BxTxD, 0, 1)
+      h_TxBxH, new_carry = run(weights, self.project(x_TxBxD), carry)
+      return new_carry, (h_TxBxH if time_major else jnp.swapaxes(h_TxBxH, 0, 1))
     # Params are shared across time steps (broadcast, not scanned); anything
     # sown at each step is stacked on axis 1, giving (B, T, ...).
     time_axis = 0 if time_major else 1
@@ -182,27 +206,33 @@ class LSTMCell(_Cell):
       raise ValueError(f'LSTM impl must be one of {LSTM_IMPLS}, got {self.impl!r}.')
     super().setup()
 
+  def _runs_onednn(self) -> bool:
+    return self.impl == 'onednn' and self.dtype == 'float32'
+
+  def recurrence(self):
+    if (self.impl == 'scan' or self.record_gates or self.is_initializing()
+        or self._runs_onednn()):
+      return None
+    forget_bias, dtype = float(self.forget_bias), DTYPES[self.dtype]
+
+    def run(weights, a_x_TxBx4H, carry):
+      return lstm_recurrence(forget_bias, dtype, *weights, a_x_TxBx4H, *carry)
+
+    return run, (self.hidden.variables['params']['kernel'],)
+
   def sequence(self, carry, x_BxTxD, *, unroll=1, time_major=False):
-    if self.impl == 'scan' or self.record_gates or self.is_initializing():
+    if not self._runs_onednn() or self.record_gates or self.is_initializing():
       return super().sequence(carry, x_BxTxD, unroll=unroll, time_major=time_major)
+    # The whole layer in one call, the input projection included (XLA's
+    # `lstm_recurrence` where oneDNN is not available).
     c0_BxH, h0_BxH = carry
-    # Both implementations step over a time-major sequence. Made time-major
-    # before the input projection, not after: the transpose moves D, not 4H,
-    # values per step, and the projection's gradients contract the backward
-    # loop's time-major output in place.
     x_TxBxD = x_BxTxD if time_major else jnp.swapaxes(x_BxTxD, 0, 1)
-    w_Hx4H = self.hidden.variables['params']['kernel']
-    if self.impl == 'onednn' and self.dtype == 'float32':
-      # The whole layer in one call, the input projection included (XLA's
-      # `lstm_recurrence` where oneDNN is not available).
-      params = self.input.variables['params']
-      hidden = self.hidden_size
-      bias_4H = jnp.asarray(params['bias']).at[hidden:2 * hidden].add(self.forget_bias)
-      h_TxBxH, new_carry = onednn.lstm(x_TxBxD, params['kernel'], w_Hx4H, bias_4H, c0_BxH,
-                                       h0_BxH, time_major=True)
-    else:
-      h_TxBxH, new_carry = lstm_recurrence(float(self.forget_bias), DTYPES[self.dtype], w_Hx4H,
-                                           self.project(x_TxBxD), c0_BxH, h0_BxH)
+    params = self.input.variables['params']
+    hidden = self.hidden_size
+    bias_4H = jnp.asarray(params['bias']).at[hidden:2 * hidden].add(self.forget_bias)
+    h_TxBxH, new_carry = onednn.lstm(x_TxBxD, params['kernel'],
+                                     self.hidden.variables['params']['kernel'], bias_4H,
+                                     c0_BxH, h0_BxH, time_major=True)
     return new_carry, (h_TxBxH if time_major else jnp.swapaxes(h_TxBxH, 0, 1))
 
   def recur(self, carry, a_x):
@@ -234,14 +264,30 @@ class GRUCell(_Cell):
   Carry: (h,).
   """
 
+  # How `sequence` runs the recurrence, one of GRU_IMPLS.
+  impl: str = 'xla'
+
   num_gates = 3
   num_states = 1
 
   def setup(self):
+    if self.impl not in GRU_IMPLS:
+      raise ValueError(f'GRU impl must be one of {GRU_IMPLS}, got {self.impl!r}.')
     super().setup()
     bias_init = (uniform_init(self._uniform_bound())
                  if self.param_init in ('torch', 'uniform') else nn.initializers.zeros_init())
     self.hidden_bias_n = self.param('hidden_bias_n', bias_init, (self.hidden_size,))
+
+  def recurrence(self):
+    if self.impl == 'scan' or self.is_initializing():
+      return None
+    dtype = DTYPES[self.dtype]
+
+    def run(weights, a_x_TxBx3H, carry):
+      h_TxBxH, h_T = gru_recurrence(dtype, *weights, a_x_TxBx3H, *carry)
+      return h_TxBxH, (h_T,)
+
+    return run, (self.hidden.variables['params']['kernel'], self.hidden_bias_n)
 
   def recur(self, carry, a_x):
     (h_BxH,) = carry
@@ -256,6 +302,41 @@ class GRUCell(_Cell):
 
 
 CELLS = {'rnn': ElmanCell, 'lstm': LSTMCell, 'gru': GRUCell}
+
+
+def _cell_settings(cell: _Cell) -> dict[str, Any]:
+  return {f.name: getattr(cell, f.name) for f in dataclasses.fields(cell)
+          if f.name not in ('parent', 'name')}
+
+
+def bidirectional_sequence(forward: _Cell, backward: _Cell, x_BxTxD: jax.Array,
+                           x_backward_BxTxD: jax.Array, *,
+                           fuse: bool) -> tuple[jax.Array, jax.Array]:
+  """A bidirectional layer from zero carries: `forward` reads x_BxTxD,
+  `backward` reads x_backward_BxTxD (the caller's reversal of it). Returns
+  both cells' h_BxTxH, each in the order its cell read.
+
+  With `fuse`, where the two cells are alike and have a pure `recurrence`,
+  both directions run as one loop over T (`jax.vmap` over the direction: one
+  batched matmul per step, in the forward and the backward pass): half the
+  sequential steps of two loops, for devices where each step costs a launch.
+  Otherwise one `sequence` each. The values are equal to float rounding.
+  """
+  batch = x_BxTxD.shape[0]
+  recurrences = forward.recurrence(), backward.recurrence()
+  if (not fuse or None in recurrences or type(forward) is not type(backward)
+      or _cell_settings(forward) != _cell_settings(backward)):
+    _, h_BxTxH = forward.sequence(forward.initial_carry(batch), x_BxTxD)
+    _, h_backward_BxTxH = backward.sequence(backward.initial_carry(batch), x_backward_BxTxD)
+    return h_BxTxH, h_backward_BxTxH
+  (run, weights), (_, backward_weights) = recurrences
+  stack = lambda a, b: jnp.stack([a, b])  # noqa: E731
+  a_x_2xTxBxG = stack(forward.project(jnp.swapaxes(x_BxTxD, 0, 1)),
+                      backward.project(jnp.swapaxes(x_backward_BxTxD, 0, 1)))
+  carry = jax.tree.map(stack, forward.initial_carry(batch), backward.initial_carry(batch))
+  h_2xTxBxH, _ = jax.vmap(run)(jax.tree.map(stack, weights, backward_weights), a_x_2xTxBxG,
+                               carry)
+  return jnp.swapaxes(h_2xTxBxH[0], 0, 1), jnp.swapaxes(h_2xTxBxH[1], 0, 1)
 
 
 class RNNLanguageModel(nn.Module):
@@ -291,7 +372,8 @@ class RNNLanguageModel(nn.Module):
   # LSTM only: record i, f, o per layer (see `LSTMCell`).
   record_gates: bool = False
   dtype: str = 'float32'  # Computation dtype; params and carry stay float32.
-  # Time steps per compiled loop iteration (a speed knob; results are equal).
+  # Time steps per compiled loop iteration where a layer runs as `nn.scan`
+  # (lstm_impl='scan', the Elman cell; a speed knob; results are equal).
   scan_unroll: int = 1
   # LSTM only: how each layer's recurrence is computed, one of LSTM_IMPLS
   # (a speed knob; results are equal to float rounding).

@@ -7,7 +7,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from research.models.common import layer_init
-from research.models.rnn import CELLS
+from research.models.rnn import CELLS, bidirectional_sequence
 
 
 class RNNClassifier(nn.Module):
@@ -27,6 +27,10 @@ class RNNClassifier(nn.Module):
   bidirectional: bool = True
   dtype: str = 'float32'
   param_init: str = 'flax'    # or 'torch': PyTorch's default init (common.INITS)
+  # Both directions in one loop over L (`bidirectional_sequence`; the same values
+  # to float rounding). Off by default: on the 2-core CPU the MNIST-1D GRU row
+  # (5 seeds vmapped) took 8.4-8.8 ms a step fused against 7.9 ms as two loops.
+  fuse_directions: bool = False
 
   @nn.compact
   def __call__(self, x_BxLxC, *, train: bool = False):
@@ -35,12 +39,13 @@ class RNNClassifier(nn.Module):
                                  dtype=self.dtype, param_init=self.param_init)
     batch = x_BxLxC.shape[0]
     forward = cell_cls(name='forward')
-    _, h_BxLxH = forward.sequence(forward.initial_carry(batch), x_BxLxC)
-    outputs = [h_BxLxH]
     if self.bidirectional:
       backward = cell_cls(name='backward')
-      _, hb_BxLxH = backward.sequence(backward.initial_carry(batch), x_BxLxC[:, ::-1])
-      outputs.append(hb_BxLxH[:, ::-1])
+      h_BxLxH, hb_BxLxH = bidirectional_sequence(forward, backward, x_BxLxC, x_BxLxC[:, ::-1],
+                                                   fuse=self.fuse_directions)
+      outputs = [h_BxLxH, hb_BxLxH[:, ::-1]]
+    else:
+      outputs = [forward.sequence(forward.initial_carry(batch), x_BxLxC)[1]]
     features = jnp.concatenate(outputs, axis=-1).reshape(batch, -1)
     return nn.Dense(self.num_classes, name='out',
                     **layer_init(self.param_init, features.shape[-1]))(features)
