@@ -15,6 +15,8 @@ from typing import Any
 
 import jax
 
+from research.kernels import onednn
+
 # Distributions whose versions change numbers or behaviour.
 LIBRARIES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'tensorflow-datasets',
              'tensorflow', 'tensorflow-cpu', 'numpy', 'ml-collections')
@@ -87,6 +89,20 @@ def host_cpu(cpuinfo: str = '/proc/cpuinfo') -> dict[str, Any]:
           'features': [f for f in _CPU_FEATURES if f in flags]}
 
 
+def threads() -> dict[str, Any]:
+  """The CPUs this process may use (affinity, cgroup quota) and the threads a
+  oneDNN call splits its batch over: the same code on the same host can end
+  in other last digits with another count (a reduction split in other parts),
+  as `launch.reproduce --workers` runs, one core each, do against a whole-host
+  run."""
+  try:
+    team = onednn.team_size()
+  except ValueError:  # a malformed $OMP_NUM_THREADS; the kernels refuse it when used
+    team = None
+  return {'cpus': onednn.cpu_budget(), 'onednn_team': team,
+          'omp_num_threads': os.environ.get('OMP_NUM_THREADS')}
+
+
 @functools.lru_cache(maxsize=1)
 def _static() -> dict[str, Any]:
   devices = jax.devices()
@@ -95,6 +111,7 @@ def _static() -> dict[str, Any]:
       'python': platform.python_version(),
       'platform': platform.platform(),
       'host_cpu': host_cpu(),
+      'threads': threads(),
       'device_kind': devices[0].device_kind,
       'device_platform': devices[0].platform,
       'num_devices': jax.device_count(),

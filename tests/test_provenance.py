@@ -3,11 +3,13 @@ devices, processes, the code's git commit and whether it had uncommitted
 changes), and tables show it."""
 
 import json
+import os
 import subprocess
 
 import jax
 
 from research import provenance, reproduce, train
+from research.kernels import onednn
 from testlib import REPO_ROOT, load_config, quiet
 
 
@@ -53,6 +55,18 @@ def test_host_cpu_names_the_model_and_the_instruction_sets_xla_compiles_for(tmp_
   assert provenance.host_cpu(str(arm))['features'] == ['asimd', 'sve', 'sve2']
   assert provenance.host_cpu(str(tmp_path / 'missing'))['features'] == []
   assert 'host_cpu' in provenance.collect()
+
+
+def test_threads_are_the_affinity_and_the_onednn_team(monkeypatch):
+  monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1, 2})
+  monkeypatch.setattr(onednn, '_cgroup_cpu_limit', lambda: None)
+  monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+  assert provenance.threads() == {'cpus': 3, 'onednn_team': 3, 'omp_num_threads': None}
+  monkeypatch.setenv('OMP_NUM_THREADS', '1')
+  assert provenance.threads() == {'cpus': 3, 'onednn_team': 1, 'omp_num_threads': '1'}
+  monkeypatch.setenv('OMP_NUM_THREADS', 'many')  # recorded as given; no team
+  assert provenance.threads()['onednn_team'] is None
+  assert set(provenance.collect()['threads']) == {'cpus', 'onednn_team', 'omp_num_threads'}
 
 
 def test_workdir_records_each_start_and_results_name_the_finishing_code(tmp_path):
