@@ -11,7 +11,10 @@
 #      8 rows at a time on the one device, timed whole (OUT/mnist1d.log);
 #   4. time-to-accuracy on Fashion-MNIST: ResNet-20 until test accuracy >= 94.0%,
 #      seeds 0-4 one after another, each a fresh process (OUT/tta.log);
-#      TTA_SEEDS="0 1" / "2 3 4" split it over several calls.
+#      TTA_SEEDS="0 1" / "2 3 4" split it over several calls;
+#   5. (STEPS=gru) MNIST-1D's bidirectional GRU step with its two directions as two
+#      loops and as one (RNNClassifier.fuse_directions; slower on the 2-core CPU,
+#      the GRU rows are most of the table's time on a GPU) (OUT/gru.log).
 # MNIST1D_DISPATCH / TTA_DISPATCH: training steps per dispatch (launch.train
 # --steps_per_dispatch; default 1, as docs/speed.md's first figures were measured;
 # 250 and 117 divide those runs' log, eval and checkpoint intervals).
@@ -60,6 +63,12 @@ for step in $steps; do
       done >> "$out/tta.log" 2>&1
       $py -m launch.time_to_accuracy --config=configs/fashion_mnist_resnet.py --target=0.94 \
           --root="$tta_root" --summarize >> "$out/tta.log" 2>&1 ;;
+    gru)
+      for fuse in False True; do
+        echo "== configs/mnist1d.py:gru, model.fuse_directions=$fuse"
+        timeout 120 $py -m launch.benchmark --config=configs/mnist1d.py:gru \
+            --config.model.fuse_directions=$fuse --steps=500 --warmup=50 --repeats=3
+      done > "$out/gru.log" 2>&1 ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
   rc=$?
