@@ -12,9 +12,10 @@
 #   4. time-to-accuracy on Fashion-MNIST: ResNet-20 until test accuracy >= 94.0%,
 #      seeds 0-4 one after another, each a fresh process (OUT/tta.log);
 #      TTA_SEEDS="0 1" / "2 3 4" split it over several calls;
-#   5. (STEPS=gru) MNIST-1D's bidirectional GRU step with its two directions as two
-#      loops and as one (RNNClassifier.fuse_directions; slower on the 2-core CPU,
-#      the GRU rows are most of the table's time on a GPU) (OUT/gru.log).
+#   5. (STEPS=gru) MNIST-1D's bidirectional GRU step: autodiff of the scan (the
+#      config's), the hand-written backward pass, and that with both directions in
+#      one loop (RNNClassifier.cell_impl, fuse_directions; the GRU rows are most of
+#      the table's time on a GPU) (OUT/gru.log).
 # MNIST1D_DISPATCH / TTA_DISPATCH: training steps per dispatch (launch.train
 # --steps_per_dispatch; default 1, as docs/speed.md's first figures were measured;
 # 250 and 117 divide those runs' log, eval and checkpoint intervals).
@@ -64,10 +65,12 @@ for step in $steps; do
       $py -m launch.time_to_accuracy --config=configs/fashion_mnist_resnet.py --target=0.94 \
           --root="$tta_root" --summarize >> "$out/tta.log" 2>&1 ;;
     gru)
-      for fuse in False True; do
-        echo "== configs/mnist1d.py:gru, model.fuse_directions=$fuse"
+      for variant in "scan False" "xla False" "xla True"; do
+        set -- $variant
+        echo "== configs/mnist1d.py:gru, model.cell_impl=$1, model.fuse_directions=$2"
         timeout 120 $py -m launch.benchmark --config=configs/mnist1d.py:gru \
-            --config.model.fuse_directions=$fuse --steps=500 --warmup=50 --repeats=3
+            --config.model.cell_impl=$1 --config.model.fuse_directions=$2 \
+            --steps=500 --warmup=50 --repeats=3
       done > "$out/gru.log" 2>&1 ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac

@@ -343,3 +343,17 @@ def test_unknown_gru_impl_is_refused():
   cell = GRUCell(hidden_size=H, impl='cudnn')
   with pytest.raises(ValueError, match="GRU impl must be one of .*'xla'"):
     cell.init(jax.random.key(0), cell.initial_carry(B), jnp.zeros((B, D)))
+
+
+def test_classifier_cell_impl_reaches_the_cells_and_is_checked():
+  from research.models.rnn_classifier import RNNClassifier
+  x_BxTxC = jnp.zeros((B, T, 1))
+  params = RNNClassifier(num_classes=3, hidden_size=H).init(jax.random.key(0), x_BxTxC)
+  jaxpr = lambda model: str(jax.make_jaxpr(model.apply)(params, x_BxTxC))  # noqa: E731
+  assert 'custom_vjp_call' in jaxpr(RNNClassifier(num_classes=3, hidden_size=H))
+  assert 'custom_vjp_call' not in jaxpr(RNNClassifier(num_classes=3, hidden_size=H,
+                                                      cell_impl='scan'))
+  with pytest.raises(ValueError, match="GRU impl must be one of"):
+    RNNClassifier(num_classes=3, cell_impl='cudnn').init(jax.random.key(0), x_BxTxC)
+  with pytest.raises(ValueError, match="cell_impl applies to cell='gru' or 'lstm'"):
+    RNNClassifier(num_classes=3, cell='rnn', cell_impl='scan').init(jax.random.key(0), x_BxTxC)

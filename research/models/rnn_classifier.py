@@ -27,16 +27,23 @@ class RNNClassifier(nn.Module):
   bidirectional: bool = True
   dtype: str = 'float32'
   param_init: str = 'flax'    # or 'torch': PyTorch's default init (common.INITS)
-  # Both directions in one loop over L (`bidirectional_sequence`; the same values
-  # to float rounding). Off by default: on the 2-core CPU the MNIST-1D GRU row
-  # (5 seeds vmapped) took 8.4-8.8 ms a step fused against 7.9 ms as two loops.
+  # How the cells run their recurrence: None, the cell's default; else its
+  # `impl` (GRU_IMPLS, LSTM_IMPLS). A speed knob: the same values to float rounding.
+  cell_impl: str | None = None
+  # Both directions in one loop over L (`bidirectional_sequence`; needs a cell
+  # impl with a pure recurrence, 'xla'). A speed knob, off by default: slower
+  # on the 2-core CPU (docs/speed.md).
   fuse_directions: bool = False
 
   @nn.compact
   def __call__(self, x_BxLxC, *, train: bool = False):
     del train
+    if self.cell_impl is not None and self.cell not in ('gru', 'lstm'):
+      raise ValueError(f"cell_impl applies to cell='gru' or 'lstm' (cell={self.cell!r}); "
+                       'leave it None.')
+    impl = {} if self.cell_impl is None else {'impl': self.cell_impl}
     cell_cls = functools.partial(CELLS[self.cell], hidden_size=self.hidden_size,
-                                 dtype=self.dtype, param_init=self.param_init)
+                                 dtype=self.dtype, param_init=self.param_init, **impl)
     batch = x_BxLxC.shape[0]
     forward = cell_cls(name='forward')
     if self.bidirectional:
