@@ -26,6 +26,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from research.kernels.lstm_recurrence import recurrent_kernel_grad
+
 
 def _gru_step(dtype, w_Hx3H, b_hn_H, h_BxH, a_x_Bx3H):
   a_h_Bx3H = jnp.dot(h_BxH.astype(dtype), w_Hx3H.astype(dtype),
@@ -85,10 +87,7 @@ def _gru_bwd(dtype, residuals, cotangents):
   r_TxBxH = gates[0]
   H = r_TxBxH.shape[-1]
   da_h_TxBx3H = da_x_TxBx3H.at[..., 2 * H:].multiply(r_TxBxH)
-  T, B, _ = h_prev_TxBxH.shape
-  dw_Hx3H = jax.lax.dot_general(
-      h_prev_TxBxH.reshape(T * B, H).astype(dtype), da_h_TxBx3H.reshape(T * B, 3 * H).astype(dtype),
-      (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)
+  dw_Hx3H = recurrent_kernel_grad(h_prev_TxBxH, da_h_TxBx3H, dtype)
   db_hn_H = da_h_TxBx3H[..., 2 * H:].sum(axis=(0, 1))
   return dw_Hx3H.astype(w_Hx3H.dtype), db_hn_H, da_x_TxBx3H, dh0
 

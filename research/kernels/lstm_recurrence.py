@@ -75,13 +75,18 @@ def _lstm_bwd(forget_bias, dtype, residuals, cotangents):
 
   (dc0, dh0), da_TxBx4H = jax.lax.scan(
       step, (dc_T, dh_T), (dh_out_TxBxH, gates, c_prev_TxBxH), reverse=True)
-  # One (TB x H)^T (TB x 4H) matmul on the loop's outputs as they lie in
-  # memory (an einsum over t, b made XLA transpose both first).
-  T, B, H = h_prev_TxBxH.shape
-  dw_Hx4H = jax.lax.dot_general(
-      h_prev_TxBxH.reshape(T * B, H).astype(dtype), da_TxBx4H.reshape(T * B, -1).astype(dtype),
-      (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)
+  dw_Hx4H = recurrent_kernel_grad(h_prev_TxBxH, da_TxBx4H, dtype)
   return dw_Hx4H.astype(w_Hx4H.dtype), da_TxBx4H, dc0, dh0
+
+
+def recurrent_kernel_grad(h_prev_TxBxH, da_TxBxG, dtype):
+  """dW_h = sum over t, b of h_{t-1}^T da_t (H x G, float32), taken after the
+  backward loop: one (TB x H)^T (TB x G) matmul on the loop's outputs as they
+  lie in memory (an einsum over t, b made XLA transpose both first)."""
+  T, B, H = h_prev_TxBxH.shape
+  return jax.lax.dot_general(
+      h_prev_TxBxH.reshape(T * B, H).astype(dtype), da_TxBxG.reshape(T * B, -1).astype(dtype),
+      (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)
 
 
 lstm_recurrence.defvjp(_lstm_fwd, _lstm_bwd)
